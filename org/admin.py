@@ -1,0 +1,461 @@
+"""The admin: HR and PMO staff's editing surface.
+
+Assignments are written only through ``org.services``: the forms validate with
+the same locked rule checks the services use (the admin wraps each change view
+in one transaction, so the lock taken while validating holds until the save),
+and saving calls the services. Every list joins its related rows, so a page
+costs the same number of queries whatever the size of the company.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
+from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Concat
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from simple_history.admin import SimpleHistoryAdmin
+
+from org import selectors, services
+from org.models import Assignment, Department, Employee, Project, Role
+
+
+def add_validation_error(form: forms.BaseForm, error: ValidationError) -> None:
+    """Attach ``error`` to ``form``, moving messages for fields the form does
+    not show (an inline's parent key, say) to the form's general errors."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, messages_ in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages_)
+
+
+# --- List filters ----------------------------------------------------------------
+
+
+class DepartmentSubtreeFilter(admin.SimpleListFilter):
+    """Rows belonging to a department or any department under it."""
+
+    title = _("department (with sub-departments)")
+    parameter_name = "department_tree"
+    #: ORM paths to a department id; a row matches when any of them is in the subtree.
+    paths: tuple[str, ...] = ("department",)
+
+    def lookups(self, request, model_admin):
+        return [(str(d.pk), format_html("{}{}", "\u2003" * depth, d.name)) for d, depth in selectors.department_tree()]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            root = int(self.value())
+        except ValueError as exc:
+            raise IncorrectLookupParameters(exc) from exc
+        ids = selectors.department_subtree_ids(root)
+        condition = Q()
+        for path in self.paths:
+            condition |= Q(**{f"{path}__in": ids})
+        return queryset.filter(condition)
+
+
+class AssignmentTargetSubtreeFilter(DepartmentSubtreeFilter):
+    paths = ("department", "project__department")
+
+
+class DepartmentSelfSubtreeFilter(DepartmentSubtreeFilter):
+    title = _("under department")
+    paths = ("pk",)
+
+
+class AssignmentStatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("current", _("Current")),
+            ("past", _("Past")),
+            ("future", _("Future")),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "current":
+            return queryset.current()
+        if value == "past":
+            return queryset.past()
+        if value == "future":
+            return queryset.future()
+        return queryset
+
+
+class EmployeeStatusFilter(admin.SimpleListFilter):
+    title = _("employment")
+    parameter_name = "employment"
+
+    def lookups(self, request, model_admin):
+        return [("current", _("Current staff")), ("left", _("Left"))]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        if self.value() == "current":
+            return queryset.filter(Q(leave_date__isnull=True) | Q(leave_date__gte=today))
+        if self.value() == "left":
+            return queryset.filter(leave_date__lt=today)
+        return queryset
+
+
+# --- Assignment forms -----------------------------------------------------------
+
+
+class AssignmentForm(forms.ModelForm):
+    """Validates an assignment against every rule, under the target's lock."""
+
+    class Meta:
+        model = Assignment
+        fields = "__all__"
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            services.assignment_validate(self.instance)
+        except ValidationError as error:
+            add_validation_error(self, error)
+
+
+class AssignmentInlineFormSet(forms.BaseInlineFormSet):
+    """New assignments added on an employee, department or project page,
+    validated against the database and against each other."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        changed = [f for f in self.forms if f.has_changed() and not self._should_delete_form(f)]
+        pending = [f.instance for f in changed]
+        for form in changed:
+            try:
+                services.assignment_validate(form.instance, pending=pending)
+            except ValidationError as error:
+                add_validation_error(form, error)
+
+    def save_new(self, form, commit=True):
+        instance = super().save_new(form, commit=False)
+        if commit:
+            services.assignment_save(instance, pending=[f.instance for f in self.forms if f.instance.pk is None])
+        return instance
+
+
+ASSIGNMENT_COLUMNS = ("employee", "role", "department", "project", "level", "start_date", "end_date", "allocation")
+
+
+class HeldAssignmentInline(admin.TabularInline):
+    """The assignments already on record, read-only: they change through the
+    assignment page and its actions, so history stays the record."""
+
+    model = Assignment
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name = _("assignment on record")
+    verbose_name_plural = _("assignments on record")
+
+    def get_fields(self, request, obj=None):
+        return [f for f in ASSIGNMENT_COLUMNS if f != self.fk_name]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_related().order_by("-start_date", "-pk")
+
+
+class NewAssignmentInline(admin.TabularInline):
+    model = Assignment
+    formset = AssignmentInlineFormSet
+    extra = 1
+    can_delete = False
+    autocomplete_fields = ("employee", "role", "department", "project")
+    verbose_name = _("new assignment")
+    verbose_name_plural = _("new assignments")
+
+    def get_fields(self, request, obj=None):
+        return [f for f in (*ASSIGNMENT_COLUMNS, "note") if f != self.fk_name]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).none()
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_add_permission(request, obj)
+
+
+def assignment_inlines(fk_name: str) -> list[type[admin.TabularInline]]:
+    held = type(f"Held{fk_name.title()}AssignmentInline", (HeldAssignmentInline,), {"fk_name": fk_name})
+    new = type(f"New{fk_name.title()}AssignmentInline", (NewAssignmentInline,), {"fk_name": fk_name})
+    return [held, new]
+
+
+# --- Hand-over ---------------------------------------------------------------------
+
+
+class HandOverForm(forms.Form):
+    successor = forms.ModelChoiceField(
+        label=_("Successor"),
+        queryset=Employee.objects.all(),
+        widget=AutocompleteSelect(Assignment._meta.get_field("employee"), admin.site),
+        help_text=_("Who takes over from the hand-over date."),
+    )
+    on_date = forms.DateField(
+        label=_("From"),
+        widget=AdminDateWidget,
+        help_text=_("First day the successor holds the assignments."),
+    )
+
+
+def hand_over_view(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    hand_over,
+    description: str,
+) -> TemplateResponse | None:
+    """The intermediate page of the "hand over to…" actions.
+
+    ``hand_over(successor, on_date)`` calls the service and returns how many
+    assignments changed hands; a ``ValidationError`` shows on the form and,
+    the service being atomic, leaves everything as it was.
+    """
+    if "apply" in request.POST:
+        form = HandOverForm(request.POST)
+        if form.is_valid():
+            try:
+                with transaction.atomic():
+                    count = hand_over(form.cleaned_data["successor"], form.cleaned_data["on_date"])
+            except ValidationError as error:
+                add_validation_error(form, error)
+            else:
+                modeladmin.message_user(
+                    request,
+                    ngettext(
+                        "%(count)d assignment handed over to %(successor)s.",
+                        "%(count)d assignments handed over to %(successor)s.",
+                        count,
+                    )
+                    % {"count": count, "successor": form.cleaned_data["successor"]},
+                    messages.SUCCESS,
+                )
+                return None
+    else:
+        form = HandOverForm(initial={"on_date": timezone.localdate()})
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": _("Hand over to…"),
+        "description": description,
+        "objects": queryset,
+        "form": form,
+        "media": modeladmin.media + form.media,
+        "opts": modeladmin.model._meta,
+        "action": request.POST.get("action"),
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/org/hand_over.html", context)
+
+
+# --- Model admins ------------------------------------------------------------------
+
+
+def _head_name(target_field: str) -> Subquery:
+    today = timezone.localdate()
+    heads = (
+        Assignment.objects.as_of(today)
+        .accountable()
+        .filter(**{target_field: OuterRef("pk")})
+        .annotate(name=Concat("employee__first_name", Value(" "), "employee__last_name", output_field=CharField()))
+        .values("name")[:1]
+    )
+    return Subquery(heads, output_field=CharField())
+
+
+@admin.register(Department)
+class DepartmentAdmin(SimpleHistoryAdmin):
+    list_display = ("code", "name", "parent", "head", "active")
+    list_select_related = ("parent",)
+    list_filter = ("active", DepartmentSelfSubtreeFilter)
+    search_fields = ("code", "name")
+    autocomplete_fields = ("parent",)
+    inlines = assignment_inlines("department")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(head_name=_head_name("department"))
+
+    @admin.display(description=_("head (Accountable today)"), ordering="head_name")
+    def head(self, obj: Department) -> str:
+        return obj.head_name or "—"
+
+
+class EmployeeForm(forms.ModelForm):
+    """Refuses a leave date the leaver's assignments cannot honour."""
+
+    class Meta:
+        model = Employee
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        leave_date = cleaned.get("leave_date")
+        if leave_date and "leave_date" in self.changed_data and self.instance.pk:
+            problems = services.employee_leave_problems(employee=self.instance, leave_date=leave_date)
+            if problems:
+                self.add_error("leave_date", problems)
+        return cleaned
+
+
+@admin.register(Employee)
+class EmployeeAdmin(SimpleHistoryAdmin):
+    form = EmployeeForm
+    list_display = ("employee_number", "last_name", "first_name", "work_email", "job_title", "department", "manager", "leave_date")
+    list_display_links = ("employee_number", "last_name")
+    list_select_related = ("department", "manager")
+    list_filter = (EmployeeStatusFilter, DepartmentSubtreeFilter)
+    search_fields = ("employee_number", "first_name", "last_name", "work_email", "job_title")
+    autocomplete_fields = ("department", "manager", "user")
+    inlines = assignment_inlines("employee")
+    actions = ("hand_over",)
+
+    def save_model(self, request, obj: Employee, form, change):
+        """A new leave date goes through the service, which ends what the
+        person still holds; the other fields are saved as they are."""
+        new_leave_date = obj.leave_date
+        leaving = new_leave_date is not None and "leave_date" in form.changed_data
+        if leaving:
+            obj.leave_date = form.initial.get("leave_date") if change else None
+        super().save_model(request, obj, form, change)
+        if leaving:
+            ended = services.employee_mark_left(employee=obj, leave_date=new_leave_date)
+            obj.refresh_from_db()
+            if ended:
+                self.message_user(
+                    request,
+                    ngettext("%(count)d assignment ended on the leave date.", "%(count)d assignments ended on the leave date.", ended)
+                    % {"count": ended},
+                )
+
+    @admin.action(description=_("Hand over all their assignments to…"))
+    def hand_over(self, request, queryset):
+        leavers = list(queryset)
+
+        def run(successor, on_date):
+            return sum(
+                len(services.employee_hand_over(leaver=leaver, successor=successor, on_date=on_date)) for leaver in leavers
+            )
+
+        return hand_over_view(
+            self, request, queryset, run, _("Every assignment these people hold on or after the date passes to the successor.")
+        )
+
+
+@admin.register(Project)
+class ProjectAdmin(SimpleHistoryAdmin):
+    list_display = ("code", "name", "department", "status", "accountable", "start_date", "end_date")
+    list_select_related = ("department",)
+    list_filter = ("status", DepartmentSubtreeFilter)
+    search_fields = ("code", "name", "description")
+    autocomplete_fields = ("department",)
+    date_hierarchy = "start_date"
+    inlines = assignment_inlines("project")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(head_name=_head_name("project"))
+
+    @admin.display(description=_("Accountable today"), ordering="head_name")
+    def accountable(self, obj: Project) -> str:
+        return obj.head_name or "—"
+
+
+@admin.register(Role)
+class RoleAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "applies_to", "default_level", "single_holder")
+    list_filter = ("applies_to", "default_level", "single_holder")
+    search_fields = ("name", "description")
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(SimpleHistoryAdmin):
+    form = AssignmentForm
+    list_display = ("employee", "role", "target_link", "level", "start_date", "end_date", "allocation")
+    list_select_related = ("employee", "role", "department", "project")
+    list_filter = (AssignmentStatusFilter, "level", "role", AssignmentTargetSubtreeFilter)
+    search_fields = (
+        "employee__employee_number",
+        "employee__first_name",
+        "employee__last_name",
+        "role__name",
+        "department__code",
+        "department__name",
+        "project__code",
+        "project__name",
+    )
+    autocomplete_fields = ("employee", "role", "department", "project")
+    date_hierarchy = "start_date"
+    actions = ("end_today", "hand_over")
+
+    @admin.display(description=_("target"))
+    def target_link(self, obj: Assignment) -> str:
+        target = obj.target
+        url_name = "admin:org_department_change" if obj.department_id else "admin:org_project_change"
+        return format_html('<a href="{}">{}</a>', reverse(url_name, args=[target.pk]), target)
+
+    def has_delete_permission(self, request, obj=None):
+        # History is the record: assignments are ended, not deleted. A superuser
+        # may still remove one entered by mistake; the audit trail keeps it.
+        return request.user.is_superuser
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        services.assignment_save(obj)
+
+    @admin.action(description=_("End today"))
+    def end_today(self, request, queryset):
+        today = timezone.localdate()
+        try:
+            ended = services.assignments_end(assignments=queryset.with_related(), end_date=today)
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            ngettext("%(count)d assignment ended today.", "%(count)d assignments ended today.", ended) % {"count": ended},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Hand over to…"))
+    def hand_over(self, request, queryset):
+        selected = list(queryset.with_related())
+
+        def run(successor, on_date):
+            return len(services.assignments_hand_over(assignments=selected, successor=successor, on_date=on_date))
+
+        return hand_over_view(
+            self, request, queryset, run, _("The selected assignments pass to the successor from the date.")
+        )
+

@@ -1,0 +1,356 @@
+"""The org domain: who holds which role on which department or project, and when.
+
+Rules the database can hold are named constraints here. The rules that span
+rows and dates (one Accountable per target, single-holder roles, no self
+overlap) live in ``org.services`` under a row lock on the target.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+
+class LowercaseEmailField(models.EmailField):
+    """An email stored in lower case, so a plain unique index is case-insensitive
+    on every backend (MariaDB ignores functional unique indexes)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.strip().lower() if isinstance(value, str) else value
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+class Level(models.TextChoices):
+    RESPONSIBLE = "R", _("Responsible")
+    ACCOUNTABLE = "A", _("Accountable")
+    CONSULTED = "C", _("Consulted")
+    INFORMED = "I", _("Informed")
+
+
+class DepartmentQuerySet(models.QuerySet):
+    def active(self) -> DepartmentQuerySet:
+        return self.filter(active=True)
+
+
+class Department(models.Model):
+    code = models.CharField(_("code"), max_length=20, unique=True, help_text=_("Short unique code, e.g. FIN."))
+    name = models.CharField(_("name"), max_length=200)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        help_text=_("The department this one belongs to; empty for a top-level department."),
+    )
+    active = models.BooleanField(_("active"), default=True, help_text=_("Inactive departments are kept for history."))
+    history = HistoricalRecords()
+
+    objects = DepartmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    def clean(self) -> None:
+        from org.services import department_check_parent
+
+        department_check_parent(department=self, parent=self.parent)
+
+
+class Employee(models.Model):
+    employee_number = models.CharField(
+        _("employee number"), max_length=30, unique=True, help_text=_("The number HR gives this person.")
+    )
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100)
+    work_email = LowercaseEmailField(
+        _("work email"), unique=True, help_text=_("Unique, compared without regard to case.")
+    )
+    job_title = models.CharField(_("job title"), max_length=200, blank=True)
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("home department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+    )
+    manager = models.ForeignKey(
+        "self",
+        verbose_name=_("manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reports",
+    )
+    hire_date = models.DateField(_("hire date"), null=True, blank=True)
+    leave_date = models.DateField(
+        _("leave date"), null=True, blank=True, help_text=_("Last working day. Setting it ends the person's open assignments.")
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("login user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="employee",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "employee_number"]
+        verbose_name = _("employee")
+        verbose_name_plural = _("employees")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(leave_date__isnull=True) | Q(hire_date__isnull=True) | Q(leave_date__gte=F("hire_date")),
+                name="employee_leave_after_hire",
+                violation_error_message=_("The leave date cannot be before the hire date."),
+            ),
+            models.CheckConstraint(
+                condition=Q(work_email=Lower("work_email")),
+                name="employee_email_lowercase",
+                violation_error_message=_("The work email must be stored in lower case."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def clean(self) -> None:
+        from org.services import employee_check_manager
+
+        employee_check_manager(employee=self, manager=self.manager)
+
+
+class ProjectStatus(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed")
+    ACTIVE = "active", _("Active")
+    ON_HOLD = "on_hold", _("On hold")
+    CLOSED = "closed", _("Closed")
+
+
+class Project(models.Model):
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("owning department"),
+        on_delete=models.PROTECT,
+        related_name="projects",
+    )
+    status = models.CharField(_("status"), max_length=10, choices=ProjectStatus.choices, default=ProjectStatus.PROPOSED)
+    start_date = models.DateField(_("start date"), null=True, blank=True)
+    end_date = models.DateField(_("end date"), null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("project")
+        verbose_name_plural = _("projects")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ProjectStatus.values),
+                name="project_status_valid",
+                violation_error_message=_("Unknown project status."),
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(start_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="project_end_after_start",
+                violation_error_message=_("The end date cannot be before the start date."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class AppliesTo(models.TextChoices):
+    DEPARTMENT = "department", _("Departments")
+    PROJECT = "project", _("Projects")
+    BOTH = "both", _("Departments and projects")
+
+
+class Role(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    applies_to = models.CharField(
+        _("applies to"), max_length=10, choices=AppliesTo.choices, default=AppliesTo.BOTH
+    )
+    default_level = models.CharField(
+        _("default level"),
+        max_length=1,
+        choices=Level.choices,
+        default=Level.RESPONSIBLE,
+        help_text=_("The RACI level a new assignment of this role starts with."),
+    )
+    single_holder = models.BooleanField(
+        _("single holder"),
+        default=False,
+        help_text=_("Only one person may hold this role on a department or project at a time."),
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def applies_to_target(self, target: Department | Project) -> bool:
+        kind = AppliesTo.DEPARTMENT if isinstance(target, Department) else AppliesTo.PROJECT
+        return self.applies_to in (AppliesTo.BOTH, kind)
+
+
+Target = Department | Project
+
+
+class AssignmentQuerySet(models.QuerySet):
+    def as_of(self, date: datetime.date) -> AssignmentQuerySet:
+        """Assignments in force on ``date`` (both ends inclusive)."""
+        return self.filter(Q(end_date__isnull=True) | Q(end_date__gte=date), start_date__lte=date)
+
+    def current(self) -> AssignmentQuerySet:
+        return self.as_of(timezone.localdate())
+
+    def past(self, date: datetime.date | None = None) -> AssignmentQuerySet:
+        return self.filter(end_date__lt=date or timezone.localdate())
+
+    def future(self, date: datetime.date | None = None) -> AssignmentQuerySet:
+        return self.filter(start_date__gt=date or timezone.localdate())
+
+    def open_on(self, date: datetime.date) -> AssignmentQuerySet:
+        """Not ended before ``date``: in force on it, or starting later."""
+        return self.filter(Q(end_date__isnull=True) | Q(end_date__gte=date))
+
+    def overlapping(self, start: datetime.date, end: datetime.date | None) -> AssignmentQuerySet:
+        qs = self.filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+        return qs if end is None else qs.filter(start_date__lte=end)
+
+    def for_target(self, target: Target) -> AssignmentQuerySet:
+        if isinstance(target, Department):
+            return self.filter(department=target)
+        if isinstance(target, Project):
+            return self.filter(project=target)
+        raise TypeError(f"{target!r} is neither a Department nor a Project")
+
+    def accountable(self) -> AssignmentQuerySet:
+        return self.filter(level=Level.ACCOUNTABLE)
+
+    def with_related(self) -> AssignmentQuerySet:
+        return self.select_related("employee", "role", "department", "project")
+
+
+class Assignment(models.Model):
+    employee = models.ForeignKey(
+        Employee, verbose_name=_("employee"), on_delete=models.PROTECT, related_name="assignments"
+    )
+    role = models.ForeignKey(Role, verbose_name=_("role"), on_delete=models.PROTECT, related_name="assignments")
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assignments",
+        help_text=_("Fill in either a department or a project, not both."),
+    )
+    project = models.ForeignKey(
+        Project,
+        verbose_name=_("project"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assignments",
+        help_text=_("Fill in either a department or a project, not both."),
+    )
+    level = models.CharField(
+        _("RACI level"),
+        max_length=1,
+        choices=Level.choices,
+        blank=True,
+        help_text=_("Leave empty to use the role's default level."),
+    )
+    start_date = models.DateField(_("start date"))
+    end_date = models.DateField(
+        _("end date"), null=True, blank=True, help_text=_("Last day held (inclusive); empty while it lasts.")
+    )
+    allocation = models.PositiveSmallIntegerField(
+        _("allocation %"), null=True, blank=True, help_text=_("Share of working time, 0–100.")
+    )
+    note = models.TextField(_("note"), blank=True)
+    history = HistoricalRecords()
+
+    objects = AssignmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-start_date", "id"]
+        verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(department__isnull=False, project__isnull=True)
+                | Q(department__isnull=True, project__isnull=False),
+                name="assignment_exactly_one_target",
+                violation_error_message=_("An assignment targets exactly one department or one project."),
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="assignment_end_after_start",
+                violation_error_message=_("The end date cannot be before the start date."),
+            ),
+            models.CheckConstraint(
+                condition=Q(allocation__isnull=True) | Q(allocation__gte=0, allocation__lte=100),
+                name="assignment_allocation_0_100",
+                violation_error_message=_("Allocation must be between 0 and 100 %."),
+            ),
+            models.CheckConstraint(
+                condition=Q(level__in=Level.values),
+                name="assignment_level_valid",
+                violation_error_message=_("The RACI level must be R, A, C or I."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "start_date"], name="assignment_project_start"),
+            models.Index(fields=["department", "start_date"], name="assignment_department_start"),
+            models.Index(fields=["employee", "start_date"], name="assignment_employee_start"),
+            models.Index(fields=["end_date"], name="assignment_end"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employee} — {self.role} ({self.get_level_display()}) on {self.target}"
+
+    @property
+    def target(self) -> Target | None:
+        return self.department if self.department_id else self.project
+
+    def is_active_on(self, date: datetime.date) -> bool:
+        return self.start_date <= date and (self.end_date is None or self.end_date >= date)
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:org_assignment_change", args=[self.pk])

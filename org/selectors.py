@@ -1,0 +1,125 @@
+"""Reads of the org domain: who is responsible for what, on any date.
+
+Each selector returns a QuerySet with its related rows joined, so a caller
+that lists the result runs one query whatever its size.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Target
+
+
+def _day(as_of: datetime.date | None) -> datetime.date:
+    return as_of or timezone.localdate()
+
+
+def responsible_for(*, target: Target, as_of: datetime.date | None = None) -> QuerySet[Assignment]:
+    """Who holds what on ``target`` on ``as_of`` (default today), Accountable first."""
+    return (
+        Assignment.objects.for_target(target)
+        .as_of(_day(as_of))
+        .with_related()
+        .order_by("level", "role__name", "employee__last_name", "employee__first_name")
+    )
+
+
+def accountable_for(*, target: Target, as_of: datetime.date | None = None) -> Assignment | None:
+    return responsible_for(target=target, as_of=as_of).filter(level=Level.ACCOUNTABLE).first()
+
+
+def holdings_of(*, employee: Employee, as_of: datetime.date | None = None) -> QuerySet[Assignment]:
+    """What ``employee`` holds on ``as_of`` (default today)."""
+    return (
+        Assignment.objects.filter(employee=employee)
+        .as_of(_day(as_of))
+        .with_related()
+        .order_by("level", "role__name", "pk")
+    )
+
+
+def _has_accountable_on(day: datetime.date, target_field: str) -> Exists:
+    return Exists(Assignment.objects.as_of(day).accountable().filter(**{target_field: OuterRef("pk")}))
+
+
+def projects_without_accountable(*, as_of: datetime.date | None = None) -> QuerySet[Project]:
+    """Projects running on ``as_of`` with nobody Accountable for them.
+
+    Running means started (or active with no start date), not yet ended, and
+    neither proposed nor closed with no end date.
+    """
+    day = _day(as_of)
+    running = (
+        Q(status__in=[ProjectStatus.ACTIVE, ProjectStatus.ON_HOLD]) | Q(status=ProjectStatus.CLOSED, end_date__gte=day)
+    ) & (Q(start_date__isnull=True) | Q(start_date__lte=day)) & (Q(end_date__isnull=True) | Q(end_date__gte=day))
+    return (
+        Project.objects.filter(running)
+        .exclude(_has_accountable_on(day, "project"))
+        .select_related("department")
+        .order_by("code")
+    )
+
+
+def departments_without_accountable(*, as_of: datetime.date | None = None) -> QuerySet[Department]:
+    """Active departments with no head (no Accountable) on ``as_of``."""
+    day = _day(as_of)
+    return (
+        Department.objects.active()
+        .exclude(_has_accountable_on(day, "department"))
+        .select_related("parent")
+        .order_by("name")
+    )
+
+
+def workload(*, as_of: datetime.date | None = None, employees: QuerySet[Employee] | None = None) -> QuerySet[Employee]:
+    """Employees annotated with ``total_allocation`` (percent) and
+    ``assignment_count`` over the assignments they hold on ``as_of``."""
+    day = _day(as_of)
+    in_force = Q(assignments__start_date__lte=day) & (
+        Q(assignments__end_date__isnull=True) | Q(assignments__end_date__gte=day)
+    )
+    base = Employee.objects.all() if employees is None else employees
+    return base.select_related("department").annotate(
+        total_allocation=Coalesce(
+            Sum("assignments__allocation", filter=in_force), Value(0), output_field=IntegerField()
+        ),
+        assignment_count=Count("assignments", filter=in_force),
+    )
+
+
+def department_subtree_ids(department: Department | int) -> set[int]:
+    """The id of ``department`` and of every department under it, in one query."""
+    root = department if isinstance(department, int) else department.pk
+    children: dict[int | None, list[int]] = {}
+    for pk, parent_id in Department.objects.values_list("pk", "parent_id"):
+        children.setdefault(parent_id, []).append(pk)
+    found, stack = set(), [root]
+    while stack:
+        node = stack.pop()
+        if node in found:
+            continue
+        found.add(node)
+        stack.extend(children.get(node, []))
+    return found
+
+
+def department_tree() -> list[tuple[Department, int]]:
+    """Every department with its depth, in tree order, in one query."""
+    departments = list(Department.objects.order_by("name"))
+    children: dict[int | None, list[Department]] = {}
+    for department in departments:
+        children.setdefault(department.parent_id, []).append(department)
+    ordered: list[tuple[Department, int]] = []
+
+    def walk(parent_id: int | None, depth: int) -> None:
+        for child in children.get(parent_id, []):
+            ordered.append((child, depth))
+            walk(child.pk, depth + 1)
+
+    walk(None, 0)
+    return ordered

@@ -1,0 +1,368 @@
+"""Every write to the org domain goes through these functions.
+
+Rules that span rows and dates cannot be held by MariaDB or SQLite constraints,
+so they are checked here, inside a transaction, after locking the target
+(department or project) row with ``SELECT … FOR UPDATE``. Two transactions that
+touch the same target therefore run their checks one after the other, and the
+second sees what the first committed (READ COMMITTED).
+
+Errors are ``ValidationError``s keyed by the field they concern, each naming
+the rule that was broken, so admin forms and import reports can show them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from org.models import Assignment, Department, Employee, Level, Project, Role, Target
+
+ONE_DAY = datetime.timedelta(days=1)
+
+
+def _period(assignment: Assignment) -> str:
+    if assignment.end_date is None:
+        return _("from %(start)s, open-ended") % {"start": assignment.start_date.isoformat()}
+    return _("from %(start)s to %(end)s") % {
+        "start": assignment.start_date.isoformat(),
+        "end": assignment.end_date.isoformat(),
+    }
+
+
+def _overlaps(a: Assignment, b: Assignment) -> bool:
+    a_end = a.end_date or datetime.date.max
+    b_end = b.end_date or datetime.date.max
+    return a.start_date <= b_end and b.start_date <= a_end
+
+
+def _same_target(a: Assignment, b: Assignment) -> bool:
+    return (a.department_id, a.project_id) == (b.department_id, b.project_id)
+
+
+# --- Departments and employees -------------------------------------------------
+
+
+def department_check_parent(*, department: Department, parent: Department | None) -> None:
+    """A department may not sit under itself, directly or through its sub-departments."""
+    if parent is None:
+        return
+    if department.pk is not None and parent.pk == department.pk:
+        raise ValidationError({"parent": _("A department cannot be its own parent.")})
+    if department.pk is None:
+        return
+    parent_of = dict(Department.objects.values_list("id", "parent_id"))
+    node, seen = parent.pk, set()
+    while node is not None and node not in seen:
+        if node == department.pk:
+            raise ValidationError(
+                {
+                    "parent": _("No cycles in the department tree: %(parent)s is inside %(department)s.")
+                    % {"parent": parent, "department": department}
+                }
+            )
+        seen.add(node)
+        node = parent_of.get(node)
+
+
+def employee_check_manager(*, employee: Employee, manager: Employee | None) -> None:
+    """Nobody manages themselves, directly or through their reports."""
+    if manager is None or employee.pk is None:
+        return
+    node, seen = manager.pk, set()
+    while node is not None and node not in seen:
+        if node == employee.pk:
+            raise ValidationError({"manager": _("An employee cannot be in their own chain of managers.")})
+        seen.add(node)
+        node = Employee.objects.filter(pk=node).values_list("manager_id", flat=True).first()
+
+
+# --- Assignment rules ----------------------------------------------------------
+
+
+def assignment_check_fields(assignment: Assignment) -> None:
+    """The rules that concern one assignment alone."""
+    errors: dict[str, list[str]] = defaultdict(list)
+    if bool(assignment.department_id) == bool(assignment.project_id):
+        errors["__all__"].append(_("An assignment targets exactly one department or one project."))
+    elif assignment.role_id and not assignment.role.applies_to_target(assignment.target):
+        errors["role"].append(
+            _("The role %(role)s applies to %(applies)s only.")
+            % {"role": assignment.role, "applies": assignment.role.get_applies_to_display().lower()}
+        )
+    if assignment.start_date is None:
+        errors["start_date"].append(_("A start date is required."))
+    elif assignment.end_date is not None and assignment.end_date < assignment.start_date:
+        errors["end_date"].append(_("The end date cannot be before the start date."))
+    if assignment.allocation is not None and not 0 <= assignment.allocation <= 100:
+        errors["allocation"].append(_("Allocation must be between 0 and 100 %."))
+    if assignment.level not in Level.values:
+        errors["level"].append(_("The RACI level must be R, A, C or I."))
+    employee = assignment.employee if assignment.employee_id else None
+    if employee is not None and employee.leave_date is not None and assignment.start_date is not None:
+        if assignment.start_date > employee.leave_date:
+            errors["start_date"].append(
+                _("%(employee)s left on %(date)s; an assignment cannot start after that.")
+                % {"employee": employee, "date": employee.leave_date.isoformat()}
+            )
+        elif assignment.end_date is None or assignment.end_date > employee.leave_date:
+            errors["end_date"].append(
+                _("%(employee)s left on %(date)s; the assignment must end by then.")
+                % {"employee": employee, "date": employee.leave_date.isoformat()}
+            )
+    if errors:
+        raise ValidationError(dict(errors))
+
+
+def assignment_conflicts(candidate: Assignment, others: Iterable[Assignment]) -> dict[str, list[str]]:
+    """The date rules of PRODUCT.md, checked between ``candidate`` and ``others``.
+
+    Pure: callers pass every assignment that could conflict (same target,
+    overlapping dates). Returns messages keyed by the field they concern.
+    """
+    errors: dict[str, list[str]] = defaultdict(list)
+    for other in others:
+        if candidate.pk is not None and other.pk == candidate.pk:
+            continue
+        if not (_same_target(candidate, other) and _overlaps(candidate, other)):
+            continue
+        facts = {"holder": other.employee, "target": candidate.target, "period": _period(other), "role": other.role}
+        if candidate.level == Level.ACCOUNTABLE and other.level == Level.ACCOUNTABLE:
+            errors["level"].append(
+                _("Only one Accountable per target: %(holder)s is Accountable for %(target)s %(period)s.") % facts
+            )
+        if candidate.role_id == other.role_id:
+            if candidate.employee_id == other.employee_id:
+                errors["start_date"].append(
+                    _("An assignment cannot overlap itself: %(holder)s already holds %(role)s on %(target)s %(period)s.")
+                    % facts
+                )
+            elif candidate.role.single_holder:
+                errors["role"].append(
+                    _("%(role)s has a single holder: %(holder)s holds it on %(target)s %(period)s.") % facts
+                )
+    return dict(errors)
+
+
+def lock_targets(*, department_ids: Iterable[int] = (), project_ids: Iterable[int] = ()) -> None:
+    """Lock target rows in one fixed order (departments, then projects, by id) so
+    that transactions locking several targets cannot deadlock each other."""
+    department_ids = sorted({i for i in department_ids if i})
+    project_ids = sorted({i for i in project_ids if i})
+    if department_ids:
+        list(Department.objects.select_for_update().filter(pk__in=department_ids).order_by("pk").values_list("pk"))
+    if project_ids:
+        list(Project.objects.select_for_update().filter(pk__in=project_ids).order_by("pk").values_list("pk"))
+
+
+def _lock_target_of(assignment: Assignment) -> None:
+    lock_targets(department_ids=[assignment.department_id], project_ids=[assignment.project_id])
+
+
+def assignment_rivals(assignment: Assignment, *, exclude_pks: Sequence[int] = ()) -> list[Assignment]:
+    """Saved assignments on the same target whose dates overlap ``assignment``."""
+    qs = Assignment.objects.select_related("employee", "role").overlapping(assignment.start_date, assignment.end_date)
+    qs = qs.filter(department_id=assignment.department_id, project_id=assignment.project_id)
+    if assignment.pk is not None:
+        qs = qs.exclude(pk=assignment.pk)
+    if exclude_pks:
+        qs = qs.exclude(pk__in=exclude_pks)
+    return list(qs)
+
+
+def assignment_validate(assignment: Assignment, *, pending: Iterable[Assignment] = ()) -> None:
+    """Check every rule for ``assignment`` as it would be saved.
+
+    Must run inside a transaction: it locks the target, and the lock is what
+    makes the check hold until commit. ``pending`` are unsaved or changed
+    assignments of the same batch (an admin inline, a hand-over) that the
+    check must also respect.
+    """
+    if not assignment.level and assignment.role_id:
+        assignment.level = assignment.role.default_level
+    assignment_check_fields(assignment)
+    _lock_target_of(assignment)
+    pending = [p for p in pending if p is not assignment]
+    rivals = assignment_rivals(assignment, exclude_pks=[p.pk for p in pending if p.pk])
+    errors = assignment_conflicts(assignment, [*rivals, *pending])
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def assignment_save(assignment: Assignment, *, pending: Iterable[Assignment] = ()) -> Assignment:
+    assignment_validate(assignment, pending=pending)
+    assignment.save()
+    return assignment
+
+
+def assignment_create(
+    *,
+    employee: Employee,
+    role: Role,
+    target: Target,
+    start_date: datetime.date,
+    level: str = "",
+    end_date: datetime.date | None = None,
+    allocation: int | None = None,
+    note: str = "",
+) -> Assignment:
+    assignment = Assignment(
+        employee=employee,
+        role=role,
+        department=target if isinstance(target, Department) else None,
+        project=target if isinstance(target, Project) else None,
+        level=level,
+        start_date=start_date,
+        end_date=end_date,
+        allocation=allocation,
+        note=note,
+    )
+    return assignment_save(assignment)
+
+
+@transaction.atomic
+def assignment_end(*, assignment: Assignment, end_date: datetime.date) -> Assignment:
+    """End an assignment on ``end_date`` (the last day held)."""
+    assignment.end_date = end_date
+    return assignment_save(assignment)
+
+
+@transaction.atomic
+def assignments_end(*, assignments: Iterable[Assignment], end_date: datetime.date) -> int:
+    """End every assignment still open on ``end_date``; all or nothing."""
+    ended = 0
+    for assignment in assignments:
+        if assignment.end_date is not None and assignment.end_date <= end_date:
+            continue
+        if assignment.start_date > end_date:
+            raise ValidationError(
+                _("%(assignment)s starts on %(start)s, after %(end)s; it cannot end before it starts.")
+                % {"assignment": assignment, "start": assignment.start_date, "end": end_date}
+            )
+        assignment_end(assignment=assignment, end_date=end_date)
+        ended += 1
+    return ended
+
+
+@transaction.atomic
+def assignment_change_level(*, assignment: Assignment, level: str, on_date: datetime.date) -> Assignment:
+    """Change the RACI level from ``on_date``, keeping the earlier level on record.
+
+    The assignment ends the day before and a copy at the new level starts on
+    ``on_date``; when ``on_date`` is its first day, it is changed in place.
+    """
+    if level not in Level.values:
+        raise ValidationError({"level": _("The RACI level must be R, A, C or I.")})
+    if not assignment.is_active_on(on_date) and on_date != assignment.start_date:
+        raise ValidationError(
+            {"start_date": _("%(assignment)s is not in force on %(date)s.") % {"assignment": assignment, "date": on_date}}
+        )
+    if on_date == assignment.start_date:
+        assignment.level = level
+        return assignment_save(assignment)
+    successor = _copy(assignment, start_date=on_date, level=level)
+    assignment.end_date = on_date - ONE_DAY
+    assignment_save(assignment)
+    return assignment_save(successor)
+
+
+def _copy(assignment: Assignment, **changes) -> Assignment:
+    fields = {
+        f.name: getattr(assignment, f.name)
+        for f in Assignment._meta.concrete_fields
+        if f.name not in ("id",) and not f.name.startswith("history")
+    }
+    fields.update(changes)
+    return Assignment(**fields)
+
+
+@transaction.atomic
+def assignments_hand_over(
+    *, assignments: Iterable[Assignment], successor: Employee, on_date: datetime.date
+) -> list[Assignment]:
+    """Give ``successor`` these assignments from ``on_date``.
+
+    One already in force ends the day before and the successor's copy starts on
+    ``on_date``; one that has not started yet is moved to the successor whole.
+    One already ended before ``on_date`` is left alone. All or nothing.
+    """
+    assignments = [a for a in assignments if a.end_date is None or a.end_date >= on_date]
+    lock_targets(
+        department_ids=[a.department_id for a in assignments], project_ids=[a.project_id for a in assignments]
+    )
+    handed: list[Assignment] = []
+    for assignment in assignments:
+        if assignment.employee_id == successor.pk:
+            raise ValidationError(
+                {"successor": _("%(employee)s already holds %(assignment)s.") % {"employee": successor, "assignment": assignment}}
+            )
+        if assignment.start_date >= on_date:
+            assignment.employee = successor
+            handed.append(assignment)
+            continue
+        handed.append(_copy(assignment, employee=successor, start_date=on_date))
+        assignment.end_date = on_date - ONE_DAY
+        assignment_save(assignment)
+    for new in handed:
+        assignment_save(new, pending=handed)
+    return handed
+
+
+@transaction.atomic
+def employee_hand_over(*, leaver: Employee, successor: Employee, on_date: datetime.date) -> list[Assignment]:
+    """Hand over every assignment ``leaver`` holds on or after ``on_date``."""
+    if leaver.pk == successor.pk:
+        raise ValidationError({"successor": _("The successor must be someone else.")})
+    if successor.leave_date is not None and successor.leave_date < on_date:
+        raise ValidationError(
+            {"successor": _("%(employee)s left on %(date)s.") % {"employee": successor, "date": successor.leave_date}}
+        )
+    open_assignments = Assignment.objects.select_related("role", "department", "project", "employee").filter(
+        employee=leaver
+    )
+    return assignments_hand_over(
+        assignments=open_assignments.open_on(on_date).order_by("start_date", "pk"),
+        successor=successor,
+        on_date=on_date,
+    )
+
+
+def employee_leave_problems(*, employee: Employee, leave_date: datetime.date) -> list[str]:
+    """Why ``employee`` cannot be marked as left on ``leave_date``, if anything."""
+    problems = []
+    if employee.hire_date and leave_date < employee.hire_date:
+        problems.append(_("The leave date cannot be before the hire date."))
+    starting_later = (
+        Assignment.objects.with_related().filter(employee_id=employee.pk, start_date__gt=leave_date).order_by("start_date")
+    )
+    for assignment in starting_later:
+        problems.append(
+            _("%(assignment)s starts on %(start)s, after the leave date; hand it over first.")
+            % {"assignment": assignment, "start": assignment.start_date.isoformat()}
+        )
+    return problems
+
+
+@transaction.atomic
+def employee_mark_left(*, employee: Employee, leave_date: datetime.date) -> int:
+    """Record that ``employee`` left on ``leave_date`` and end what they still
+    hold on that day. Returns how many assignments were ended."""
+    problems = employee_leave_problems(employee=employee, leave_date=leave_date)
+    if problems:
+        raise ValidationError({"leave_date": problems})
+    employee = Employee.objects.select_for_update().get(pk=employee.pk)
+    employee.leave_date = leave_date
+    employee.save()
+    still_open = Assignment.objects.select_related("role", "department", "project").filter(employee=employee)
+    still_open = still_open.open_on(leave_date).exclude(end_date=leave_date)
+    ended = 0
+    for assignment in still_open:
+        assignment.employee = employee
+        assignment_end(assignment=assignment, end_date=leave_date)
+        ended += 1
+    return ended
