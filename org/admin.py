@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
@@ -124,7 +124,7 @@ class AssignmentForm(forms.ModelForm):
 
     class Meta:
         model = Assignment
-        fields = "__all__"
+        fields = ("employee", "role", "department", "project", "level", "start_date", "end_date", "allocation", "note")
 
     def _post_clean(self) -> None:
         super()._post_clean()
@@ -314,7 +314,18 @@ class EmployeeForm(forms.ModelForm):
 
     class Meta:
         model = Employee
-        fields = "__all__"
+        fields = (
+            "employee_number",
+            "first_name",
+            "last_name",
+            "work_email",
+            "job_title",
+            "department",
+            "manager",
+            "hire_date",
+            "leave_date",
+            "user",
+        )
 
     def clean(self):
         cleaned = super().clean()
@@ -329,7 +340,16 @@ class EmployeeForm(forms.ModelForm):
 @admin.register(Employee)
 class EmployeeAdmin(SimpleHistoryAdmin):
     form = EmployeeForm
-    list_display = ("employee_number", "last_name", "first_name", "work_email", "job_title", "department", "manager", "leave_date")
+    list_display = (
+        "employee_number",
+        "last_name",
+        "first_name",
+        "work_email",
+        "job_title",
+        "department",
+        "manager",
+        "leave_date",
+    )
     list_display_links = ("employee_number", "last_name")
     list_select_related = ("department", "manager")
     list_filter = (EmployeeStatusFilter, DepartmentSubtreeFilter)
@@ -352,7 +372,11 @@ class EmployeeAdmin(SimpleHistoryAdmin):
             if ended:
                 self.message_user(
                     request,
-                    ngettext("%(count)d assignment ended on the leave date.", "%(count)d assignments ended on the leave date.", ended)
+                    ngettext(
+                        "%(count)d assignment ended on the leave date.",
+                        "%(count)d assignments ended on the leave date.",
+                        ended,
+                    )
                     % {"count": ended},
                 )
 
@@ -362,11 +386,16 @@ class EmployeeAdmin(SimpleHistoryAdmin):
 
         def run(successor, on_date):
             return sum(
-                len(services.employee_hand_over(leaver=leaver, successor=successor, on_date=on_date)) for leaver in leavers
+                len(services.employee_hand_over(leaver=leaver, successor=successor, on_date=on_date))
+                for leaver in leavers
             )
 
         return hand_over_view(
-            self, request, queryset, run, _("Every assignment these people hold on or after the date passes to the successor.")
+            self,
+            request,
+            queryset,
+            run,
+            _("Every assignment these people hold on or after the date passes to the successor."),
         )
 
 
@@ -444,7 +473,8 @@ class AssignmentAdmin(SimpleHistoryAdmin):
             return
         self.message_user(
             request,
-            ngettext("%(count)d assignment ended today.", "%(count)d assignments ended today.", ended) % {"count": ended},
+            ngettext("%(count)d assignment ended today.", "%(count)d assignments ended today.", ended)
+            % {"count": ended},
             messages.SUCCESS,
         )
 
@@ -458,4 +488,3 @@ class AssignmentAdmin(SimpleHistoryAdmin):
         return hand_over_view(
             self, request, queryset, run, _("The selected assignments pass to the successor from the date.")
         )
-

@@ -103,7 +103,10 @@ class Employee(models.Model):
     )
     hire_date = models.DateField(_("hire date"), null=True, blank=True)
     leave_date = models.DateField(
-        _("leave date"), null=True, blank=True, help_text=_("Last working day. Setting it ends the person's open assignments.")
+        _("leave date"),
+        null=True,
+        blank=True,
+        help_text=_("Last working day. Setting it ends the person's open assignments."),
     )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -197,9 +200,7 @@ class AppliesTo(models.TextChoices):
 class Role(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     description = models.TextField(_("description"), blank=True)
-    applies_to = models.CharField(
-        _("applies to"), max_length=10, choices=AppliesTo.choices, default=AppliesTo.BOTH
-    )
+    applies_to = models.CharField(_("applies to"), max_length=10, choices=AppliesTo.choices, default=AppliesTo.BOTH)
     default_level = models.CharField(
         _("default level"),
         max_length=1,
@@ -345,12 +346,12 @@ class Assignment(models.Model):
     def __str__(self) -> str:
         return f"{self.employee} — {self.role} ({self.get_level_display()}) on {self.target}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("admin:org_assignment_change", args=[self.pk])
+
     @property
     def target(self) -> Target | None:
         return self.department if self.department_id else self.project
 
     def is_active_on(self, date: datetime.date) -> bool:
         return self.start_date <= date and (self.end_date is None or self.end_date >= date)
-
-    def get_absolute_url(self) -> str:
-        return reverse("admin:org_assignment_change", args=[self.pk])

@@ -55,8 +55,13 @@ def projects_without_accountable(*, as_of: datetime.date | None = None) -> Query
     """
     day = _day(as_of)
     running = (
-        Q(status__in=[ProjectStatus.ACTIVE, ProjectStatus.ON_HOLD]) | Q(status=ProjectStatus.CLOSED, end_date__gte=day)
-    ) & (Q(start_date__isnull=True) | Q(start_date__lte=day)) & (Q(end_date__isnull=True) | Q(end_date__gte=day))
+        (
+            Q(status__in=[ProjectStatus.ACTIVE, ProjectStatus.ON_HOLD])
+            | Q(status=ProjectStatus.CLOSED, end_date__gte=day)
+        )
+        & (Q(start_date__isnull=True) | Q(start_date__lte=day))
+        & (Q(end_date__isnull=True) | Q(end_date__gte=day))
+    )
     return (
         Project.objects.filter(running)
         .exclude(_has_accountable_on(day, "project"))

@@ -138,8 +138,7 @@ def assignment_conflicts(candidate: Assignment, others: Iterable[Assignment]) ->
         if candidate.role_id == other.role_id:
             if candidate.employee_id == other.employee_id:
                 errors["start_date"].append(
-                    _("An assignment cannot overlap itself: %(holder)s already holds %(role)s on %(target)s %(period)s.")
-                    % facts
+                    _("No overlap with itself: %(holder)s already holds %(role)s on %(target)s %(period)s.") % facts
                 )
             elif candidate.role.single_holder:
                 errors["role"].append(
@@ -260,7 +259,10 @@ def assignment_change_level(*, assignment: Assignment, level: str, on_date: date
         raise ValidationError({"level": _("The RACI level must be R, A, C or I.")})
     if not assignment.is_active_on(on_date) and on_date != assignment.start_date:
         raise ValidationError(
-            {"start_date": _("%(assignment)s is not in force on %(date)s.") % {"assignment": assignment, "date": on_date}}
+            {
+                "start_date": _("%(assignment)s is not in force on %(date)s.")
+                % {"assignment": assignment, "date": on_date}
+            }
         )
     if on_date == assignment.start_date:
         assignment.level = level
@@ -292,14 +294,15 @@ def assignments_hand_over(
     One already ended before ``on_date`` is left alone. All or nothing.
     """
     assignments = [a for a in assignments if a.end_date is None or a.end_date >= on_date]
-    lock_targets(
-        department_ids=[a.department_id for a in assignments], project_ids=[a.project_id for a in assignments]
-    )
+    lock_targets(department_ids=[a.department_id for a in assignments], project_ids=[a.project_id for a in assignments])
     handed: list[Assignment] = []
     for assignment in assignments:
         if assignment.employee_id == successor.pk:
             raise ValidationError(
-                {"successor": _("%(employee)s already holds %(assignment)s.") % {"employee": successor, "assignment": assignment}}
+                {
+                    "successor": _("%(employee)s already holds %(assignment)s.")
+                    % {"employee": successor, "assignment": assignment}
+                }
             )
         if assignment.start_date >= on_date:
             assignment.employee = successor
@@ -338,7 +341,9 @@ def employee_leave_problems(*, employee: Employee, leave_date: datetime.date) ->
     if employee.hire_date and leave_date < employee.hire_date:
         problems.append(_("The leave date cannot be before the hire date."))
     starting_later = (
-        Assignment.objects.with_related().filter(employee_id=employee.pk, start_date__gt=leave_date).order_by("start_date")
+        Assignment.objects.with_related()
+        .filter(employee_id=employee.pk, start_date__gt=leave_date)
+        .order_by("start_date")
     )
     for assignment in starting_later:
         problems.append(
