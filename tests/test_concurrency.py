@@ -1,0 +1,101 @@
+"""Two transactions racing to break a date rule on MariaDB: exactly one wins.
+
+Transaction A creates an Accountable and holds its transaction open; B tries
+the same on the same project. B must wait on A's lock on the project row, then
+see A's committed row and fail with a clear error. Without the lock, B would
+not see A's uncommitted row and both would commit.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import close_old_connections, connection, transaction
+
+from org import services
+from org.models import Assignment, Level
+from tests.factories import EmployeeFactory, ProjectFactory, RoleFactory
+
+pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
+
+
+def in_thread(target, results: dict, key: str) -> threading.Thread:
+    def run():
+        try:
+            results[key] = target()
+        except Exception as exc:  # recorded for the assertions below
+            results[key] = exc
+        finally:
+            close_old_connections()
+            connection.close()
+
+    thread = threading.Thread(target=run, name=key)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("rule", ["accountable", "single_holder", "self_overlap"])
+def test_concurrent_writers_one_wins(rule):
+    project = ProjectFactory()
+    ana, bob = EmployeeFactory(), EmployeeFactory()
+    role = RoleFactory(name="Project Manager", default_level=Level.ACCOUNTABLE, single_holder=True)
+    if rule == "single_holder":
+        role = RoleFactory(name="Tech Lead", default_level=Level.RESPONSIBLE, single_holder=True)
+    if rule == "self_overlap":
+        role = RoleFactory(name="Developer", default_level=Level.RESPONSIBLE)
+        bob = ana
+    first_wrote, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def writer_a():
+        with transaction.atomic():
+            created = services.assignment_create(
+                employee=ana, role=role, target=project, start_date=datetime.date(2025, 1, 1)
+            )
+            first_wrote.set()
+            assert release.wait(20), "test timed out"
+        return created
+
+    def writer_b():
+        return services.assignment_create(employee=bob, role=role, target=project, start_date=datetime.date(2025, 6, 1))
+
+    a = in_thread(writer_a, results, "a")
+    assert first_wrote.wait(20)
+    b = in_thread(writer_b, results, "b")
+    b.join(1.0)
+    assert b.is_alive(), "B should be waiting for A's lock on the project"
+    release.set()
+    a.join(20)
+    b.join(20)
+
+    assert isinstance(results["a"], Assignment)
+    assert isinstance(results["b"], ValidationError), results["b"]
+    assert Assignment.objects.filter(project=project).count() == 1
+
+
+def test_lock_order_prevents_deadlock_in_hand_overs():
+    """Two hand-overs touching the same two projects in opposite orders both finish."""
+    first, second = ProjectFactory(), ProjectFactory()
+    role = RoleFactory(name="Developer", default_level=Level.RESPONSIBLE)
+    people = [EmployeeFactory() for _ in range(4)]
+    ana, bob, carla, dan = people
+    for person in (ana, bob):
+        for target in (second, first) if person is bob else (first, second):
+            services.assignment_create(employee=person, role=role, target=target, start_date=datetime.date(2024, 1, 1))
+    results: dict[str, object] = {}
+    start = threading.Barrier(2)
+
+    def hand(leaver, successor):
+        def run():
+            start.wait(10)
+            return services.employee_hand_over(leaver=leaver, successor=successor, on_date=datetime.date(2025, 1, 1))
+
+        return run
+
+    threads = [in_thread(hand(ana, carla), results, "ana"), in_thread(hand(bob, dan), results, "bob")]
+    for thread in threads:
+        thread.join(30)
+    assert all(isinstance(results[k], list) and len(results[k]) == 2 for k in ("ana", "bob")), results

@@ -1,0 +1,90 @@
+"""Rules the database itself holds: each broken by writing around the services."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from org.models import Assignment, Department, Employee, Project, Role
+from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory, ProjectFactory, RoleFactory
+
+D = datetime.date
+pytestmark = pytest.mark.django_db
+
+
+def refused(create) -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        create()
+
+
+def test_unique_codes_and_names():
+    DepartmentFactory(code="FIN")
+    ProjectFactory(code="ERP")
+    RoleFactory(name="Developer")
+    EmployeeFactory(employee_number="E1")
+    refused(lambda: Department.objects.create(code="FIN", name="Other"))
+    refused(lambda: Project.objects.create(code="ERP", name="Other", department=DepartmentFactory()))
+    refused(lambda: Role.objects.create(name="Developer"))
+    refused(lambda: EmployeeFactory(employee_number="E1"))
+
+
+def test_work_email_is_unique_without_regard_to_case():
+    EmployeeFactory(work_email="Ana.Garcia@Example.com")
+    assert Employee.objects.get().work_email == "ana.garcia@example.com"
+    refused(lambda: EmployeeFactory(work_email="ANA.GARCIA@example.COM"))
+
+
+def test_work_email_case_is_held_by_the_database_too():
+    """A row written with raw SQL, bypassing the field's lower-casing."""
+    EmployeeFactory(employee_number="E1", work_email="ana@example.com")
+    table = Employee._meta.db_table
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (employee_number, first_name, last_name, work_email, job_title) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            ["E2", "Ana", "Twin", "ANA@example.com", ""],
+        )
+
+
+def test_assignment_targets_exactly_one_thing():
+    refused(lambda: AssignmentFactory(project=None, department=None))
+    refused(lambda: AssignmentFactory(department=DepartmentFactory()))  # and the factory's project
+
+
+def test_assignment_end_not_before_start():
+    refused(lambda: AssignmentFactory(start_date=D(2025, 1, 2), end_date=D(2025, 1, 1)))
+    AssignmentFactory(start_date=D(2025, 1, 1), end_date=D(2025, 1, 1))
+
+
+@pytest.mark.parametrize("allocation", [101, 250])
+def test_allocation_at_most_100(allocation):
+    refused(lambda: AssignmentFactory(allocation=allocation))
+
+
+def test_allocation_bounds_are_allowed():
+    AssignmentFactory(allocation=0)
+    AssignmentFactory(allocation=100)
+    AssignmentFactory(allocation=None)
+    assert Assignment.objects.count() == 3
+
+
+def test_level_must_be_raci():
+    refused(lambda: AssignmentFactory(level="Z"))
+
+
+def test_project_dates_and_status():
+    refused(lambda: ProjectFactory(start_date=D(2025, 1, 2), end_date=D(2025, 1, 1)))
+    refused(lambda: ProjectFactory(status="cancelled"))
+
+
+def test_employee_leaves_after_hire():
+    refused(lambda: EmployeeFactory(hire_date=D(2025, 1, 2), leave_date=D(2025, 1, 1)))
+
+
+def test_referenced_rows_cannot_be_deleted():
+    assignment = AssignmentFactory()
+    with pytest.raises(Exception, match="protected"), transaction.atomic():
+        assignment.project.delete()
+    assert Project.objects.filter(pk=assignment.project_id).exists()
