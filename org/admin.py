@@ -119,12 +119,22 @@ class EmployeeStatusFilter(admin.SimpleListFilter):
 # --- Assignment forms -----------------------------------------------------------
 
 
-class AssignmentForm(forms.ModelForm):
-    """Validates an assignment against every rule, under the target's lock."""
+class AssignmentFieldsForm(forms.ModelForm):
+    """An empty level means the role's default, filled before the model's checks."""
 
     class Meta:
         model = Assignment
         fields = ("employee", "role", "department", "project", "level", "start_date", "end_date", "allocation", "note")
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("level") and cleaned.get("role"):
+            cleaned["level"] = cleaned["role"].default_level
+        return cleaned
+
+
+class AssignmentForm(AssignmentFieldsForm):
+    """Validates an assignment against every rule, under the target's lock."""
 
     def _post_clean(self) -> None:
         super()._post_clean()
@@ -188,6 +198,7 @@ class HeldAssignmentInline(admin.TabularInline):
 
 class NewAssignmentInline(admin.TabularInline):
     model = Assignment
+    form = AssignmentFieldsForm
     formset = AssignmentInlineFormSet
     extra = 1
     can_delete = False

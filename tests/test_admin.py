@@ -1,0 +1,475 @@
+"""Admin smoke tests for every ModelAdmin, with pinned query counts.
+
+Each page is loaded with a company of 10 and of 1,000 rows per table; the
+count of queries must be the pinned number at both sizes, so it cannot grow
+with the data.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from org.models import AppliesTo, Assignment, Department, Employee, Level, Project, ProjectStatus, Role
+
+D = datetime.date
+pytestmark = pytest.mark.django_db
+
+
+def build_company(size: int) -> dict[str, object]:
+    """``size`` departments, employees and projects; ``3 * size`` assignments,
+    ``size`` of them on one project, one employee and one department."""
+    root = Department.objects.create(code="ROOT", name="Root")
+    departments = Department.objects.bulk_create(
+        Department(code=f"D{i:05d}", name=f"Department {i}", parent=root) for i in range(size)
+    )
+    employees = Employee.objects.bulk_create(
+        Employee(
+            employee_number=f"E{i:05d}",
+            first_name=f"First{i}",
+            last_name=f"Last{i}",
+            work_email=f"e{i}@example.com",
+            department=departments[i],
+            hire_date=D(2020, 1, 1),
+        )
+        for i in range(size)
+    )
+    Employee.objects.filter(pk__in=[e.pk for e in employees[1:]]).update(manager=employees[0])
+    projects = Project.objects.bulk_create(
+        Project(code=f"P{i:05d}", name=f"Project {i}", department=departments[i], status=ProjectStatus.ACTIVE)
+        for i in range(size)
+    )
+    developer = Role.objects.create(name="Developer", applies_to=AppliesTo.BOTH)
+    Role.objects.bulk_create(Role(name=f"Role {i}") for i in range(size))
+    rows = []
+    for i in range(size):
+        common = {"role": developer, "level": Level.RESPONSIBLE, "allocation": 10}
+        rows.append(Assignment(employee=employees[i], project=projects[0], start_date=D(2024, 1, 1), **common))
+        rows.append(Assignment(employee=employees[0], project=projects[i], start_date=D(2023, 1, 1), **common))
+        rows.append(Assignment(employee=employees[i], department=departments[0], start_date=D(2022, 1, 1), **common))
+    Assignment.objects.bulk_create(rows)
+    return {
+        "department": departments[0],
+        "employee": employees[0],
+        "project": projects[0],
+        "role": developer,
+        "assignment": Assignment.objects.filter(project=projects[0]).first(),
+    }
+
+
+def url_for(name: str, company: dict, suffix: str = "") -> str:
+    """``name`` is ``model:view`` (e.g. ``project:change``), optionally with a query string."""
+    model, view = name.split(":")
+    if view in ("changelist", "add"):
+        return reverse(f"admin:org_{model}_{view}") + suffix
+    return reverse(f"admin:org_{model}_{view}", args=[company[model].pk]) + suffix
+
+
+# Queries per page, the same at every size. Each page spends a handful on the
+# session, the user and the admin's own bookkeeping; what is pinned is the total.
+PAGES = {
+    "department:changelist": ("", 6),
+    "department:changelist ?q=": ("?q=Department", 6),
+    "department:changelist ?active": ("?active__exact=1", 6),
+    "department:changelist ?tree": ("?department_tree={root}", 7),
+    "department:add": ("", 3),
+    "department:change": ("", 7),
+    "department:history": ("", 5),
+    "employee:changelist": ("", 6),
+    "employee:changelist ?q=": ("?q=Last1", 6),
+    "employee:changelist ?employment": ("?employment=current", 6),
+    "employee:changelist ?left": ("?employment=left", 6),
+    "employee:changelist ?tree": ("?department_tree={root}", 7),
+    "employee:add": ("", 3),
+    "employee:change": ("", 7),
+    "employee:history": ("", 5),
+    "project:changelist": ("", 8),
+    "project:changelist ?q=": ("?q=Project", 8),
+    "project:changelist ?status": ("?status__exact=active", 8),
+    "project:changelist ?tree": ("?department_tree={root}", 9),
+    "project:add": ("", 3),
+    "project:change": ("", 7),
+    "project:history": ("", 5),
+    "role:changelist": ("", 5),
+    "role:changelist ?q=": ("?q=Role", 5),
+    "role:changelist ?applies_to": ("?applies_to__exact=both", 5),
+    "role:changelist ?single": ("?single_holder__exact=0", 5),
+    "role:changelist ?level": ("?default_level__exact=R", 5),
+    "role:add": ("", 3),
+    "role:change": ("", 4),
+    "role:history": ("", 6),
+    "assignment:changelist": ("", 9),
+    "assignment:changelist ?q=": ("?q=Last1", 9),
+    "assignment:changelist ?current": ("?status=current", 9),
+    "assignment:changelist ?past": ("?status=past", 9),
+    "assignment:changelist ?future": ("?status=future", 9),
+    "assignment:changelist ?level": ("?level__exact=R", 9),
+    "assignment:changelist ?role": ("?role__id__exact={role}", 9),
+    "assignment:changelist ?tree": ("?department_tree={root}", 10),
+    "assignment:add": ("", 3),
+    "assignment:change": ("", 10),
+    "assignment:history": ("", 8),
+}
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+@pytest.mark.parametrize("page", PAGES)
+def test_page_answers_in_pinned_queries(hr_client, page, size):
+    company = build_company(size)
+    name = page.split(" ")[0]
+    suffix, expected = PAGES[page]
+    suffix = suffix.format(root=Department.objects.get(code="ROOT").pk, role=company["role"].pk)
+    url = url_for(name, company, suffix)
+    ContentType.objects.clear_cache()  # every measurement starts from the same cold cache
+    with CaptureQueriesContext(connection) as queries:
+        response = hr_client.get(url)
+    assert response.status_code == 200, url
+    assert "?e=1" not in response.get("Location", "")
+    assert len(queries) == expected, f"{url}: {len(queries)} queries"
+
+
+def test_filters_narrow_the_lists(hr_client):
+    company = build_company(10)
+    past = Assignment.objects.filter(project=company["project"]).first()
+    Assignment.objects.filter(pk=past.pk).update(end_date=D(2024, 6, 30))
+    response = hr_client.get(reverse("admin:org_assignment_changelist") + "?status=past")
+    assert response.context["cl"].result_count == 1
+    branch = company["department"]
+    child = Department.objects.create(code="SUB", name="Sub", parent=branch)
+    Employee.objects.filter(pk=company["employee"].pk).update(department=child)
+    response = hr_client.get(reverse("admin:org_employee_changelist") + f"?department_tree={branch.pk}")
+    assert {e.pk for e in response.context["cl"].result_list} == {company["employee"].pk}
+
+
+def test_malformed_filter_value_is_not_a_500(hr_client):
+    build_company(10)
+    response = hr_client.get(reverse("admin:org_assignment_changelist") + "?department_tree=abc")
+    assert response.status_code == 302
+    assert "e=1" in response["Location"]
+
+
+def test_outsider_is_sent_to_login(client, outsider):
+    client.force_login(outsider)
+    response = client.get(reverse("admin:org_assignment_changelist"))
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+
+
+# --- Writing through the admin ------------------------------------------------------
+
+
+def assignment_post(**fields) -> dict[str, str]:
+    data = {
+        "employee": "",
+        "role": "",
+        "department": "",
+        "project": "",
+        "level": "",
+        "start_date": "2025-01-01",
+        "end_date": "",
+        "allocation": "",
+        "note": "",
+    }
+    data.update({k: str(v) for k, v in fields.items()})
+    return data
+
+
+def test_add_assignment_through_the_service(hr_client, hr_admin, ana, project, manager_role):
+    response = hr_client.post(
+        reverse("admin:org_assignment_add"), assignment_post(employee=ana.pk, role=manager_role.pk, project=project.pk)
+    )
+    assert response.status_code == 302
+    assignment = Assignment.objects.get()
+    assert assignment.level == Level.ACCOUNTABLE  # the role's default, filled by the service
+    assert assignment.history.get().history_user == hr_admin
+
+
+def test_rule_violation_is_a_form_error_naming_the_rule(hr_client, ana, bob, project, manager_role):
+    Assignment.objects.create(
+        employee=ana, role=manager_role, project=project, level=Level.ACCOUNTABLE, start_date=D(2024, 1, 1)
+    )
+    response = hr_client.post(
+        reverse("admin:org_assignment_add"), assignment_post(employee=bob.pk, role=manager_role.pk, project=project.pk)
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "Only one Accountable per target" in str(errors["level"])
+    assert "Project Manager has a single holder" in str(errors["role"])
+    assert Assignment.objects.count() == 1
+
+
+def test_two_targets_is_a_form_error(hr_client, ana, project, department, developer_role):
+    data = assignment_post(employee=ana.pk, role=developer_role.pk, project=project.pk, department=department.pk)
+    response = hr_client.post(reverse("admin:org_assignment_add"), data)
+    assert response.status_code == 200
+    assert "exactly one department or one project" in response.content.decode()
+    assert not Assignment.objects.exists()
+
+
+def test_change_assignment_checks_the_rules(hr_client, ana, bob, project, manager_role, developer_role):
+    Assignment.objects.create(
+        employee=ana, role=manager_role, project=project, level=Level.ACCOUNTABLE, start_date=D(2024, 1, 1)
+    )
+    mine = Assignment.objects.create(
+        employee=bob, role=developer_role, project=project, level=Level.RESPONSIBLE, start_date=D(2024, 1, 1)
+    )
+    url = reverse("admin:org_assignment_change", args=[mine.pk])
+    data = assignment_post(employee=bob.pk, role=developer_role.pk, project=project.pk, level="A")
+    response = hr_client.post(url, data)
+    assert response.status_code == 200
+    assert "Only one Accountable" in response.content.decode()
+    mine.refresh_from_db()
+    assert mine.level == Level.RESPONSIBLE
+    data["level"] = "C"
+    assert hr_client.post(url, data).status_code == 302
+    mine.refresh_from_db()
+    assert mine.level == Level.CONSULTED
+
+
+def project_post(project: Project, page, prefix: str, rows: list[dict]) -> dict[str, str]:
+    """The POST of a project's change page with ``rows`` in its new-assignment inline."""
+    data = {
+        "code": project.code,
+        "name": project.name,
+        "department": project.department_id,
+        "status": project.status,
+        "start_date": "",
+        "end_date": "",
+        "description": "",
+        **inline_management(page),
+        f"{prefix}-TOTAL_FORMS": str(len(rows)),
+    }
+    for i, row in enumerate(rows):
+        for key, value in assignment_post(**row).items():
+            if key != "project":
+                data[f"{prefix}-{i}-{key}"] = value
+    return data
+
+
+def new_inline_prefix(response) -> str:
+    return next(f.formset.prefix for f in response.context["inline_admin_formsets"] if "new" in f.opts.verbose_name)
+
+
+def test_inline_rows_are_checked_against_each_other(hr_client, ana, bob, project, manager_role, developer_role):
+    url = reverse("admin:org_project_change", args=[project.pk])
+    page = hr_client.get(url)
+    prefix = new_inline_prefix(page)
+    rows = [{"employee": ana.pk, "role": manager_role.pk}, {"employee": bob.pk, "role": manager_role.pk}]
+    response = hr_client.post(url, project_post(project, page, prefix, rows))
+    assert response.status_code == 200
+    assert "Only one Accountable per target" in response.content.decode()
+    assert not Assignment.objects.exists()
+
+    rows[1]["role"] = developer_role.pk
+    response = hr_client.post(url, project_post(project, page, prefix, rows))
+    assert response.status_code == 302
+    assert {(a.employee, a.level) for a in project.assignments.all()} == {(ana, "A"), (bob, "R")}
+
+
+def test_end_today_action(hr_client, ana, project, developer_role):
+    open_one = Assignment.objects.create(
+        employee=ana, role=developer_role, project=project, level="R", start_date=D(2024, 1, 1)
+    )
+    response = hr_client.post(
+        reverse("admin:org_assignment_changelist"),
+        {"action": "end_today", "_selected_action": [open_one.pk]},
+        follow=True,
+    )
+    assert "1 assignment ended today." in response.content.decode()
+    open_one.refresh_from_db()
+    assert open_one.end_date is not None
+
+
+def test_end_today_refuses_a_future_assignment_and_changes_nothing(hr_client, ana, bob, project, developer_role):
+    current = Assignment.objects.create(
+        employee=ana, role=developer_role, project=project, level="R", start_date=D(2024, 1, 1)
+    )
+    future = Assignment.objects.create(
+        employee=bob, role=developer_role, project=project, level="R", start_date=D(2999, 1, 1)
+    )
+    response = hr_client.post(
+        reverse("admin:org_assignment_changelist"),
+        {"action": "end_today", "_selected_action": [current.pk, future.pk]},
+        follow=True,
+    )
+    assert "it cannot end before it starts" in response.content.decode()
+    current.refresh_from_db()
+    assert current.end_date is None
+
+
+def test_hand_over_action(hr_client, ana, bob, project, manager_role):
+    pm = Assignment.objects.create(
+        employee=ana, role=manager_role, project=project, level="A", start_date=D(2024, 1, 1)
+    )
+    url = reverse("admin:org_employee_changelist")
+    page = hr_client.post(url, {"action": "hand_over", "_selected_action": [ana.pk]})
+    assert page.status_code == 200
+    assert "Hand over to" in page.content.decode()
+
+    bad = hr_client.post(
+        url, {"action": "hand_over", "_selected_action": [ana.pk], "apply": "1", "successor": ana.pk, "on_date": "x"}
+    )
+    assert bad.status_code == 200
+    assert "Enter a valid date" in bad.content.decode()
+
+    done = hr_client.post(
+        url,
+        {
+            "action": "hand_over",
+            "_selected_action": [ana.pk],
+            "apply": "1",
+            "successor": bob.pk,
+            "on_date": "2025-06-01",
+        },
+        follow=True,
+    )
+    assert "1 assignment handed over to" in done.content.decode()
+    pm.refresh_from_db()
+    assert pm.end_date == D(2025, 5, 31)
+    assert Assignment.objects.get(employee=bob).start_date == D(2025, 6, 1)
+
+
+def test_hand_over_action_error_leaves_everything(hr_client, ana, project, manager_role):
+    Assignment.objects.create(employee=ana, role=manager_role, project=project, level="A", start_date=D(2024, 1, 1))
+    url = reverse("admin:org_assignment_changelist")
+    response = hr_client.post(
+        url,
+        {
+            "action": "hand_over",
+            "_selected_action": list(Assignment.objects.values_list("pk", flat=True)),
+            "apply": "1",
+            "successor": ana.pk,
+            "on_date": "2025-06-01",
+        },
+    )
+    assert response.status_code == 200
+    assert "already holds" in response.content.decode()
+    assert Assignment.objects.get().end_date is None
+
+
+def employee_post(employee: Employee, **changes) -> dict[str, str]:
+    data = {
+        "employee_number": employee.employee_number,
+        "first_name": employee.first_name,
+        "last_name": employee.last_name,
+        "work_email": employee.work_email,
+        "job_title": employee.job_title,
+        "department": employee.department_id or "",
+        "manager": "",
+        "hire_date": employee.hire_date.isoformat() if employee.hire_date else "",
+        "leave_date": "",
+        "user": "",
+    }
+    data.update(changes)
+    return data
+
+
+def inline_management(response) -> dict[str, str]:
+    data = {}
+    for formset in response.context["inline_admin_formsets"]:
+        data[f"{formset.formset.prefix}-TOTAL_FORMS"] = "0"
+        data[f"{formset.formset.prefix}-INITIAL_FORMS"] = "0"
+    return data
+
+
+def test_leave_date_in_admin_ends_assignments(hr_client, ana, project, developer_role):
+    dev = Assignment.objects.create(
+        employee=ana, role=developer_role, project=project, level="R", start_date=D(2024, 1, 1)
+    )
+    url = reverse("admin:org_employee_change", args=[ana.pk])
+    page = hr_client.get(url)
+    response = hr_client.post(url, {**employee_post(ana, leave_date="2025-06-30"), **inline_management(page)})
+    assert response.status_code == 302
+    dev.refresh_from_db()
+    assert dev.end_date == D(2025, 6, 30)
+
+
+def test_leave_date_with_planned_assignment_is_a_form_error(hr_client, ana, project, developer_role):
+    Assignment.objects.create(employee=ana, role=developer_role, project=project, level="R", start_date=D(2025, 9, 1))
+    url = reverse("admin:org_employee_change", args=[ana.pk])
+    page = hr_client.get(url)
+    response = hr_client.post(url, {**employee_post(ana, leave_date="2025-06-30"), **inline_management(page)})
+    assert response.status_code == 200
+    assert "hand it over first" in response.content.decode()
+    ana.refresh_from_db()
+    assert ana.leave_date is None
+
+
+def test_duplicate_email_is_a_form_error(hr_client, ana, bob):
+    url = reverse("admin:org_employee_change", args=[bob.pk])
+    page = hr_client.get(url)
+    response = hr_client.post(url, {**employee_post(bob, work_email=ana.work_email.upper()), **inline_management(page)})
+    assert response.status_code == 200
+    assert "Employee with this Work email already exists" in response.content.decode()
+
+
+def test_department_cycle_is_a_form_error(hr_client, department):
+    child = Department.objects.create(code="SUB", name="Sub", parent=department)
+    url = reverse("admin:org_department_change", args=[department.pk])
+    page = hr_client.get(url)
+    data = {"code": department.code, "name": department.name, "parent": child.pk, "active": "on"}
+    response = hr_client.post(url, {**data, **inline_management(page)})
+    assert response.status_code == 200
+    assert "No cycles in the department tree" in response.content.decode()
+
+
+def test_assignments_cannot_be_deleted_by_staff(client, db, ana, project, developer_role):
+    from tests.factories import UserFactory
+
+    staff = UserFactory(username="pmo", is_staff=True)
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.set(Permission.objects.filter(codename__endswith="_assignment"))
+    client.force_login(staff)
+    assignment = Assignment.objects.create(
+        employee=ana, role=developer_role, project=project, level="R", start_date=D(2024, 1, 1)
+    )
+    response = client.post(reverse("admin:org_assignment_delete", args=[assignment.pk]), {"post": "yes"})
+    assert response.status_code == 403
+    assert Assignment.objects.filter(pk=assignment.pk).exists()
+
+
+def test_autocomplete_answers(hr_client, ana):
+    response = hr_client.get(
+        reverse("admin:autocomplete"),
+        {"term": "Ana", "app_label": "org", "model_name": "assignment", "field_name": "employee"},
+    )
+    assert response.status_code == 200
+    assert response.json()["results"][0]["id"] == str(ana.pk)
+
+
+@pytest.mark.parametrize("model", [Department, Employee, Project, Role, Assignment])
+def test_every_model_is_registered_with_history(model):
+    from django.contrib import admin
+    from simple_history.admin import SimpleHistoryAdmin
+
+    assert isinstance(admin.site._registry[model], SimpleHistoryAdmin)
+
+
+def test_add_project_page_names_the_errors(hr_client, department):
+    response = hr_client.post(
+        reverse("admin:org_project_add"),
+        {
+            "code": "X",
+            "name": "X",
+            "department": department.pk,
+            "status": "active",
+            "start_date": "2025-02-01",
+            "end_date": "2025-01-01",
+            **{f"{p}-{k}": "0" for p in ("assignments", "assignments-2") for k in ("TOTAL_FORMS", "INITIAL_FORMS")},
+        },
+    )
+    assert response.status_code == 200
+    assert "The end date cannot be before the start date." in response.content.decode()
+    assert not Project.objects.exists()
+
+
+def test_role_page_lists_levels(hr_client):
+    Role.objects.create(name="Advisor", default_level=Level.CONSULTED)
+    response = hr_client.get(reverse("admin:org_role_changelist"))
+    assert "Consulted" in response.content.decode()
