@@ -1,0 +1,111 @@
+"""Settings validation: the app refuses to start on bad or missing configuration.
+
+Each case imports the settings in a fresh interpreter with a controlled
+environment, as a server would at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start(env: dict[str, str], probe: str = "print('ok')") -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"}}
+    code = f"import django; django.setup(); from django.conf import settings as s; {probe}"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "projman.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_refuses_to_start_without_secret_key():
+    result = start({"DEBUG": "false", "ALLOWED_HOSTS": "projman.example.com"})
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_starts_with_its_settings():
+    result = start(
+        {"DEBUG": "false", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "projman.example.com"},
+        "print(s.DEBUG, s.ALLOWED_HOSTS, s.SESSION_COOKIE_SECURE)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False ['projman.example.com'] True"
+
+
+def test_production_needs_allowed_hosts():
+    result = start({"DEBUG": "false", "SECRET_KEY": "x" * 50})
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is empty" in result.stderr
+
+
+def test_secret_key_from_file(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("from-a-file-" + "y" * 40 + "\n")
+    result = start(
+        {"DEBUG": "false", "SECRET_KEY_FILE": str(secret), "ALLOWED_HOSTS": "a.example"},
+        "print(s.SECRET_KEY)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "from-a-file-" + "y" * 40
+
+
+def test_unreadable_secret_file_is_named(tmp_path):
+    result = start({"DEBUG": "false", "SECRET_KEY_FILE": str(tmp_path / "missing"), "ALLOWED_HOSTS": "a.example"})
+    assert result.returncode != 0
+    assert "SECRET_KEY_FILE" in result.stderr
+
+
+def test_debug_gets_a_random_key_per_process():
+    first = start({"DEBUG": "true"}, "print(s.SECRET_KEY)")
+    second = start({"DEBUG": "true"}, "print(s.SECRET_KEY)")
+    assert first.returncode == second.returncode == 0
+    assert first.stdout != second.stdout
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_bad_boolean_is_an_error(value):
+    result = start({"DEBUG": value})
+    assert result.returncode != 0
+    assert f"DEBUG={value!r} is not a boolean" in result.stderr
+
+
+def test_default_database_is_sqlite_in_the_checkout():
+    result = start({"DEBUG": "true"}, "print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'])")
+    assert result.stdout.split() == ["django.db.backends.sqlite3", str(ROOT / "db.sqlite3")]
+
+
+def test_mysql_url_gets_strict_mode_and_read_committed():
+    result = start(
+        {"DEBUG": "true", "DATABASE_URL": "mysql://app@127.0.0.1:3307/projman"},
+        "d = s.DATABASES['default']; print(d['ENGINE'], d['HOST'], d['PORT'], d['OPTIONS']['isolation_level'], "
+        "'STRICT_TRANS_TABLES' in d['OPTIONS']['init_command'], d['OPTIONS']['charset'])",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.mysql",
+        "127.0.0.1",
+        "3307",
+        "read",
+        "committed",
+        "True",
+        "utf8mb4",
+    ]
+
+
+@pytest.mark.parametrize("url", ["postgres://u@127.0.0.1/x", "nonsense"])
+def test_unsupported_database_url_is_named(url):
+    result = start({"DEBUG": "true", "DATABASE_URL": url})
+    assert result.returncode != 0
+    assert "DATABASE_URL" in result.stderr
