@@ -41,7 +41,7 @@ migrations-check: $(VENV)/.dev
 # The suite on SQLite (the zero-setup default). Tests marked `mariadb` need a
 # real server and run only in the pass below.
 pytest: $(VENV)/.dev
-	$(DEV_ENV) DATABASE_URL= $(BIN)/python -m pytest -m "not mariadb"
+	env -u DATABASE_URL $(DEV_ENV) $(BIN)/python -m pytest -m "not mariadb"
 
 # The whole suite again on MariaDB, when PROJMAN_TEST_DATABASE_URL names one
 # (mysql://USER[:PASSWORD]@127.0.0.1:PORT/NAME; tests use a test_NAME database).

@@ -130,7 +130,8 @@ def _database(url: str) -> dict:
 
 
 DATABASES = {
-    "default": _database(env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")),
+    # An empty DATABASE_URL counts as unset: the SQLite file in the checkout.
+    "default": _database(env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
