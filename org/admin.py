@@ -172,6 +172,12 @@ class AssignmentInlineFormSet(forms.BaseInlineFormSet):
 ASSIGNMENT_COLUMNS = ("employee", "role", "department", "project", "level", "start_date", "end_date", "allocation")
 
 
+def inline_columns(fk_name: str) -> list[str]:
+    """On a project's page the department column says nothing, and vice versa."""
+    hidden = {fk_name, {"project": "department", "department": "project"}.get(fk_name)}
+    return [f for f in ASSIGNMENT_COLUMNS if f not in hidden]
+
+
 class HeldAssignmentInline(admin.TabularInline):
     """The assignments already on record, read-only: they change through the
     assignment page and its actions, so history stays the record."""
@@ -180,11 +186,12 @@ class HeldAssignmentInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
+    view_on_site = False
     verbose_name = _("assignment on record")
     verbose_name_plural = _("assignments on record")
 
     def get_fields(self, request, obj=None):
-        return [f for f in ASSIGNMENT_COLUMNS if f != self.fk_name]
+        return inline_columns(self.fk_name)
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)
@@ -207,7 +214,7 @@ class NewAssignmentInline(admin.TabularInline):
     verbose_name_plural = _("new assignments")
 
     def get_fields(self, request, obj=None):
-        return [f for f in (*ASSIGNMENT_COLUMNS, "note") if f != self.fk_name]
+        return inline_columns(self.fk_name)
 
     def get_queryset(self, request):
         return super().get_queryset(request).none()
@@ -454,6 +461,7 @@ class AssignmentAdmin(SimpleHistoryAdmin):
     autocomplete_fields = ("employee", "role", "department", "project")
     date_hierarchy = "start_date"
     actions = ("end_today", "hand_over")
+    view_on_site = False
 
     @admin.display(description=_("target"))
     def target_link(self, obj: Assignment) -> str:

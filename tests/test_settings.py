@@ -17,8 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start(env: dict[str, str], probe: str = "print('ok')") -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"}}
-    code = f"import django; django.setup(); from django.conf import settings as s; {probe}"
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "SECRET_KEY_FILE"}
+    }
+    code = f"import projman.settings as s; {probe}"
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
