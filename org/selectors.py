@@ -50,8 +50,10 @@ def _has_accountable_on(day: datetime.date, target_field: str) -> Exists:
 def projects_without_accountable(*, as_of: datetime.date | None = None) -> QuerySet[Project]:
     """Projects running on ``as_of`` with nobody Accountable for them.
 
-    Running means started (or active with no start date), not yet ended, and
-    neither proposed nor closed with no end date.
+    Running means: active or on hold (or closed, with an end date on or after
+    the day, so a past day still sees it); started by then (no start date
+    counts as started); not ended before the day. Proposed projects are not
+    running yet.
     """
     day = _day(as_of)
     running = (
