@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from org.models import Assignment, Department, Employee, Level, Project, Role, Target
@@ -48,25 +48,39 @@ def _same_target(a: Assignment, b: Assignment) -> bool:
 
 
 def department_check_parent(*, department: Department, parent: Department | None) -> None:
-    """A department may not sit under itself, directly or through its sub-departments."""
+    """A department may not sit under itself, directly or through its sub-departments.
+
+    Inside a transaction the department and the new parent's chain are locked
+    first (in id order), so two moves racing to close a loop run one after the
+    other and the second sees the first.
+    """
     if parent is None:
         return
     if department.pk is not None and parent.pk == department.pk:
         raise ValidationError({"parent": _("A department cannot be its own parent.")})
     if department.pk is None:
         return
-    parent_of = dict(Department.objects.values_list("id", "parent_id"))
-    node, seen = parent.pk, set()
-    while node is not None and node not in seen:
-        if node == department.pk:
-            raise ValidationError(
-                {
-                    "parent": _("No cycles in the department tree: %(parent)s is inside %(department)s.")
-                    % {"parent": parent, "department": department}
-                }
-            )
-        seen.add(node)
+    if connection.in_atomic_block:
+        chain = _ancestors(parent.pk, dict(Department.objects.values_list("id", "parent_id")))
+        lock = sorted({*chain, department.pk})
+        list(Department.objects.select_for_update().filter(pk__in=lock).order_by("pk").values_list("pk"))
+    if department.pk in _ancestors(parent.pk, dict(Department.objects.values_list("id", "parent_id"))):
+        raise ValidationError(
+            {
+                "parent": _("No cycles in the department tree: %(parent)s is inside %(department)s.")
+                % {"parent": parent, "department": department}
+            }
+        )
+
+
+def _ancestors(start: int, parent_of: dict[int, int | None]) -> list[int]:
+    """``start`` and every department above it (stops at a loop already stored)."""
+    chain: list[int] = []
+    node = start
+    while node is not None and node not in chain:
+        chain.append(node)
         node = parent_of.get(node)
+    return chain
 
 
 def employee_check_manager(*, employee: Employee, manager: Employee | None) -> None:

@@ -16,8 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection, transaction
 
 from org import services
-from org.models import Assignment, Level
-from tests.factories import EmployeeFactory, ProjectFactory, RoleFactory
+from org.models import Assignment, Department, Level
+from tests.factories import DepartmentFactory, EmployeeFactory, ProjectFactory, RoleFactory
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 
@@ -99,3 +99,37 @@ def test_lock_order_prevents_deadlock_in_hand_overs():
     for thread in threads:
         thread.join(30)
     assert all(isinstance(results[k], list) and len(results[k]) == 2 for k in ("ana", "bob")), results
+
+
+def test_concurrent_moves_cannot_close_a_loop_in_the_department_tree():
+    a = DepartmentFactory(code="A")
+    b = DepartmentFactory(code="B")
+    first_wrote, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def move(child_pk: int, parent_pk: int, hold: bool):
+        def run():
+            with transaction.atomic():
+                child = Department.objects.get(pk=child_pk)
+                child.parent = Department.objects.get(pk=parent_pk)
+                child.full_clean()
+                child.save()
+                if hold:
+                    first_wrote.set()
+                    assert release.wait(20), "test timed out"
+            return child
+
+        return run
+
+    first = in_thread(move(a.pk, b.pk, hold=True), results, "a")
+    assert first_wrote.wait(20)
+    second = in_thread(move(b.pk, a.pk, hold=False), results, "b")
+    second.join(1.0)
+    assert second.is_alive(), "the second move should wait for the first one's locks"
+    release.set()
+    first.join(20)
+    second.join(20)
+
+    assert isinstance(results["a"], Department)
+    assert isinstance(results["b"], ValidationError), results["b"]
+    assert Department.objects.get(pk=b.pk).parent_id is None
