@@ -31,6 +31,31 @@ def _bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean; use true or false.")
 
 
+def _int(name: str, default: int, *, low: int) -> int:
+    """A whole number of at least ``low``; anything else is an error naming the variable."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from None
+    if value < low:
+        raise ImproperlyConfigured(f"{name}={raw!r} is too small; it must be at least {low}.")
+    return value
+
+
+def _nodes(name: str) -> list[tuple[str, int]]:
+    """``HOST:PORT,HOST:PORT``: the database nodes that ``manage.py cluster_status`` inspects one by one."""
+    nodes = []
+    for item in env.list(name, default=[]):
+        host, _sep, port = item.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not HOST:PORT (e.g. 127.0.0.1:3307).")
+        nodes.append((host, int(port)))
+    return nodes
+
+
 def _secret(name: str) -> str | None:
     """Read NAME, or the file named by NAME_FILE (Docker and systemd secrets)."""
     path = env.str(f"{name}_FILE", default=None)
@@ -75,6 +100,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "projman.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,7 +116,7 @@ ROOT_URLCONF = "projman.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "projman" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -105,34 +131,84 @@ TEMPLATES = [
 WSGI_APPLICATION = "projman.wsgi.application"
 
 
-def _database(url: str) -> dict:
+# Connections are kept between requests for DATABASE_CONN_MAX_AGE seconds, counted from when they were opened, so
+# Django closes each one before it can have been idle as long as HAProxy's `timeout client`/`timeout server`
+# (PROJMAN_IDLE_TIMEOUT in ops/haproxy, 600 s) or MariaDB's wait_timeout (28800 s): it must stay below both.
+# The health check (a ping at the first use in each request) reconnects if a connection was dropped all the same,
+# e.g. on a writer switch.
+DATABASE_CONN_MAX_AGE = _int("DATABASE_CONN_MAX_AGE", 60, low=0)
+if DATABASE_CONN_MAX_AGE >= 600:
+    raise ImproperlyConfigured(
+        f"DATABASE_CONN_MAX_AGE={DATABASE_CONN_MAX_AGE} must stay below 600 s, the idle timeout after which HAProxy "
+        "closes a connection (ops/haproxy)."
+    )
+
+# How long a browser's reads stay on the writer after it wrote (read-your-writes). It must exceed the replication
+# lag at which HAProxy stops sending reads to a replica, which DATABASE_MAX_LAG states (ops/health-agent --max-lag,
+# 5 s); cluster_status calls a larger lag unhealthy.
+DATABASE_MAX_LAG = _int("DATABASE_MAX_LAG", 5, low=0)
+DATABASE_PIN_SECONDS = _int("DATABASE_PIN_SECONDS", 15, low=1)
+if DATABASE_PIN_SECONDS <= DATABASE_MAX_LAG:
+    raise ImproperlyConfigured(
+        f"DATABASE_PIN_SECONDS={DATABASE_PIN_SECONDS} must exceed DATABASE_MAX_LAG={DATABASE_MAX_LAG}: a shorter "
+        "pin would send a user's reads to a replica that may not have their write yet."
+    )
+
+# The nodes behind HAProxy, for `manage.py cluster_status` only; the app itself goes through the proxy.
+DATABASE_NODES = _nodes("DATABASE_NODES")
+
+
+def _database(url: str, name: str) -> dict:
+    """The settings for one alias from the URL in variable ``name``; writer and reader get the same treatment."""
     try:
         config = env.db_url_config(url)
     except Exception as exc:  # django-environ raises several types for a bad URL
-        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
+        raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from exc
     engine = config.get("ENGINE", "")
+    # A dead or dropped connection is noticed at the first query of a request, not shown to the user.
+    config.update({"CONN_MAX_AGE": DATABASE_CONN_MAX_AGE, "CONN_HEALTH_CHECKS": True})
     if engine.endswith("sqlite3"):
         return config
     if not engine.endswith("mysql"):
         raise ImproperlyConfigured(
-            f"DATABASE_URL uses {engine or 'an unknown engine'}; ProjMan supports sqlite:// and mysql://."
+            f"{name} uses {engine or 'an unknown engine'}; ProjMan supports sqlite:// and mysql://."
         )
     config.setdefault("OPTIONS", {}).update(
         {
             "charset": "utf8mb4",
             # Strict mode: a value that does not fit is an error, never silently cut.
-            "init_command": "SET sql_mode='STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'",
+            "init_command": "SET sql_mode='STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
             "isolation_level": "read committed",
+            # A dead endpoint fails in seconds (a 503, a red /healthz), not after the TCP default of minutes.
+            "connect_timeout": 3,
         }
     )
     config["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
     return config
 
 
+# An empty DATABASE_URL counts as unset: the SQLite file in the checkout.
 DATABASES = {
-    # An empty DATABASE_URL counts as unset: the SQLite file in the checkout.
-    "default": _database(env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    "default": _database(env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}", "DATABASE_URL")
 }
+
+# DATABASE_URL is the writer endpoint; DATABASE_REPLICA_URL, when set, the reader endpoint. Without it there is one
+# database and no router at all.
+_replica_url = env.str("DATABASE_REPLICA_URL", default="")
+if _replica_url:
+    _replica = _database(_replica_url, "DATABASE_REPLICA_URL")
+    if _replica["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must use the same engine as DATABASE_URL.")
+    # Tests run on one test database: the replica alias reads the writer's.
+    _replica["TEST"] = {**_replica.get("TEST", {}), "MIRROR": "default"}
+    DATABASES["replica"] = _replica
+    REPLICA_DATABASES = ["replica"]
+    DATABASE_ROUTERS = ["projman.routers.ReplicaRouter"]
+    # Before the session and the user are read, so those reads follow the pin too.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+        "multidb.middleware.PinningRouterMiddleware",
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -165,6 +241,11 @@ LOGIN_URL = "admin:login"
 
 SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# django-multidb-router's read-your-writes cookie (used only with DATABASE_REPLICA_URL); no script needs to read it.
+MULTIDB_PINNING_SECONDS = DATABASE_PIN_SECONDS
+MULTIDB_PINNING_COOKIE_SECURE = SESSION_COOKIE_SECURE
+MULTIDB_PINNING_COOKIE_HTTPONLY = True
 
 # Reverting from the history page would write around org.services and its rules.
 SIMPLE_HISTORY_REVERT_DISABLED = True

@@ -1,0 +1,358 @@
+"""High availability against the real topology: two mariadbd and HAProxy via ops/cluster.
+
+One cluster is brought up for the module, with a short HAProxy idle timeout
+so the idle-connection test need not wait ten minutes. The app runs as a
+separate process (tests/cluster_client.py) with the cluster's environment,
+as an app server would. The tests run in order: the later ones take over the
+state the failover left behind.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CLUSTER = [sys.executable, str(ROOT / "ops" / "cluster")]
+IDLE_TIMEOUT_SECONDS = 3
+
+pytestmark = [pytest.mark.mariadb, pytest.mark.cluster]
+
+
+class Topology:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.env: dict[str, str] = {}
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run([*CLUSTER, "--dir", str(self.dir), *args], capture_output=True, text=True, timeout=180)
+        if check and done.returncode != 0:
+            raise AssertionError(f"ops/cluster {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def load_env(self) -> None:
+        for line in (self.dir / "cluster.env").read_text().splitlines():
+            if line.startswith("export "):
+                continue
+            key, _, value = line.partition("=")
+            self.env[key] = value
+
+    def app_env(self) -> dict[str, str]:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE")}
+        return {**clean, **self.env, "DEBUG": "true", "ALLOWED_HOSTS": "testserver"}
+
+    def app(self, *args: str, timeout: float = 120) -> list[dict]:
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.cluster_client", *args],
+            cwd=ROOT,
+            env=self.app_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.app_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def app_background(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.cluster_client", *args],
+            cwd=ROOT,
+            env=self.app_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def sql(self, node: int, statement: str, *, names: bool = False) -> str:
+        done = subprocess.run(
+            [
+                shutil.which("mariadb") or "mariadb",
+                "--no-defaults",
+                f"--socket={self.env[f'NODE{node}_SOCKET']}",
+                f"--user={getpass.getuser()}",
+                "--batch",
+                *([] if names else ["--skip-column-names"]),
+                "projman",
+                "-e",
+                statement,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def via(self, endpoint: str, statement: str = "SELECT @@server_id") -> str:
+        user, password = self.env["DATABASE_URL"].split("//")[1].split("@")[0].split(":")
+        done = subprocess.run(
+            [
+                shutil.which("mariadb") or "mariadb",
+                "--no-defaults",
+                "--protocol=TCP",
+                "--host=127.0.0.1",
+                f"--port={self.env[f'{endpoint}_PORT']}",
+                f"--user={user}",
+                f"--password={password}",
+                "--batch",
+                "--skip-column-names",
+                "--connect-timeout=2",
+                "-e",
+                statement,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return done.stdout.strip() if done.returncode == 0 else f"error: {done.stderr.strip()}"
+
+    def slave_status(self, node: int) -> dict[str, str]:
+        out = self.sql(node, "SHOW SLAVE STATUS\\G", names=True)
+        pairs = (line.strip().partition(": ") for line in out.splitlines())
+        return {key: value for key, sep, value in pairs if sep}
+
+    def wait_for(self, predicate, seconds: float, what: str):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.2)
+        raise AssertionError(f"not within {seconds} s: {what}")
+
+    def caught_up(self) -> bool:
+        """Both nodes have applied the same GTIDs and replicate without error."""
+        positions = {self.sql(n, "SELECT @@gtid_current_pos") for n in (1, 2)}
+        statuses = [self.slave_status(n) for n in (1, 2)]
+        running = all(s.get("Slave_IO_Running") == "Yes" and s.get("Slave_SQL_Running") == "Yes" for s in statuses)
+        return len(positions) == 1 and running
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory):
+    missing = [name for name in ("mariadbd", "mariadb-install-db", "haproxy", "mariadb") if not _found(name)]
+    if missing:
+        message = f"ops/cluster needs {', '.join(missing)} (Debian: mariadb-server, haproxy)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    topology = Topology(tmp_path_factory.mktemp("cluster") / "db")
+    topology.run("--idle-timeout", f"{IDLE_TIMEOUT_SECONDS}s", "up")
+    topology.load_env()
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+        cwd=ROOT,
+        env=topology.app_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    yield topology
+    topology.run("down", check=False)
+
+
+def _found(name: str) -> bool:
+    return bool(shutil.which(name) or Path("/usr/sbin", name).exists())
+
+
+def test_up_refuses_a_directory_it_did_not_make(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    done = subprocess.run([*CLUSTER, "--dir", str(tmp_path), "up"], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "was not made by ops/cluster" in done.stderr
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_cluster_env_points_at_127_0_0_1_with_generated_credentials(topology):
+    env = topology.env
+    assert set(env) >= {
+        "DATABASE_URL",
+        "DATABASE_REPLICA_URL",
+        "NODE1_PORT",
+        "NODE2_PORT",
+        "NODE1_SOCKET",
+        "NODE2_SOCKET",
+        "WRITER_PORT",
+        "READER_PORT",
+        "STATS_URL",
+    }
+    assert "@127.0.0.1:" + env["WRITER_PORT"] in env["DATABASE_URL"]
+    assert "@127.0.0.1:" + env["READER_PORT"] in env["DATABASE_REPLICA_URL"]
+    assert env["STATS_URL"].startswith("http://127.0.0.1:")
+    password = env["DATABASE_URL"].split("//")[1].split("@")[0].split(":")[1]
+    assert len(password) >= 32
+    assert password not in (ROOT / "ops" / "cluster").read_text()
+    assert (topology.dir / "cluster.env").stat().st_mode & 0o077 == 0
+
+
+def test_reader_endpoint_spreads_over_both_nodes(topology):
+    """The original's own check: repeated SELECT @@server_id through the reader."""
+    seen = {topology.via("READER") for _ in range(20)}
+    assert seen == {"1", "2"}
+    assert {topology.via("WRITER") for _ in range(10)} == {"1"}
+
+
+def test_cluster_status_sees_a_healthy_pair(topology):
+    done = topology.manage("cluster_status", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["healthy"] is True
+    assert report["writer_server_id"] == 1
+    table = topology.manage("cluster_status")
+    assert table.returncode == 0 and "gtid_current_pos" in table.stdout
+
+
+def test_app_write_lands_on_writer_and_replicates(topology):
+    acks = topology.app("writes", "--prefix", "R", "--count", "5", "--interval", "0")
+    assert [a["outcome"] for a in acks] == ["written"] * 5
+    count = "SELECT COUNT(*) FROM org_employee WHERE employee_number LIKE 'R%'"
+    assert topology.sql(1, count) == "5"
+    topology.wait_for(lambda: topology.sql(2, count) == "5", 10, "the writes replicated to node 2")
+    history = "SELECT COUNT(*) FROM org_historicalassignment"
+    topology.wait_for(lambda: topology.sql(1, history) == topology.sql(2, history), 10, "history replicated")
+
+
+def test_admin_works_through_haproxy(topology):
+    [result] = topology.app("admin")
+    assert result == {"event": "admin", "listing": 200, "added": 302, "shown": True, "exists": True}
+
+
+def test_unique_insert_race_gives_one_row_on_both_nodes(topology):
+    """The original round-robined writes over both masters: this race broke replication."""
+    for attempt in range(5):
+        code = f"RACE{attempt}"
+        [result] = topology.app("race", "--code", code)
+        assert result["results"] == ["created", "duplicate"]
+        query = f"SELECT COUNT(*) FROM org_department WHERE code = '{code}'"
+        topology.wait_for(lambda q=query: topology.sql(2, q) == "1", 10, "the row on node 2")
+        assert topology.sql(1, query) == "1"
+    for node in (1, 2):
+        status = topology.slave_status(node)
+        assert (status["Last_SQL_Errno"], status["Last_IO_Errno"]) == ("0", "0")
+
+
+@pytest.fixture(scope="module")
+def app_server(topology):
+    """The app under gunicorn, as deployed: Django's test client skips the
+    per-request connection checks that this behaviour depends on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "projman.wsgi"],
+        cwd=ROOT,
+        env={**topology.app_env(), "ALLOWED_HOSTS": "127.0.0.1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        topology.wait_for(lambda: http_get(url + "/healthz")[0] == 200, 30, "gunicorn serving /healthz")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def http_get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def test_idle_connection_past_the_proxy_timeout_is_reopened(topology, app_server):
+    assert http_get(app_server + "/healthz") == (200, '{"status": "ok", "writer": "ok", "reader": "ok"}')
+    time.sleep(IDLE_TIMEOUT_SECONDS + 2)  # HAProxy has closed the app's idle connections by now
+    assert http_get(app_server + "/healthz")[0] == 200
+    assert http_get(app_server + "/admin/login/")[0] == 200
+
+
+def test_lagging_node_leaves_the_read_pool_and_returns(topology):
+    topology.run("stop-replication", "2")
+    topology.wait_for(lambda: {topology.via("READER") for _ in range(8)} == {"1"}, 5, "node 2 out of the read pool")
+    topology.run("start-replication", "2")
+    topology.wait_for(lambda: {topology.via("READER") for _ in range(12)} == {"1", "2"}, 10, "node 2 back in the pool")
+
+
+def test_user_reads_their_own_write_while_a_replica_lags(topology):
+    """Node 2 applies with a 3 s delay, within the lag bound, so it stays in the
+    read pool; the user who just wrote still sees their write at once."""
+    topology.sql(2, "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 3; START SLAVE")
+    try:
+        for attempt in range(4):
+            [result] = topology.app("read-your-writes", "--code", f"RYW{attempt}")
+            assert result["added"] == 302
+            assert result["seen"], result
+    finally:
+        topology.sql(2, "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE")
+    topology.wait_for(topology.caught_up, 15, "node 2 caught up again")
+
+
+def test_writer_killed_mid_stream_fails_over_without_losing_acknowledged_writes(topology):
+    stream = topology.app_background("writes", "--prefix", "K", "--count", "400", "--interval", "0.01")
+    acks: list[dict] = []
+    assert stream.stdout is not None
+    while len(acks) < 60:
+        line = stream.stdout.readline()
+        assert line, stream.stderr.read() if stream.stderr else "stream ended"
+        acks.append(json.loads(line))
+    topology.run("kill", "1")
+    killed_at = time.time()
+    out, err = stream.communicate(timeout=120)
+    assert stream.returncode == 0, err[-3000:]
+    acks += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+    acked = [a for a in acks if a["event"] == "ack"]
+    assert [a["i"] for a in acked] == list(range(400)), "every write was acknowledged, in order"
+    after = [a for a in acked if a["t"] > killed_at]
+    assert after, "writes resumed after the kill"
+    # Every acknowledged write is on the survivor, exactly once.
+    rows = topology.sql(2, "SELECT employee_number FROM org_employee WHERE employee_number LIKE 'K%'").split()
+    assert sorted(rows) == [f"K{i:06d}" for i in range(400)]
+    assigned = "SELECT COUNT(*) FROM org_assignment a JOIN org_employee e ON a.employee_id = e.id"
+    assert topology.sql(2, assigned + " WHERE e.employee_number LIKE 'K%'") == "400"
+    assert topology.via("WRITER") == "2"
+    status = topology.manage("cluster_status", "--json")
+    assert status.returncode != 0, "one node down is unhealthy"
+    assert json.loads(status.stdout)["healthy"] is False
+
+
+def test_killed_node_rejoins_catches_up_and_stays_a_reader(topology):
+    topology.run("start", "1")
+    assert topology.sql(1, "SELECT @@read_only") == "1"
+    topology.wait_for(topology.caught_up, 30, "node 1 caught up with node 2")
+    assert {topology.via("WRITER") for _ in range(5)} == {"2"}, "no fail-back to the node that came back"
+    tables = "org_department, org_employee, org_project, org_role, org_assignment, org_historicalassignment"
+    checksums = [topology.sql(n, f"CHECKSUM TABLE {tables}") for n in (1, 2)]
+    assert checksums[0] == checksums[1]
+    for node in (1, 2):
+        status = topology.slave_status(node)
+        assert (status["Last_SQL_Errno"], status["Last_IO_Errno"]) == ("0", "0"), status
+    topology.wait_for(lambda: {topology.via("READER") for _ in range(12)} == {"1", "2"}, 10, "both nodes read again")
