@@ -14,9 +14,7 @@ Standard library only. MariaDB is reached through the ``mariadb`` command-line c
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -26,6 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.report import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -94,41 +96,18 @@ class MariaDB:
         self.sql(f"CREATE DATABASE `{self.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
 
 
-def machine() -> str:
-    memory = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())
-    ram = f"{int(memory.group(1)) / 1024**2:.1f} GiB RAM" if memory else "RAM unknown"
-    cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
-    model = f" ({cpu.group(1).strip()})" if cpu else ""
-    return f"{len(os.sched_getaffinity(0))} CPUs (nproc){model}, {ram}, {platform.system()} {platform.release()}"
-
-
 def shown_path(path: Path) -> str:
     """``path`` as typed from the repository root, or just its name when it lives elsewhere (python3 on the PATH)."""
     absolute = path.absolute()
     return str(absolute.relative_to(ROOT)) if absolute.is_relative_to(ROOT) else path.name
 
 
-def write_section(table: str, command: str) -> Path:
-    """Put the results under SECTION in docs/benchmarks.md, replacing an earlier run and keeping other sections."""
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    section = (
-        f"{SECTION}\n\n"
+def write_generator_section(table: str, command: str) -> Path:
+    body = (
         f"`manage.py generate_company {' '.join(SIZE)}` on a freshly migrated database, wall clock from process start "
-        f'to exit; every row also gets its "+" history record, so twice as many rows are written.\n\n'
-        f"{table}\n\n"
-        f"- Date: {datetime.date.today().isoformat()}\n"
-        f"- Machine: {machine()}\n"
-        f"- Command: `{command}`\n"
+        f'to exit; every row also gets its "+" history record, so twice as many rows are written.\n\n{table}'
     )
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text)
-    return path
+    return write_section(SECTION, body, command)
 
 
 def main() -> int:
@@ -166,7 +145,7 @@ def main() -> int:
         command = shlex.join([shown_path(Path(sys.executable)), shown_path(Path(sys.argv[0])), *sys.argv[1:]])
         if "PROJMAN_BENCH_DATABASE_URL" in os.environ:
             command = f"PROJMAN_BENCH_DATABASE_URL={shlex.quote(mariadb.shown_url)} {command}"
-        print(f"\nwrote {write_section(table, command).relative_to(ROOT)}")
+        print(f"\nwrote {write_generator_section(table, command).relative_to(ROOT)}")
     slow = [backend for backend, _, seconds in results if seconds >= LIMIT_SECONDS]
     if slow:
         print(f"\nOver the {LIMIT_SECONDS} s budget: {', '.join(slow)}", file=sys.stderr)

@@ -1,0 +1,195 @@
+"""ops/cluster driven from Python: for tests/test_cluster.py and bench/ha.py."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLUSTER = [sys.executable, str(ROOT / "ops" / "cluster")]
+
+
+class Topology:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.env: dict[str, str] = {}
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run([*CLUSTER, "--dir", str(self.dir), *args], capture_output=True, text=True, timeout=180)
+        if check and done.returncode != 0:
+            raise AssertionError(f"ops/cluster {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def load_env(self) -> None:
+        for line in (self.dir / "cluster.env").read_text().splitlines():
+            if line.startswith("export "):
+                continue
+            key, _, value = line.partition("=")
+            self.env[key] = value
+
+    def app_env(self) -> dict[str, str]:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE")}
+        return {**clean, **self.env, "DEBUG": "true", "ALLOWED_HOSTS": "testserver"}
+
+    def app(self, *args: str, timeout: float = 120) -> list[dict]:
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.cluster_client", *args],
+            cwd=ROOT,
+            env=self.app_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.app_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def app_background(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.cluster_client", *args],
+            cwd=ROOT,
+            env=self.app_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def sql(self, node: int, statement: str, *, names: bool = False) -> str:
+        done = subprocess.run(
+            [
+                shutil.which("mariadb") or "mariadb",
+                "--no-defaults",
+                f"--socket={self.env[f'NODE{node}_SOCKET']}",
+                f"--user={getpass.getuser()}",
+                "--batch",
+                *([] if names else ["--skip-column-names"]),
+                "projman",
+                "-e",
+                statement,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def via(self, endpoint: str, statement: str = "SELECT @@server_id") -> str:
+        user, password = self.env["DATABASE_URL"].split("//")[1].split("@")[0].split(":")
+        done = subprocess.run(
+            [
+                shutil.which("mariadb") or "mariadb",
+                "--no-defaults",
+                "--protocol=TCP",
+                "--host=127.0.0.1",
+                f"--port={self.env[f'{endpoint}_PORT']}",
+                f"--user={user}",
+                f"--password={password}",
+                "--batch",
+                "--skip-column-names",
+                "--connect-timeout=2",
+                "-e",
+                statement,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return done.stdout.strip() if done.returncode == 0 else f"error: {done.stderr.strip()}"
+
+    def slave_status(self, node: int) -> dict[str, str]:
+        out = self.sql(node, "SHOW SLAVE STATUS\\G", names=True)
+        pairs = (line.strip().partition(": ") for line in out.splitlines())
+        return {key: value for key, sep, value in pairs if sep}
+
+    def wait_for(self, predicate, seconds: float, what: str):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.2)
+        raise AssertionError(f"not within {seconds} s: {what}\n{self.describe()}")
+
+    def describe(self) -> str:
+        """Both nodes' replication state, for a failure message."""
+        lines = []
+        for n in (1, 2):
+            try:
+                status = self.slave_status(n)
+                position = self.sql(n, "SELECT @@gtid_current_pos, @@read_only")
+            except AssertionError as exc:
+                lines.append(f"node {n}: unreadable ({exc})")
+                continue
+            keys = ("Slave_IO_Running", "Slave_SQL_Running", "Seconds_Behind_Master", "Gtid_IO_Pos")
+            state = ", ".join(f"{k}={status.get(k)}" for k in keys)
+            errors = f"{status.get('Last_IO_Error')} {status.get('Last_SQL_Error')}".strip()
+            lines.append(f"node {n}: gtid/read_only={position!r} {state} {errors}")
+        return "\n".join(lines)
+
+    def caught_up(self) -> bool:
+        """Both nodes have applied the same GTIDs and replicate without error."""
+        positions = {self.sql(n, "SELECT @@gtid_current_pos") for n in (1, 2)}
+        statuses = [self.slave_status(n) for n in (1, 2)]
+        running = all(s.get("Slave_IO_Running") == "Yes" and s.get("Slave_SQL_Running") == "Yes" for s in statuses)
+        return len(positions) == 1 and running
+
+    @contextlib.contextmanager
+    def serve(self, **overrides: str) -> Iterator[str]:
+        """The app under gunicorn on a free 127.0.0.1 port, as deployed; yields its URL.
+
+        Django's test client skips the per-request connection checks, so
+        behaviour that depends on them needs a real server."""
+        port = free_port()
+        env = {**self.app_env(), "ALLOWED_HOSTS": "127.0.0.1", **overrides}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "projman.wsgi"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            self.wait_for(lambda: http_get(url + "/healthz")[0] == 200, 30, "gunicorn serving /healthz")
+            yield url
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except OSError:
+        return 0, ""
