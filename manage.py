@@ -7,6 +7,12 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "projman.settings")
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        import projman.settings  # noqa: F401 — fail here, in one line, on bad configuration
+    except ImproperlyConfigured as exc:
+        sys.exit(f"projman: configuration error: {exc}")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -7,6 +7,7 @@ is no insecure fallback for ``SECRET_KEY``.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -161,7 +162,9 @@ DATABASE_NODES = _nodes("DATABASE_NODES")
 def _database(url: str, name: str) -> dict:
     """The settings for one alias from the URL in variable ``name``; writer and reader get the same treatment."""
     try:
-        config = env.db_url_config(url)
+        with warnings.catch_warnings():  # django-environ warns about an unknown engine; we say it below, once
+            warnings.simplefilter("ignore")
+            config = env.db_url_config(url)
     except Exception as exc:  # django-environ raises several types for a bad URL
         raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from exc
     engine = config.get("ENGINE", "")

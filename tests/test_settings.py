@@ -113,3 +113,27 @@ def test_unsupported_database_url_is_named(url):
     result = start({"DEBUG": "true", "DATABASE_URL": url})
     assert result.returncode != 0
     assert "DATABASE_URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"DEBUG": "true", "DATABASE_URL": "postgres://u@127.0.0.1/x"}, "DATABASE_URL"),
+        ({"DEBUG": "true", "DATABASE_REPLICA_URL": "nonsense"}, "DATABASE_REPLICA_URL"),
+        ({"DEBUG": "false", "ALLOWED_HOSTS": "a.example"}, "SECRET_KEY"),
+    ],
+)
+def test_manage_py_says_what_is_wrong_in_one_line(env, named):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DEBUG", "SECRET_KEY"))}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("projman: configuration error:") and named in lines[0]
