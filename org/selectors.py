@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.db import connection
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -130,3 +131,60 @@ def department_tree() -> list[tuple[Department, int]]:
 
     walk(None, 0)
     return ordered
+
+
+def assignments_ending(*, within_days: int = 30, as_of: datetime.date | None = None) -> QuerySet[Assignment]:
+    """Assignments in force on ``as_of`` whose end date falls in the ``within_days`` days from it."""
+    day = _day(as_of)
+    return (
+        Assignment.objects.as_of(day)
+        .filter(end_date__lte=day + datetime.timedelta(days=within_days))
+        .with_related()
+        .order_by("end_date", "pk")
+    )
+
+
+def employees_employed_on(day: datetime.date) -> QuerySet[Employee]:
+    """Hired by ``day`` (no hire date counts as hired) and not yet left."""
+    return Employee.objects.filter(
+        (Q(hire_date__isnull=True) | Q(hire_date__lte=day)) & (Q(leave_date__isnull=True) | Q(leave_date__gte=day))
+    )
+
+
+def overallocated(*, as_of: datetime.date | None = None) -> QuerySet[Employee]:
+    """Employees whose allocations in force on ``as_of`` add up to more than 100 %."""
+    return workload(as_of=as_of).filter(total_allocation__gt=100).order_by("-total_allocation", "last_name", "pk")
+
+
+def employees_without_assignment(*, as_of: datetime.date | None = None) -> QuerySet[Employee]:
+    """Employees on the staff on ``as_of`` who hold nothing that day."""
+    day = _day(as_of)
+    holds = Exists(Assignment.objects.as_of(day).filter(employee=OuterRef("pk")))
+    return employees_employed_on(day).exclude(holds).select_related("department")
+
+
+def leavers_with_assignments(*, as_of: datetime.date | None = None) -> QuerySet[Employee]:
+    """People who left before ``as_of`` but still hold an assignment in force that day or later."""
+    day = _day(as_of)
+    holds = Exists(Assignment.objects.open_on(day).filter(employee=OuterRef("pk")))
+    return Employee.objects.filter(holds, leave_date__lt=day).select_related("department")
+
+
+def manager_chain(employee: Employee, *, limit: int = 50) -> list[Employee]:
+    """``employee``'s manager, their manager, and so on up to the top, nearest first, in one query.
+
+    A recursive CTE (SQLite and MariaDB both have one) walks the chain in the
+    database, so neither the query count nor the memory grows with the company.
+    ``limit`` bounds the walk even if a cycle slipped past the services' check.
+    """
+    table = connection.ops.quote_name(Employee._meta.db_table)
+    sql = f"""
+        WITH RECURSIVE chain (id, depth) AS (
+            SELECT manager_id, 1 FROM {table} WHERE id = %s AND manager_id IS NOT NULL
+            UNION ALL
+            SELECT e.manager_id, c.depth + 1 FROM {table} e JOIN chain c ON e.id = c.id
+            WHERE e.manager_id IS NOT NULL AND c.depth < %s
+        )
+        SELECT e.* FROM {table} e JOIN chain c ON e.id = c.id ORDER BY c.depth
+    """
+    return list(Employee.objects.raw(sql, [employee.pk, limit]))

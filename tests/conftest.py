@@ -1,7 +1,8 @@
 """Shared fixtures: the personas and the rules about real services.
 
 Personas: ``hr_admin`` (a superuser: HR staff run the admin), ``outsider`` (an
-account that is not staff). Tests marked ``mariadb`` need a real MariaDB; on
+account that is not staff), ``viewer`` (a staff member who reads the staff pages
+but is not admin staff: logged in, no permissions). Tests marked ``mariadb`` need a real MariaDB; on
 SQLite they are skipped in a developer's run and fail under CI=true.
 """
 
@@ -52,6 +53,17 @@ def hr_client(client, hr_admin):
 @pytest.fixture
 def outsider(db):
     return UserFactory(username="outsider")
+
+
+@pytest.fixture
+def viewer(db):
+    return UserFactory(username="viewer")
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client
 
 
 @pytest.fixture

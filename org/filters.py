@@ -1,0 +1,167 @@
+"""Filter forms of the staff pages (django-filter).
+
+No filter renders a ``<select>`` over employees or projects: those are reached
+through the search box. Departments (a few hundred at most) and roles are short
+enough for a select; the department choices come from one query.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from org import selectors
+from org.models import Assignment, Employee, Level, Project, ProjectStatus, Role
+
+ANY = _("Any")
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+SEARCH_FIELDS = (
+    "employee__first_name",
+    "employee__last_name",
+    "employee__employee_number",
+    "employee__work_email",
+    "department__code",
+    "department__name",
+    "project__code",
+    "project__name",
+    "role__name",
+)
+
+
+def department_choices() -> list[tuple[str, str]]:
+    """Every department, indented by depth, in tree order: one query."""
+    return [(str(d.pk), "\u2003" * depth + f"{d.name} ({d.code})") for d, depth in selectors.department_tree()]
+
+
+class AsOfForm(forms.Form):
+    """The as-of date of a detail page; today when empty."""
+
+    as_of = forms.DateField(label=_("As of"), required=False, widget=DATE_INPUT)
+
+    def day(self) -> datetime.date:
+        """The valid date asked for, else today (the form's errors say why)."""
+        if self.is_valid() and self.cleaned_data["as_of"]:
+            return self.cleaned_data["as_of"]
+        return timezone.localdate()
+
+
+class AssignmentFilter(django_filters.FilterSet):
+    """Who is responsible: assignments in force on an as-of date, narrowed by the other fields."""
+
+    q = django_filters.CharFilter(label=_("Search"), method="search")
+    role = django_filters.ModelChoiceFilter(label=_("Role"), queryset=Role.objects.order_by("name"), empty_label=ANY)
+    level = django_filters.ChoiceFilter(label=_("RACI level"), choices=Level.choices, empty_label=ANY)
+    department = django_filters.ChoiceFilter(
+        label=_("Department (with sub-departments)"), method="in_subtree", empty_label=ANY
+    )
+    project_status = django_filters.ChoiceFilter(
+        label=_("Project status"), field_name="project__status", choices=ProjectStatus.choices, empty_label=ANY
+    )
+    as_of = django_filters.DateFilter(label=_("As of"), method="in_force_on", widget=DATE_INPUT)
+
+    class Meta:
+        model = Assignment
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Computed once here: callable choices would run their query at validation and again at rendering.
+        self.filters["department"].extra["choices"] = department_choices()
+
+    @property
+    def qs(self) -> QuerySet[Assignment]:
+        """The filtered assignments; none at all while a field is invalid (the form says which)."""
+        if self.is_bound and not self.form.is_valid():
+            return self.queryset.none()
+        qs = super().qs
+        if not (self.is_bound and self.form.cleaned_data.get("as_of")):
+            qs = qs.as_of(timezone.localdate())
+        return qs
+
+    def day(self) -> datetime.date:
+        if self.is_bound and self.form.is_valid() and self.form.cleaned_data.get("as_of"):
+            return self.form.cleaned_data["as_of"]
+        return timezone.localdate()
+
+    def search(self, queryset: QuerySet[Assignment], name: str, value: str) -> QuerySet[Assignment]:
+        """Every word must match one of the searched fields, so "Ana García" finds her."""
+        return _every_word(queryset, value, SEARCH_FIELDS)
+
+    def in_subtree(self, queryset: QuerySet[Assignment], name: str, value: str) -> QuerySet[Assignment]:
+        ids = selectors.department_subtree_ids(int(value))
+        return queryset.filter(Q(department__in=ids) | Q(project__department__in=ids))
+
+    def in_force_on(self, queryset: QuerySet[Assignment], name: str, value: datetime.date) -> QuerySet[Assignment]:
+        return queryset.as_of(value)
+
+
+def _every_word(queryset: QuerySet, value: str, fields: tuple[str, ...]) -> QuerySet:
+    for word in value.split():
+        condition = Q()
+        for field in fields:
+            condition |= Q(**{f"{field}__icontains": word})
+        queryset = queryset.filter(condition)
+    return queryset
+
+
+class _SubtreeFilterSet(django_filters.FilterSet):
+    """A department choice that matches the department and every one under it."""
+
+    department = django_filters.ChoiceFilter(
+        label=_("Department (with sub-departments)"), method="in_subtree", empty_label=ANY
+    )
+    subtree_path = "department"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters["department"].extra["choices"] = department_choices()
+
+    @property
+    def qs(self) -> QuerySet:
+        if self.is_bound and not self.form.is_valid():
+            return self.queryset.none()
+        return super().qs
+
+    def in_subtree(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(**{f"{self.subtree_path}__in": selectors.department_subtree_ids(int(value))})
+
+
+class ProjectFilter(_SubtreeFilterSet):
+    q = django_filters.CharFilter(label=_("Search"), method="search")
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=ProjectStatus.choices, empty_label=ANY)
+
+    class Meta:
+        model = Project
+        fields: list[str] = []
+
+    def search(self, queryset: QuerySet[Project], name: str, value: str) -> QuerySet[Project]:
+        return _every_word(queryset, value, ("code", "name"))
+
+
+class EmployeeFilter(_SubtreeFilterSet):
+    q = django_filters.CharFilter(label=_("Search"), method="search")
+    employment = django_filters.ChoiceFilter(
+        label=_("Employment"),
+        choices=[("current", _("On the staff today")), ("left", _("Left"))],
+        method="by_employment",
+        empty_label=ANY,
+    )
+
+    class Meta:
+        model = Employee
+        fields: list[str] = []
+
+    def search(self, queryset: QuerySet[Employee], name: str, value: str) -> QuerySet[Employee]:
+        return _every_word(queryset, value, ("first_name", "last_name", "employee_number", "work_email", "job_title"))
+
+    def by_employment(self, queryset: QuerySet[Employee], name: str, value: str) -> QuerySet[Employee]:
+        today = timezone.localdate()
+        if value == "left":
+            return queryset.filter(leave_date__lt=today)
+        return queryset.filter(pk__in=selectors.employees_employed_on(today).values("pk"))

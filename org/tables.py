@@ -1,0 +1,143 @@
+"""The staff pages' tables (django-tables2): sortable, paginated, exportable.
+
+Dates render in the active language's short format; exports get the date
+itself (ISO in CSV, a date cell in XLSX) and links become plain text.
+"""
+
+from __future__ import annotations
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from org.models import Assignment, Department, Employee, Project
+
+
+class DateColumn(tables.DateColumn):
+    """Localized on the page, a real date in exports."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("short", True)
+        super().__init__(*args, **kwargs)
+
+    def value(self, value, **kwargs):
+        return value
+
+
+def employee_url(record: Employee) -> str:
+    return reverse("org:employee", args=[record.employee_number])
+
+
+def project_url(record: Project) -> str:
+    return reverse("org:project", args=[record.code])
+
+
+def department_url(record: Department) -> str:
+    return reverse("org:department", args=[record.code])
+
+
+class TargetColumn(tables.Column):
+    """The department or project an assignment is on, linked to its page."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("verbose_name", _("On"))
+        kwargs.setdefault("accessor", "pk")
+        kwargs.setdefault("order_by", ("department__name", "project__code"))
+        super().__init__(**kwargs)
+
+    def render(self, record: Assignment) -> str:
+        if record.project_id:
+            return format_html('<a href="{}">{}</a>', project_url(record.project), record.project)
+        return format_html('<a href="{}">{}</a>', department_url(record.department), record.department)
+
+    def value(self, record: Assignment, **kwargs) -> str:
+        return str(record.target)
+
+
+class BaseTable(tables.Table):
+    class Meta:
+        attrs = {"class": "data"}
+        template_name = "django_tables2/table.html"
+        empty_text = _("Nothing to show.")
+
+
+class AssignmentTable(BaseTable):
+    employee = tables.Column(
+        verbose_name=_("Employee"),
+        linkify=lambda record: employee_url(record.employee),
+        order_by=("employee__last_name", "employee__first_name"),
+    )
+    employee_number = tables.Column(
+        verbose_name=_("Employee number"), accessor="employee__employee_number", visible=False
+    )
+    role = tables.Column(verbose_name=_("Role"), order_by=("role__name",))
+    level = tables.Column(verbose_name=_("RACI level"))
+    target = TargetColumn()
+    start_date = DateColumn(verbose_name=_("From"))
+    end_date = DateColumn(verbose_name=_("To"))
+    allocation = tables.Column(verbose_name=_("Allocation %"), attrs={"td": {"class": "num"}})
+
+    class Meta(BaseTable.Meta):
+        model = Assignment
+        fields = ()
+        sequence = ("employee", "employee_number", "role", "level", "target", "start_date", "end_date", "allocation")
+
+
+class EmployeeTable(BaseTable):
+    employee_number = tables.Column(verbose_name=_("Employee number"))
+    name = tables.Column(
+        verbose_name=_("Name"), accessor="full_name", linkify=employee_url, order_by=("last_name", "first_name")
+    )
+    job_title = tables.Column(verbose_name=_("Job title"))
+    work_email = tables.EmailColumn(verbose_name=_("Work email"))
+    department = tables.Column(verbose_name=_("Home department"), linkify=lambda record: _department_of(record))
+    leave_date = DateColumn(verbose_name=_("Leave date"))
+
+    class Meta(BaseTable.Meta):
+        model = Employee
+        fields = ()
+        sequence = ("employee_number", "name", "job_title", "work_email", "department", "leave_date")
+
+
+def _department_of(record: Employee) -> str | None:
+    return department_url(record.department) if record.department_id else None
+
+
+class WorkloadTable(EmployeeTable):
+    total_allocation = tables.Column(verbose_name=_("Allocation %"), attrs={"td": {"class": "num"}})
+    assignment_count = tables.Column(verbose_name=_("Assignments"), attrs={"td": {"class": "num"}})
+
+    class Meta(EmployeeTable.Meta):
+        exclude = ("leave_date",)
+
+
+class ProjectTable(BaseTable):
+    code = tables.Column(verbose_name=_("Code"), linkify=project_url)
+    name = tables.Column(verbose_name=_("Name"))
+    department = tables.Column(
+        verbose_name=_("Owning department"), linkify=lambda record: department_url(record.department)
+    )
+    status = tables.Column(verbose_name=_("Status"))
+    start_date = DateColumn(verbose_name=_("Start date"))
+    end_date = DateColumn(verbose_name=_("End date"))
+
+    class Meta(BaseTable.Meta):
+        model = Project
+        fields = ()
+        sequence = ("code", "name", "department", "status", "start_date", "end_date")
+
+
+class DepartmentTable(BaseTable):
+    code = tables.Column(verbose_name=_("Code"), linkify=department_url)
+    name = tables.Column(verbose_name=_("Name"))
+    parent = tables.Column(
+        verbose_name=_("Parent department"),
+        linkify=lambda record: department_url(record.parent) if record.parent_id else None,
+        order_by=("parent__name",),
+    )
+
+    class Meta(BaseTable.Meta):
+        model = Department
+        fields = ()
+        sequence = ("code", "name", "parent")

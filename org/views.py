@@ -1,0 +1,470 @@
+"""The staff pages: read-only, login required, a bounded number of queries each.
+
+Views stay thin: reads come from ``org.selectors`` and the filter sets, tables
+do the rendering. Every table is sorted, paginated without a count
+(``LazyPaginator``) and exported as CSV or XLSX with ``?_export=csv|xlsx``
+(``&_table=NAME`` on pages with several tables).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import django_tables2 as tables
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import EmptyPage, Page
+from django.db.models import Count, Model, QuerySet, Sum
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django_tables2.export import TableExport
+from django_tables2.paginators import LazyPaginator
+
+from org import selectors
+from org.filters import AsOfForm, AssignmentFilter, EmployeeFilter, ProjectFilter
+from org.models import Assignment, Department, Employee, Project
+from org.tables import (
+    AssignmentTable,
+    DepartmentTable,
+    EmployeeTable,
+    ProjectTable,
+    WorkloadTable,
+    department_url,
+    employee_url,
+    project_url,
+)
+
+PER_PAGE = 25
+MATRIX_PER_PAGE = 50
+#: Beyond this a page number is taken as malformed rather than sent to the database as a huge OFFSET.
+MAX_PAGE = 100_000
+DASHBOARD_ROWS = 5
+EXPORT_MAX_ROWS = 50_000
+
+
+# --- Tables: paging and export ----------------------------------------------------------
+
+
+def _page_number(request: HttpRequest, param: str, problems: list[str]) -> int:
+    raw = request.GET.get(param, "")
+    if not raw:
+        return 1
+    try:
+        number = int(raw)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_PAGE:
+        problems.append(gettext("“%(page)s” is not a page number; showing the first page.") % {"page": raw})
+        return 1
+    return number
+
+
+def _paginate(request: HttpRequest, table: tables.Table, problems: list[str]) -> tables.Table:
+    """Show the page of ``table`` the request asks for, without counting the rows; a bad number is a message."""
+    number = _page_number(request, table.prefixed_page_field, problems)
+    try:
+        table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=number)
+    except EmptyPage:
+        problems.append(gettext("There is no page %(page)s; showing the first page.") % {"page": number})
+        table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=1)
+    return table
+
+
+def _table(
+    request: HttpRequest, table_class: type[tables.Table], data: QuerySet, name: str = "", **kwargs: Any
+) -> tables.Table:
+    """A table sorted by the request's ``sort`` parameter (``NAME-sort`` when ``name`` is given)."""
+    # Not Table(request=...): that would paginate with Django's counting Paginator before ours.
+    table = table_class(data, prefix=f"{name}-" if name else "", **kwargs)
+    table.export_name = name or None
+    order_by = request.GET.getlist(table.prefixed_order_by_field)
+    if order_by:
+        table.order_by = order_by
+    return table
+
+
+def _export(request: HttpRequest, filename: str, *all_tables: tables.Table, problems: list[str]) -> HttpResponse | None:
+    """The CSV or XLSX of the table the request names, with the filters and order applied; None for the page.
+
+    An export is built in memory, so one over ``EXPORT_MAX_ROWS`` rows is refused with a message on the page.
+    """
+    export_format = request.GET.get("_export")
+    if not TableExport.is_valid_format(export_format):
+        return None
+    wanted = request.GET.get("_table") or None
+    table = next((t for t in all_tables if t.export_name == wanted), None)
+    if table is None:
+        raise Http404(gettext("This page has no table called “%(name)s”.") % {"name": wanted})
+    if table.data.data.order_by()[: EXPORT_MAX_ROWS + 1].count() > EXPORT_MAX_ROWS:
+        problems.append(
+            gettext("That table has more than %(limit)s rows; narrow the filters to export it.")
+            % {"limit": EXPORT_MAX_ROWS}
+        )
+        return None
+    name = f"{filename}-{wanted}" if wanted else filename
+    exporter = TableExport(export_format, table, dataset_kwargs={"title": name[:31]})
+    return exporter.response(filename=f"{name}.{export_format}")
+
+
+def _page(request: HttpRequest, queryset: QuerySet, param: str, per_page: int, problems: list[str]) -> Page:
+    paginator = LazyPaginator(queryset, per_page)
+    try:
+        return paginator.page(_page_number(request, param, problems))
+    except EmptyPage:
+        problems.append(gettext("There is no page %(page)s; showing the first page.") % {"page": request.GET[param]})
+        return paginator.page(1)
+
+
+def _as_of(request: HttpRequest) -> tuple[AsOfForm, datetime.date]:
+    form = AsOfForm(request.GET)
+    return form, form.day()
+
+
+def _url_of(obj: Model) -> str:
+    if isinstance(obj, Employee):
+        return employee_url(obj)
+    if isinstance(obj, Project):
+        return project_url(obj)
+    if isinstance(obj, Department):
+        return department_url(obj)
+    if isinstance(obj, Assignment):
+        return employee_url(obj.employee)
+    raise TypeError(obj)
+
+
+def _admin_url(request: HttpRequest, obj: Model) -> str | None:
+    """The admin change page of ``obj`` for a user who may change it, else None."""
+    opts = obj._meta
+    if request.user.is_staff and request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}"):
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    return None
+
+
+# --- Dashboard and gap lists -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gap:
+    title: str
+    rows: Callable[[datetime.date], QuerySet]
+    table_class: type[tables.Table]
+
+
+GAPS: dict[str, Gap] = {
+    "projects-without-accountable": Gap(
+        _("Running projects with nobody Accountable"),
+        lambda day: selectors.projects_without_accountable(as_of=day),
+        ProjectTable,
+    ),
+    "departments-without-accountable": Gap(
+        _("Active departments with no head (nobody Accountable)"),
+        lambda day: selectors.departments_without_accountable(as_of=day),
+        DepartmentTable,
+    ),
+    "assignments-ending": Gap(
+        _("Assignments ending in the next 30 days"),
+        lambda day: selectors.assignments_ending(within_days=30, as_of=day),
+        AssignmentTable,
+    ),
+    "overallocated": Gap(
+        _("Employees allocated over 100 %"), lambda day: selectors.overallocated(as_of=day), WorkloadTable
+    ),
+    "unassigned": Gap(
+        _("Employees on the staff with no current assignment"),
+        lambda day: selectors.employees_without_assignment(as_of=day).order_by("last_name", "first_name", "pk"),
+        EmployeeTable,
+    ),
+    "leavers": Gap(
+        _("People who have left but still hold assignments"),
+        lambda day: selectors.leavers_with_assignments(as_of=day).order_by("leave_date", "pk"),
+        EmployeeTable,
+    ),
+}
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    day = timezone.localdate()
+    gaps = []
+    for kind, gap in GAPS.items():
+        rows = gap.rows(day)
+        sample = [(row, _url_of(row)) for row in rows[:DASHBOARD_ROWS]]
+        gaps.append({"kind": kind, "title": gap.title, "count": rows.count(), "sample": sample})
+    counts = [
+        (_("employees on the staff"), selectors.employees_employed_on(day).count(), reverse("org:employees")),
+        (_("active departments"), Department.objects.active().count(), reverse("org:departments")),
+        (_("projects"), Project.objects.count(), reverse("org:projects")),
+        (_("assignments in force"), Assignment.objects.as_of(day).count(), reverse("org:responsible")),
+    ]
+    return render(request, "org/dashboard.html", {"day": day, "counts": counts, "gaps": gaps})
+
+
+@login_required
+def gap_list(request: HttpRequest, kind: str) -> HttpResponse:
+    gap = GAPS.get(kind)
+    if gap is None:
+        raise Http404(gettext("No such list."))
+    day = timezone.localdate()
+    table = _table(request, gap.table_class, gap.rows(day))
+    problems: list[str] = []
+    if response := _export(request, kind, table, problems=problems):
+        return response
+    _paginate(request, table, problems)
+    return render(request, "org/gap_list.html", {"gap": gap, "day": day, "table": table, "problems": problems})
+
+
+# --- Who is responsible --------------------------------------------------------------------
+
+
+@login_required
+def responsible(request: HttpRequest) -> HttpResponse:
+    queryset = Assignment.objects.with_related().order_by(
+        "employee__last_name", "employee__first_name", "role__name", "pk"
+    )
+    filterset = AssignmentFilter(request.GET or None, queryset=queryset)
+    table = _table(request, AssignmentTable, filterset.qs)
+    day = filterset.day()
+    problems: list[str] = []
+    if response := _export(request, f"responsible-{day.isoformat()}", table, problems=problems):
+        return response
+    _paginate(request, table, problems)
+    context = {"filter": filterset, "table": table, "day": day, "problems": problems}
+    return render(request, "org/responsible.html", context)
+
+
+# --- Projects ------------------------------------------------------------------------------
+
+
+def _raci_matrix(request: HttpRequest, in_force: QuerySet[Assignment], problems: list[str]) -> dict[str, Any]:
+    """A page of people by the roles they hold on the target, each cell a RACI letter: two queries."""
+    people = Employee.objects.filter(pk__in=in_force.values("employee")).order_by("last_name", "first_name", "pk")
+    page = _page(request, people, "matrix_page", MATRIX_PER_PAGE, problems)
+    cells: dict[tuple[int, int], str] = {}
+    roles: dict[int, Any] = {}
+    for assignment in in_force.filter(employee__in=[e.pk for e in page.object_list]):
+        roles[assignment.role_id] = assignment.role
+        cells[(assignment.employee_id, assignment.role_id)] = assignment.level
+    columns = sorted(roles.values(), key=lambda role: role.name)
+    rows = [(person, [cells.get((person.pk, role.pk), "") for role in columns]) for person in page.object_list]
+    return {"roles": columns, "rows": rows, "page": page}
+
+
+@login_required
+def project_detail(request: HttpRequest, code: str) -> HttpResponse:
+    project = get_object_or_404(Project.objects.select_related("department"), code=code)
+    as_of_form, day = _as_of(request)
+    in_force = selectors.responsible_for(target=project, as_of=day)
+    team = _table(request, AssignmentTable, in_force, "team", exclude=("target",))
+    past = _table(
+        request,
+        AssignmentTable,
+        Assignment.objects.for_target(project).past(day).with_related().order_by("start_date", "pk"),
+        "past",
+        exclude=("target",),
+    )
+    problems: list[str] = []
+    if response := _export(request, f"project-{project.code}-{day.isoformat()}", team, past, problems=problems):
+        return response
+    context = {
+        "project": project,
+        "day": day,
+        "as_of_form": as_of_form,
+        "matrix": _raci_matrix(request, in_force, problems),
+        "team": _paginate(request, team, problems),
+        "past": _paginate(request, past, problems),
+        "admin_url": _admin_url(request, project),
+        "problems": problems,
+    }
+    return render(request, "org/project.html", context)
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    filterset = ProjectFilter(request.GET or None, queryset=Project.objects.select_related("department"))
+    table = _table(request, ProjectTable, filterset.qs)
+    problems: list[str] = []
+    if response := _export(request, "projects", table, problems=problems):
+        return response
+    _paginate(request, table, problems)
+    context = {"filter": filterset, "table": table, "problems": problems}
+    return render(request, "org/project_list.html", context)
+
+
+# --- Departments ---------------------------------------------------------------------------
+
+
+def _org_chart(
+    roots: list[Department], children: dict[int | None, list[Department]], heads: dict[int, Employee]
+) -> SafeString:
+    """Nested ``<ul>`` of ``roots`` and everything under them, from data already in memory."""
+
+    def node(department: Department) -> SafeString:
+        head = heads.get(department.pk)
+        head_html = (
+            format_html(' <span class="head">— <a href="{}">{}</a></span>', employee_url(head), head) if head else ""
+        )
+        inactive = format_html(' <span class="muted">({})</span>', gettext("inactive")) if not department.active else ""
+        below = children.get(department.pk, [])
+        return format_html(
+            '<li><a href="{}">{}</a> <span class="code">{}</span>{}{}{}</li>',
+            department_url(department),
+            department.name,
+            department.code,
+            inactive,
+            head_html,
+            branch(below) if below else "",
+        )
+
+    def branch(departments: list[Department]) -> SafeString:
+        return format_html("<ul>{}</ul>", format_html_join("", "{}", ((node(d),) for d in departments)))
+
+    return branch(roots)
+
+
+def _heads(department_ids: set[int], day: datetime.date) -> dict[int, Employee]:
+    """The Accountable of each department on ``day``: one query."""
+    heads = Assignment.objects.as_of(day).accountable().filter(department__in=department_ids).select_related("employee")
+    return {a.department_id: a.employee for a in heads}
+
+
+def _tree() -> tuple[dict[int, Department], dict[int | None, list[Department]]]:
+    """Every department by id, and each one's children in name order: one query (a few hundred rows at most)."""
+    by_id: dict[int, Department] = {}
+    children: dict[int | None, list[Department]] = {}
+    for department, _depth in selectors.department_tree():
+        by_id[department.pk] = department
+        children.setdefault(department.parent_id, []).append(department)
+    return by_id, children
+
+
+def _subtree_ids(root: int, children: dict[int | None, list[Department]]) -> set[int]:
+    found, stack = set(), [root]
+    while stack:
+        pk = stack.pop()
+        if pk not in found:
+            found.add(pk)
+            stack.extend(child.pk for child in children.get(pk, []))
+    return found
+
+
+@login_required
+def department_detail(request: HttpRequest, code: str) -> HttpResponse:
+    by_id, children = _tree()
+    department = next((d for d in by_id.values() if d.code == code), None)
+    if department is None:
+        raise Http404(gettext("No department has the code “%(code)s”.") % {"code": code})
+    as_of_form, day = _as_of(request)
+    members = _table(
+        request,
+        EmployeeTable,
+        Employee.objects.filter(department=department).select_related("department"),
+        "members",
+        exclude=("department",),
+    )
+    projects = _table(
+        request,
+        ProjectTable,
+        Project.objects.filter(department=department).select_related("department"),
+        "projects",
+        exclude=("department",),
+    )
+    problems: list[str] = []
+    if response := _export(request, f"department-{department.code}", members, projects, problems=problems):
+        return response
+    breadcrumb, parent_id, seen = [], department.parent_id, set()
+    while parent_id is not None and parent_id not in seen:  # `seen` only guards against a cycle in bad data
+        seen.add(parent_id)
+        breadcrumb.insert(0, by_id[parent_id])
+        parent_id = by_id[parent_id].parent_id
+    heads = _heads(_subtree_ids(department.pk, children), day)
+    context = {
+        "department": department,
+        "day": day,
+        "as_of_form": as_of_form,
+        "breadcrumb": breadcrumb,
+        "children": children.get(department.pk, []),
+        "head": heads.get(department.pk),
+        "org_chart": _org_chart([department], children, heads),
+        "members": _paginate(request, members, problems),
+        "projects": _paginate(request, projects, problems),
+        "admin_url": _admin_url(request, department),
+        "problems": problems,
+    }
+    return render(request, "org/department.html", context)
+
+
+@login_required
+def department_list(request: HttpRequest) -> HttpResponse:
+    """The whole organisation as one org chart."""
+    by_id, children = _tree()
+    as_of_form, day = _as_of(request)
+    heads = _heads(set(by_id), day)
+    context = {
+        "day": day,
+        "as_of_form": as_of_form,
+        "org_chart": _org_chart(children.get(None, []), children, heads) if by_id else "",
+        "count": len(by_id),
+    }
+    return render(request, "org/department_list.html", context)
+
+
+# --- Employees -----------------------------------------------------------------------------
+
+
+@login_required
+def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
+    employee = get_object_or_404(Employee.objects.select_related("department"), employee_number=number)
+    as_of_form, day = _as_of(request)
+    held = Assignment.objects.filter(employee=employee)
+    current = _table(
+        request,
+        AssignmentTable,
+        selectors.holdings_of(employee=employee, as_of=day),
+        "current",
+        exclude=("employee",),
+    )
+    past = _table(
+        request,
+        AssignmentTable,
+        held.past(day).with_related().order_by("-start_date", "pk"),
+        "past",
+        exclude=("employee",),
+    )
+    problems: list[str] = []
+    if response := _export(
+        request, f"employee-{employee.employee_number}-{day.isoformat()}", current, past, problems=problems
+    ):
+        return response
+    workload = held.as_of(day).aggregate(total=Sum("allocation", default=0), count=Count("pk"))
+    context = {
+        "employee": employee,
+        "day": day,
+        "as_of_form": as_of_form,
+        "current": _paginate(request, current, problems),
+        "past": _paginate(request, past, problems),
+        "workload": workload,
+        "chain": selectors.manager_chain(employee),
+        "admin_url": _admin_url(request, employee),
+        "problems": problems,
+    }
+    return render(request, "org/employee.html", context)
+
+
+@login_required
+def employee_list(request: HttpRequest) -> HttpResponse:
+    filterset = EmployeeFilter(request.GET or None, queryset=Employee.objects.select_related("department"))
+    table = _table(request, EmployeeTable, filterset.qs)
+    problems: list[str] = []
+    if response := _export(request, "employees", table, problems=problems):
+        return response
+    _paginate(request, table, problems)
+    context = {"filter": filterset, "table": table, "problems": problems}
+    return render(request, "org/employee_list.html", context)

@@ -1,0 +1,156 @@
+"""The staff pages in a real browser: Debian's Chromium driven by Playwright.
+
+Against Django's live server, with the demo company loaded. Each step saves a
+screenshot under test-artifacts/screenshots/ (kept by CI as artefacts). The
+browser is never downloaded: it is /usr/bin/chromium (Debian's package).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from org import services
+from org.models import Assignment, Employee, Level, Project
+from tests.factories import UserFactory
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+PASSWORD = "browser-test-password-1"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        message = "Chromium is not installed (Debian: apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    # Playwright's sync API runs an event loop in this thread; the ORM calls
+    # the tests make between browser steps are still plain synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(
+        base_url=live_server.url, accept_downloads=True, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page, username: str) -> None:
+    page.goto("/accounts/login/?next=/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("section.login button[type=submit]")
+    page.wait_for_url(re.compile(r"/$"))
+
+
+@pytest.fixture
+def company(db):
+    call_command("seed_demo")
+    UserFactory(username="staff", is_staff=False, password=PASSWORD)
+    return Project.objects.get(code="ERP")
+
+
+def test_staff_member_finds_who_is_responsible(page, company, live_server):
+    today = datetime.date.today()
+    project = company
+    manager_now = Assignment.objects.for_target(project).current().accountable().select_related("employee").get()
+    earlier = today - datetime.timedelta(days=150)
+    manager_then = Assignment.objects.for_target(project).as_of(earlier).accountable().select_related("employee").get()
+    assert manager_now.employee != manager_then.employee  # the demo hands ERP over 100 days ago
+    person = manager_now.employee
+
+    log_in(page, "staff")
+    shot(page, "01-dashboard")
+    assert "DWH" in page.content()  # the project with nobody Accountable
+
+    page.goto("/responsible/")
+    page.fill("#id_q", person.last_name)
+    page.locator("form.filters button[type=submit]").click()
+    page.wait_for_load_state()
+    shot(page, "02-responsible-search")
+    page.locator(f"a[href='/employees/{person.employee_number}/']").first.click()
+    page.wait_for_url(f"**/employees/{person.employee_number}/")
+    shot(page, "03-employee")
+    assert person.full_name in page.content()
+
+    page.locator(f"a[href='/projects/{project.code}/']").first.click()
+    page.wait_for_url(f"**/projects/{project.code}/")
+    shot(page, "04-project-raci")
+    matrix_row = page.locator("tr", has_text=person.full_name).filter(has_text="A").first
+    assert matrix_row.is_visible()
+
+    page.fill("#id_as_of", earlier.isoformat())
+    page.locator("#id_as_of").press("Enter")
+    page.wait_for_url(re.compile(r"as_of="))
+    shot(page, "05-project-past-date")
+    earlier_row = page.locator("tr", has_text=manager_then.employee.full_name).filter(has_text="A").first
+    assert earlier_row.is_visible()
+
+    page.select_option("#language", "es")
+    page.locator("form.language button, form.language input[type=submit]").first.click()
+    page.wait_for_load_state()
+    shot(page, "06-project-spanish")
+    assert page.locator("html").get_attribute("lang") == "es"
+
+    page.goto(f"/responsible/?q={person.last_name}")
+    rows_on_page = page.locator("table tbody tr").count()
+    with page.expect_download() as download_info:
+        page.locator("a", has_text="CSV").first.click()
+    content = Path(download_info.value.path()).read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(content)))
+    assert len(rows) - 1 == rows_on_page > 0
+    assert all(person.last_name in ",".join(row) for row in rows[1:])
+    shot(page, "07-responsible-export")
+
+
+def test_past_holder_after_a_hand_over_made_in_the_test(page, company):
+    """A hand-over done through the service shows on both sides of its date."""
+    project = company
+    current = Assignment.objects.for_target(project).current().accountable().get()
+    successor = Employee.objects.exclude(pk=current.employee_id).filter(leave_date__isnull=True).first()
+    services.employee_hand_over(leaver=current.employee, successor=successor, on_date=datetime.date.today())
+    log_in(page, "staff")
+    yesterday = datetime.date.today() - datetime.timedelta(days=1)
+    page.goto(f"/projects/{project.code}/?as_of={yesterday.isoformat()}")
+    assert page.locator("tr", has_text=current.employee.full_name).filter(has_text="A").first.is_visible()
+    page.goto(f"/projects/{project.code}/")
+    assert page.locator("tr", has_text=successor.full_name).filter(has_text="A").first.is_visible()
+    assert Level.ACCOUNTABLE == "A"
+    shot(page, "08-project-after-hand-over")

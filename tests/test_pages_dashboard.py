@@ -1,0 +1,100 @@
+"""The dashboard: counts and the gaps, each linking to the full list behind it."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from org.models import Level, ProjectStatus
+from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory, ProjectFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def gaps(developer_role, manager_role, head_role):
+    """One row for each gap, and a neighbour that must stay out of it."""
+    today = timezone.localdate()
+    days = datetime.timedelta
+    staffed = DepartmentFactory(code="OK", name="Staffed")
+    headless = DepartmentFactory(code="NOHEAD", name="Headless")
+    boss = EmployeeFactory(employee_number="BOSS", first_name="Bea", last_name="Boss", department=staffed)
+    AssignmentFactory(employee=boss, role=head_role, project=None, department=staffed, level=Level.ACCOUNTABLE)
+    led = ProjectFactory(code="LED", department=staffed)
+    ProjectFactory(code="ORPHAN", name="Orphan", department=staffed)
+    ProjectFactory(code="IDEA", department=staffed, status=ProjectStatus.PROPOSED)  # not running: no gap
+    AssignmentFactory(employee=boss, role=manager_role, project=led, level=Level.ACCOUNTABLE, allocation=10)
+    ending = EmployeeFactory(employee_number="END", first_name="Eve", last_name="Ending", department=staffed)
+    AssignmentFactory(employee=ending, role=developer_role, project=led, end_date=today + days(10))
+    AssignmentFactory(
+        employee=ending, role=developer_role, project=None, department=headless, end_date=today + days(40)
+    )
+    busy = EmployeeFactory(employee_number="BUSY", first_name="Olga", last_name="Over", department=staffed)
+    AssignmentFactory(employee=busy, role=developer_role, project=led, allocation=70)
+    AssignmentFactory(employee=busy, role=developer_role, project=None, department=headless, allocation=70)
+    EmployeeFactory(employee_number="IDLE", first_name="Ian", last_name="Idle", department=staffed)
+    EmployeeFactory(employee_number="GONE0", last_name="Gone", department=staffed, leave_date=today - days(30))
+    leaver = EmployeeFactory(
+        employee_number="LEFT", first_name="Leo", last_name="Left", department=staffed, leave_date=today - days(5)
+    )
+    AssignmentFactory(employee=leaver, role=developer_role, project=led, allocation=0)
+    return {"headless": headless}
+
+
+def by_kind(response) -> dict[str, dict]:
+    return {gap["kind"]: gap for gap in response.context["gaps"]}
+
+
+def test_dashboard_counts_and_gaps(viewer_client, gaps):
+    response = viewer_client.get(reverse("org:dashboard"))
+    assert response.status_code == 200
+    found = by_kind(response)
+    assert [row.code for row, _url in found["projects-without-accountable"]["sample"]] == ["ORPHAN"]
+    assert [str(row) for row, _url in found["departments-without-accountable"]["sample"]] == ["Headless (NOHEAD)"]
+    assert [str(row.employee) for row, _url in found["assignments-ending"]["sample"]] == ["Eve Ending"]
+    assert [(str(row), row.total_allocation) for row, _url in found["overallocated"]["sample"]] == [("Olga Over", 140)]
+    assert [str(row) for row, _url in found["unassigned"]["sample"]] == ["Ian Idle"]
+    assert [str(row) for row, _url in found["leavers"]["sample"]] == ["Leo Left"]
+    for kind, gap in found.items():
+        assert gap["count"] == 1, kind
+    html = response.content.decode()
+    for kind in found:
+        assert f'href="{reverse("org:gap", args=[kind])}"' in html
+    counts = {str(label): number for label, number, _url in response.context["counts"]}
+    assert counts["employees on the staff"] == 4  # the two leavers are not
+    assert counts["projects"] == 3
+
+
+def test_dashboard_shows_a_few_rows_of_a_long_gap(viewer_client):
+    for i in range(12):
+        EmployeeFactory(employee_number=f"I{i:02d}")
+    gap = by_kind(viewer_client.get(reverse("org:dashboard")))["unassigned"]
+    assert gap["count"] == 12
+    assert len(gap["sample"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("projects-without-accountable", "ORPHAN"),
+        ("departments-without-accountable", "NOHEAD"),
+        ("assignments-ending", "Eve Ending"),
+        ("overallocated", "Olga Over"),
+        ("unassigned", "Ian Idle"),
+        ("leavers", "Leo Left"),
+    ],
+)
+def test_gap_list_and_its_export(viewer_client, gaps, kind, expected):
+    response = viewer_client.get(reverse("org:gap", args=[kind]))
+    assert response.status_code == 200
+    assert len(list(response.context["table"].paginated_rows)) == 1
+    assert expected in response.content.decode()
+    export = viewer_client.get(reverse("org:gap", args=[kind]), {"_export": "csv"})
+    table = list(csv.reader(io.StringIO(export.content.decode())))
+    assert len(table) == 2
+    assert any(expected in cell for cell in table[1])

@@ -1,0 +1,80 @@
+"""Every staff page answers in a pinned number of queries, the same for a company of 10 and of 500.
+
+The count includes the session and the user (two queries); the rest is the page's own.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from org.models import Department
+from tests.company import build_company
+
+pytestmark = pytest.mark.django_db
+
+# name: (url name, url argument (a key of the company or None), query string, queries)
+PAGES = {
+    "dashboard": ("org:dashboard", None, "", 18),
+    "responsible": ("org:responsible", None, "", 5),
+    "responsible search": ("org:responsible", None, "?q=Last1+Project", 5),
+    "responsible filtered": (
+        "org:responsible",
+        None,
+        "?role={role}&level=R&department={root}&project_status=active&as_of=2024-06-01",
+        7,
+    ),
+    "responsible page 2 sorted": ("org:responsible", None, "?sort=-start_date&page=2", 5),
+    "responsible csv": ("org:responsible", None, "?_export=csv&as_of=2024-06-01", 5),
+    "responsible bad input": ("org:responsible", None, "?role=x&level=Z&department=y&as_of=nope&page=q", 4),
+    "gap projects": ("org:gap", "projects-without-accountable", "", 3),
+    "gap departments": ("org:gap", "departments-without-accountable", "", 3),
+    "gap ending": ("org:gap", "assignments-ending", "", 3),
+    "gap overallocated": ("org:gap", "overallocated", "", 3),
+    "gap unassigned": ("org:gap", "unassigned", "", 3),
+    "gap leavers": ("org:gap", "leavers", "", 3),
+    "project": ("org:project", "project", "", 7),
+    "project past date": ("org:project", "project", "?as_of=2023-06-01&matrix_page=1&team-sort=role", 7),
+    "project xlsx": ("org:project", "project", "?_export=xlsx&_table=team", 5),
+    "projects": ("org:projects", None, "?q=Project&status=active&department={root}", 5),
+    "department": ("org:department", "department", "", 6),
+    "department root": ("org:department", "root", "?as_of=2024-01-01", 6),
+    "departments": ("org:departments", None, "", 4),
+    "employee": ("org:employee", "employee", "", 7),
+    "employee with manager": ("org:employee", "report", "?as_of=2024-06-01", 7),
+    "employees": ("org:employees", None, "?q=First&employment=current&department={root}", 5),
+}
+
+
+def page_url(company: dict, name: str, arg: str | None, query: str) -> str:
+    if arg is None:
+        args = []
+    elif arg in ("project",):
+        args = [company["project"].code]
+    elif arg in ("department", "root"):
+        args = [company[arg].code]
+    elif arg in ("employee", "report"):
+        args = [company[arg].employee_number]
+    else:
+        args = [arg]
+    return reverse(name, args=args) + query.format(role=company["role"].pk, root=company["root"].pk)
+
+
+@pytest.fixture(params=[10, 500], ids=lambda size: f"size{size}")
+def company(request, db):
+    company = build_company(request.param)
+    company["root"] = Department.objects.get(code="ROOT")
+    company["report"] = company["employee"].reports.order_by("pk").first()
+    return company
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_answers_in_pinned_queries(hr_client, company, page):
+    name, arg, query, expected = PAGES[page]
+    url = page_url(company, name, arg, query)
+    with CaptureQueriesContext(connection) as queries:
+        response = hr_client.get(url)
+    assert response.status_code == 200, url
+    assert len(queries) == expected, f"{url}: {len(queries)} queries"

@@ -1,0 +1,209 @@
+"""The "who is responsible" page: search, filters, as-of date, export, bad input."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+
+import openpyxl
+import pytest
+from django.urls import reverse
+
+from org import services
+from org.models import Assignment, Level, ProjectStatus
+from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory, ProjectFactory
+
+D = datetime.date
+URL = reverse("org:responsible")
+pytestmark = pytest.mark.django_db
+
+
+def rows(response) -> list[Assignment]:
+    return [row.record for row in response.context["table"].paginated_rows]
+
+
+def names(response) -> set[str]:
+    return {str(row.record.employee) for row in response.context["table"].paginated_rows}
+
+
+@pytest.fixture
+def company(ana, bob, carla, manager_role, developer_role, head_role):
+    """Ana manages ERP (owned by Finance > Payroll); Bob develops CRM (owned by Sales); Carla heads Payroll."""
+    finance = DepartmentFactory(code="FIN", name="Finance")
+    payroll = DepartmentFactory(code="PAY", name="Payroll", parent=finance)
+    sales = DepartmentFactory(code="SAL", name="Sales")
+    erp = ProjectFactory(code="ERP", name="ERP migration", department=payroll)
+    crm = ProjectFactory(code="CRM", name="CRM rollout", department=sales, status=ProjectStatus.ON_HOLD)
+    services.assignment_create(employee=ana, role=manager_role, target=erp, start_date=D(2024, 1, 1), allocation=50)
+    services.assignment_create(employee=bob, role=developer_role, target=crm, start_date=D(2024, 1, 1), allocation=80)
+    services.assignment_create(employee=carla, role=head_role, target=payroll, start_date=D(2024, 1, 1))
+    return {"finance": finance, "payroll": payroll, "sales": sales, "erp": erp, "crm": crm}
+
+
+def test_default_is_everything_in_force_today(viewer_client, company):
+    response = viewer_client.get(URL)
+    assert response.status_code == 200
+    assert names(response) == {"Ana García", "Bob Smith", "Carla Pérez"}
+    html = response.content.decode()
+    assert reverse("org:employee", args=["E1"]) in html
+    assert reverse("org:project", args=["ERP"]) in html
+    assert reverse("org:department", args=["PAY"]) in html
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("ana", {"Ana García"}),
+        ("Ana García", {"Ana García"}),
+        ("E2", {"Bob Smith"}),
+        ("crm", {"Bob Smith"}),
+        ("rollout", {"Bob Smith"}),
+        ("Payroll", {"Carla Pérez"}),  # the department's name
+        ("PAY", {"Carla Pérez"}),
+        ("project manager", {"Ana García"}),
+        ("e3@example", {"Carla Pérez"}),  # the factory's email is the number: e3@example.com
+        ("nobody-like-this", set()),
+    ],
+)
+def test_search_box(viewer_client, company, query, expected):
+    assert names(viewer_client.get(URL, {"q": query})) == expected
+
+
+def test_filters_narrow(viewer_client, company, manager_role):
+    assert names(viewer_client.get(URL, {"role": manager_role.pk})) == {"Ana García"}
+    assert names(viewer_client.get(URL, {"level": Level.ACCOUNTABLE})) == {"Ana García", "Carla Pérez"}
+    assert names(viewer_client.get(URL, {"project_status": ProjectStatus.ON_HOLD})) == {"Bob Smith"}
+    # Finance's subtree: Carla's seat on Payroll and Ana's project that Payroll owns.
+    assert names(viewer_client.get(URL, {"department": company["finance"].pk})) == {"Ana García", "Carla Pérez"}
+    assert names(viewer_client.get(URL, {"department": company["sales"].pk})) == {"Bob Smith"}
+    both = {"level": Level.ACCOUNTABLE, "department": company["finance"].pk, "q": "erp"}
+    assert names(viewer_client.get(URL, both)) == {"Ana García"}
+
+
+def test_department_filter_is_a_select_of_departments_only(viewer_client, company):
+    form = viewer_client.get(URL).context["filter"].form
+    assert {"employee", "project"}.isdisjoint(form.fields)
+    labels = [label for _pk, label in form.fields["department"].choices]
+    finance = labels.index("Finance (FIN)")
+    assert labels[finance + 1] == "\u2003Payroll (PAY)"  # indented under its parent
+    assert "Sales (SAL)" in labels
+
+
+def test_as_of_a_past_date_shows_the_earlier_holder(viewer_client, company, ana, bob):
+    services.employee_hand_over(leaver=ana, successor=bob, on_date=D(2025, 1, 1))
+    today = viewer_client.get(URL, {"q": "ERP"})
+    assert names(today) == {"Bob Smith"}
+    before = viewer_client.get(URL, {"q": "ERP", "as_of": "2024-12-31"})
+    assert names(before) == {"Ana García"}
+    assert before.context["day"] == D(2024, 12, 31)
+    assert "Dec. 31, 2024" in before.content.decode()
+
+
+def test_as_of_before_any_data_is_empty_not_an_error(viewer_client, company):
+    response = viewer_client.get(URL, {"as_of": "1900-01-01"})
+    assert response.status_code == 200
+    assert rows(response) == []
+    assert "Nothing to show." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"as_of": "2024-13-45"}, "as_of"),
+        ({"as_of": "yesterday"}, "as_of"),
+        ({"role": "abc"}, "role"),
+        ({"role": "999999"}, "role"),
+        ({"level": "Z"}, "level"),
+        ({"department": "abc"}, "department"),
+        ({"department": "999999"}, "department"),
+        ({"project_status": "gone"}, "project_status"),
+    ],
+)
+def test_malformed_filters_are_form_errors(viewer_client, company, params, field):
+    response = viewer_client.get(URL, params)
+    assert response.status_code == 200
+    assert field in response.context["filter"].form.errors
+    assert rows(response) == []
+    assert 'class="errorlist' in response.content.decode()
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "1.5", "99999999999999999999"])
+def test_malformed_page_number_is_a_message(viewer_client, company, page):
+    response = viewer_client.get(URL, {"page": page})
+    assert response.status_code == 200
+    assert response.context["problems"]
+    assert "is not a page number" in response.content.decode()
+    assert len(rows(response)) == 3
+
+
+def test_page_past_the_end_is_a_message(viewer_client, company):
+    response = viewer_client.get(URL, {"page": "7"})
+    assert response.status_code == 200
+    assert "There is no page 7" in response.content.decode()
+    assert len(rows(response)) == 3
+
+
+def test_paginated_and_sortable(viewer_client, developer_role):
+    project = ProjectFactory(code="BIG")
+    for i in range(30):
+        AssignmentFactory(
+            employee=EmployeeFactory(last_name=f"Zz{i:02d}"), role=developer_role, project=project, allocation=i
+        )
+    first = viewer_client.get(URL)
+    assert len(rows(first)) == 25
+    second = viewer_client.get(URL, {"page": 2})
+    assert len(rows(second)) == 5
+    by_allocation = viewer_client.get(URL, {"sort": "-allocation"})
+    assert [a.allocation for a in rows(by_allocation)][:3] == [29, 28, 27]
+    # A per_page parameter cannot make a page unbounded.
+    assert len(rows(viewer_client.get(URL, {"per_page": 100000}))) == 25
+
+
+def test_csv_export_matches_the_filtered_rows(viewer_client, company, ana, bob):
+    services.employee_hand_over(leaver=ana, successor=bob, on_date=D(2025, 1, 1))
+    response = viewer_client.get(URL, {"as_of": "2024-12-31", "level": "A", "_export": "csv"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert 'filename="responsible-2024-12-31.csv"' in response["Content-Disposition"]
+    table = list(csv.DictReader(io.StringIO(response.content.decode("utf-8"))))
+    got = {
+        (r["Employee"], r["Employee number"], r["Role"], r["RACI level"], r["On"], r["From"], r["To"]) for r in table
+    }
+    assert got == {
+        ("Ana García", "E1", "Project Manager", "Accountable", "ERP — ERP migration", "2024-01-01", "2024-12-31"),
+        ("Carla Pérez", "E3", "Head of Department", "Accountable", "Payroll (PAY)", "2024-01-01", ""),
+    }
+
+
+def test_xlsx_export_is_a_workbook_of_the_filtered_rows(viewer_client, company):
+    response = viewer_client.get(URL, {"project_status": "active", "_export": "xlsx"})
+    assert response.status_code == 200
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    sheet = workbook.active
+    header, *data = list(sheet.values)
+    assert header[:2] == ("Employee", "Employee number")
+    assert len(data) == 1
+    assert data[0][0] == "Ana García"
+    assert data[0][header.index("From")] == datetime.datetime(2024, 1, 1)
+
+
+def test_role_filter_choices_are_roles_not_people(viewer_client, company):
+    """Roles are few; employees and projects are never a select."""
+    html = viewer_client.get(URL).content.decode()
+    assert html.count("<select") == 5  # role, level, department, project status + the language switch
+    assert "<option" not in html.split('name="q"')[1].split("</div>")[0]
+
+
+def test_unknown_export_format_renders_the_page(viewer_client, company):
+    response = viewer_client.get(URL, {"_export": "pdf"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_an_export_too_big_to_build_is_refused_with_a_message(viewer_client, company, monkeypatch):
+    monkeypatch.setattr("org.views.EXPORT_MAX_ROWS", 2)
+    response = viewer_client.get(URL, {"_export": "csv"})
+    assert response["Content-Type"].startswith("text/html")
+    assert "more than 2 rows; narrow the filters" in response.content.decode()
+    assert viewer_client.get(URL, {"_export": "csv", "q": "ana"})["Content-Type"].startswith("text/csv")
