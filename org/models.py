@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -344,7 +345,12 @@ class Assignment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.employee} — {self.role} ({self.get_level_display()}) on {self.target}"
+        return gettext("%(employee)s — %(role)s (%(level)s) on %(target)s") % {
+            "employee": self.employee,
+            "role": self.role,
+            "level": self.get_level_display(),
+            "target": self.target,
+        }
 
     def get_absolute_url(self) -> str:
         return reverse("admin:org_assignment_change", args=[self.pk])

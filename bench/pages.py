@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Staff page latency on a small and a large company, on MariaDB, written to docs/benchmarks.md.
+
+    .venv/bin/python bench/pages.py [--requests 30] [--write]
+
+Two databases on the MariaDB named by PROJMAN_BENCH_DATABASE_URL (default
+mysql://root@127.0.0.1:3306/…): a 100-employee company and the bench
+generator's large one (10,000 employees, 1,000 projects, 100,000
+assignments). Each is served by gunicorn (one sync worker, DEBUG off) on
+127.0.0.1, and every page is requested in turn, round after round, by a
+logged-in user; the medians are compared with each other and with a bare
+Django view served the same way (/healthz: one SELECT 1, no template).
+Goals (issue 4): large at most 1.5 times small, and at most 3 times the bare view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.report import write_section
+from tests.topology import free_port, http_get
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTION = "## Staff pages"
+SERVER = "mysql://root@127.0.0.1:3306"
+SIZES = {
+    "small": ["--employees", "100", "--projects", "10", "--assignments", "1000", "--departments", "20"],
+    "large": ["--employees", "10000", "--projects", "1000", "--assignments", "100000"],
+}
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"manage.py {' '.join(args)}: {done.stderr[-2000:]}")
+    return done.stdout
+
+
+def prepare(name: str, size: list[str]) -> tuple[dict[str, str], str]:
+    database = f"projman_bench_pages_{name}"
+    subprocess.run(
+        [
+            "mariadb",
+            "--no-defaults",
+            "-uroot",
+            "-h127.0.0.1",
+            "-P3306",
+            "-e",
+            f"DROP DATABASE IF EXISTS {database}; CREATE DATABASE {database} CHARACTER SET utf8mb4",
+        ],
+        check=True,
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DATABASE")},
+        "DATABASE_URL": f"{SERVER}/{database}",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SESSION_COOKIE_SECURE": "false",
+    }
+    manage(env, "migrate", "--verbosity", "0")
+    manage(env, "generate_company", *size)
+    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    code = (
+        "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY;"
+        "from django.contrib.sessions.backends.db import SessionStore;"
+        "u = get_user_model().objects.create_user('bench-viewer', password=None);"
+        "s = SessionStore(); s[SESSION_KEY] = str(u.pk);"
+        "s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend';"
+        "s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create(); print(s.session_key)"
+    )
+    session = manage(env, "shell", "-c", code).strip().splitlines()[-1]
+    return env, session
+
+
+def pages(env: dict[str, str]) -> dict[str, str]:
+    """One of each page, on rows that exist in this database."""
+    code = (
+        "from org.models import *;"
+        "p = Project.objects.order_by('pk').first(); d = Department.objects.filter(parent=None).first();"
+        "e = Assignment.objects.current().select_related('employee').first().employee;"
+        "print(p.code, d.code, e.employee_number)"
+    )
+    project, department, employee = manage(env, "shell", "-c", code).split()[-3:]
+    return {
+        "bare view (/healthz)": "/healthz",
+        "dashboard": "/",
+        "who is responsible": "/responsible/",
+        "who is responsible, search": "/responsible/?q=Garc",
+        "project": f"/projects/{project}/",
+        "department (top)": f"/departments/{department}/",
+        "departments (org chart)": "/departments/",
+        "employee": f"/employees/{employee}/",
+    }
+
+
+def measure(env: dict[str, str], session: str, urls: dict[str, str], rounds: int) -> dict[str, float]:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "projman.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Cookie": f"sessionid={session}"}
+    try:
+        deadline = time.monotonic() + 30
+        while http_get(base + "/healthz")[0] != 200:
+            if time.monotonic() > deadline:
+                raise SystemExit("gunicorn did not start")
+            time.sleep(0.2)
+        for name, url in urls.items():  # warm up, and check every page answers
+            status, _ = http_get(base + url, headers)
+            if status != 200:
+                raise SystemExit(f"{name} ({url}) answered {status}")
+        samples: dict[str, list[float]] = {name: [] for name in urls}
+        for _ in range(rounds):
+            for name, url in urls.items():
+                start = time.perf_counter()
+                http_get(base + url, headers)
+                samples[name].append(time.perf_counter() - start)
+        return {name: statistics.median(values) for name, values in samples.items()}
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=30, help="rounds over every page (default 30)")
+    parser.add_argument("--write", action="store_true", help="record the results in docs/benchmarks.md")
+    args = parser.parse_args()
+    medians: dict[str, dict[str, float]] = {}
+    for size_name, size in SIZES.items():
+        env, session = prepare(size_name, size)
+        urls = pages(env)
+        medians[size_name] = measure(env, session, urls, args.requests)
+        print(f"{size_name}: measured", flush=True)
+    small, large = medians["small"], medians["large"]
+    bare = large["bare view (/healthz)"]
+    lines = [
+        "| page | median, 100 employees | median, 10,000 employees | large / small (goal ≤ 1.5) "
+        "| large / bare view (goal ≤ 3) |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for name in small:
+        lines.append(
+            f"| {name} | {small[name] * 1000:.1f} ms | {large[name] * 1000:.1f} ms "
+            f"| {large[name] / small[name]:.2f} | {large[name] / bare:.2f} |"
+        )
+    table = "\n".join(lines)
+    body = (
+        "gunicorn (1 sync worker, DEBUG off) on MariaDB 10.11 at 127.0.0.1, logged-in viewer, "
+        f"{args.requests} rounds over every page, medians; pages requested in turn so drift hits all alike.\n\n"
+        f"{table}"
+    )
+    print(table)
+    if args.write:
+        path = write_section(SECTION, body, f".venv/bin/python bench/pages.py --requests {args.requests} --write")
+        print(f"written to {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
