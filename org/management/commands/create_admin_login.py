@@ -28,6 +28,10 @@ class Command(BaseCommand):
             return
         password = secrets.token_urlsafe(12)
         User.objects.create_superuser(username=username, email="", password=password)
-        self.stdout.write(self.style.SUCCESS("Superuser created. Log in at http://127.0.0.1:8000/admin/ with"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Superuser created. Log in at http://127.0.0.1:8000/ (staff pages; /admin/ to edit) with"
+            )
+        )
         self.stdout.write(f"    username: {username}\n    password: {password}")
         self.stdout.write("This password is shown only now.")
