@@ -152,8 +152,24 @@ def employees_employed_on(day: datetime.date) -> QuerySet[Employee]:
 
 
 def overallocated(*, as_of: datetime.date | None = None) -> QuerySet[Employee]:
-    """Employees whose allocations in force on ``as_of`` add up to more than 100 %."""
-    return workload(as_of=as_of).filter(total_allocation__gt=100).order_by("-total_allocation", "last_name", "pk")
+    """Employees whose allocations in force on ``as_of`` add up to more than 100 %.
+
+    The sums are taken over the assignments in force first, so only the few
+    people above 100 % are joined back to the employee table; summing over
+    every employee (``workload``) and filtering afterwards costs a pass over
+    the whole staff on a large company.
+    """
+    day = _day(as_of)
+    above = (
+        Assignment.objects.as_of(day)
+        .filter(allocation__isnull=False)
+        .values("employee_id")
+        .annotate(total=Sum("allocation"))
+        .filter(total__gt=100)
+        .values("employee_id")
+    )
+    people = Employee.objects.filter(pk__in=above)
+    return workload(as_of=day, employees=people).order_by("-total_allocation", "last_name", "pk")
 
 
 def employees_without_assignment(*, as_of: datetime.date | None = None) -> QuerySet[Employee]:
