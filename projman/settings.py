@@ -71,20 +71,16 @@ def _secret(name: str) -> str | None:
 DEBUG = _bool("DEBUG", default=False)
 
 SECRET_KEY = _secret("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set SECRET_KEY (or SECRET_KEY_FILE) in the "
-            "environment, or DEBUG=true for local development."
-        )
+if not SECRET_KEY and DEBUG:
     # Development only: a fresh random key per process, never a fixed one.
     from django.core.management.utils import get_random_secret_key
 
     SECRET_KEY = get_random_secret_key()
+# Without DEBUG a missing SECRET_KEY or ALLOWED_HOSTS stops the app from serving
+# (projman.startup, called by wsgi.py and `manage.py runserver`), while tools that
+# only read the code, such as `makemigrations --check`, still run.
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
-if not DEBUG and not ALLOWED_HOSTS:
-    raise ImproperlyConfigured("ALLOWED_HOSTS is empty; list the host names the app serves.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -9,7 +9,9 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "projman.settings")
 
 try:
-    import projman.settings  # noqa: F401 — a bad variable stops the server with one line naming it
+    from projman.startup import require_serving_configuration
+
+    require_serving_configuration()  # a bad or missing variable stops the server with one line naming it
 except ImproperlyConfigured as exc:
     print(f"projman: configuration error: {exc}", file=sys.stderr, flush=True)
     raise SystemExit(1) from None
