@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.report import write_section
-from tests.topology import ROOT, Topology, http_get
+from tests.topology import ROOT, Topology, http_get, session_snippet
 
 SECTION = "## High availability"
 STREAM = 600
@@ -76,17 +76,7 @@ def failover_runs(topology: Topology, repetitions: int) -> list[dict]:
 
 
 def session_cookie(topology: Topology) -> str:
-    code = (
-        "from django.contrib.auth import get_user_model;"
-        "from django.contrib.sessions.backends.db import SessionStore;"
-        "from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY;"
-        "u, _ = get_user_model().objects.get_or_create(username='bench', defaults={'is_staff': True,"
-        " 'is_superuser': True});"
-        "s = SessionStore(); s[SESSION_KEY] = str(u.pk);"
-        "s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend';"
-        "s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create(); print(s.session_key)"
-    )
-    done = topology.manage("shell", "-c", code)
+    done = topology.manage("shell", "-c", session_snippet("bench", superuser=True))
     if done.returncode != 0:
         raise SystemExit(done.stderr[-2000:])
     return done.stdout.strip().splitlines()[-1]

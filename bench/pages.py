@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.report import write_section
-from tests.topology import free_port, http_get
+from tests.topology import http_get, serving, session_snippet
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Staff pages"
@@ -72,15 +72,7 @@ def prepare(name: str, size: list[str]) -> tuple[dict[str, str], str]:
     manage(env, "migrate", "--verbosity", "0")
     manage(env, "generate_company", *size)
     manage(env, "collectstatic", "--noinput", "--verbosity", "0")
-    code = (
-        "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY;"
-        "from django.contrib.sessions.backends.db import SessionStore;"
-        "u = get_user_model().objects.create_user('bench-viewer', password=None);"
-        "s = SessionStore(); s[SESSION_KEY] = str(u.pk);"
-        "s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend';"
-        "s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create(); print(s.session_key)"
-    )
-    session = manage(env, "shell", "-c", code).strip().splitlines()[-1]
+    session = manage(env, "shell", "-c", session_snippet("bench-viewer")).strip().splitlines()[-1]
     return env, session
 
 
@@ -106,22 +98,8 @@ def pages(env: dict[str, str]) -> dict[str, str]:
 
 
 def measure(env: dict[str, str], session: str, urls: dict[str, str], rounds: int) -> dict[str, float]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "projman.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     headers = {"Cookie": f"sessionid={session}"}
-    try:
-        deadline = time.monotonic() + 30
-        while http_get(base + "/healthz")[0] != 200:
-            if time.monotonic() > deadline:
-                raise SystemExit("gunicorn did not start")
-            time.sleep(0.2)
+    with serving(env) as base:
         for name, url in urls.items():  # warm up, and check every page answers
             status, _ = http_get(base + url, headers)
             if status != 200:
@@ -132,10 +110,7 @@ def measure(env: dict[str, str], session: str, urls: dict[str, str], rounds: int
                 start = time.perf_counter()
                 http_get(base + url, headers)
                 samples[name].append(time.perf_counter() - start)
-        return {name: statistics.median(values) for name, values in samples.items()}
-    finally:
-        server.terminate()
-        server.wait(10)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> int:

@@ -7,6 +7,7 @@ that lists the result runs one query whatever its size.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable, Mapping
 
 from django.db import connection
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, Value
@@ -106,13 +107,17 @@ def department_subtree_ids(department: Department | int) -> set[int]:
     children: dict[int | None, list[int]] = {}
     for pk, parent_id in Department.objects.values_list("pk", "parent_id"):
         children.setdefault(parent_id, []).append(pk)
+    return subtree_ids(root, children)
+
+
+def subtree_ids(root: int, children: Mapping[int | None, Iterable[int]]) -> set[int]:
+    """``root`` and every id below it in ``children`` (parent id → child ids), with no query."""
     found, stack = set(), [root]
     while stack:
         node = stack.pop()
-        if node in found:
-            continue
-        found.add(node)
-        stack.extend(children.get(node, []))
+        if node not in found:
+            found.add(node)
+            stack.extend(children.get(node, ()))
     return found
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import django_filters
 import django_tables2 as tables
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import EmptyPage, Page
@@ -288,14 +289,26 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
-    filterset = ProjectFilter(request.GET or None, queryset=Project.objects.select_related("department"))
-    table = _table(request, ProjectTable, filterset.qs)
+    queryset = Project.objects.select_related("department")
+    return _filtered_list(request, ProjectFilter, ProjectTable, queryset, "projects", "org/project_list.html")
+
+
+def _filtered_list(
+    request: HttpRequest,
+    filter_class: type[django_filters.FilterSet],
+    table_class: type[tables.Table],
+    queryset: QuerySet,
+    export_name: str,
+    template: str,
+) -> HttpResponse:
+    """A filterable, sortable, paginated, exportable list of ``queryset``."""
+    filterset = filter_class(request.GET or None, queryset=queryset)
+    table = _table(request, table_class, filterset.qs)
     problems: list[str] = []
-    if response := _export(request, "projects", table, problems=problems):
+    if response := _export(request, export_name, table, problems=problems):
         return response
     _paginate(request, table, problems)
-    context = {"filter": filterset, "table": table, "problems": problems}
-    return render(request, "org/project_list.html", context)
+    return render(request, template, {"filter": filterset, "table": table, "problems": problems})
 
 
 # --- Departments ---------------------------------------------------------------------------
@@ -345,16 +358,6 @@ def _tree() -> tuple[dict[int, Department], dict[int | None, list[Department]]]:
     return by_id, children
 
 
-def _subtree_ids(root: int, children: dict[int | None, list[Department]]) -> set[int]:
-    found, stack = set(), [root]
-    while stack:
-        pk = stack.pop()
-        if pk not in found:
-            found.add(pk)
-            stack.extend(child.pk for child in children.get(pk, []))
-    return found
-
-
 @login_required
 def department_detail(request: HttpRequest, code: str) -> HttpResponse:
     by_id, children = _tree()
@@ -384,7 +387,8 @@ def department_detail(request: HttpRequest, code: str) -> HttpResponse:
         seen.add(parent_id)
         breadcrumb.insert(0, by_id[parent_id])
         parent_id = by_id[parent_id].parent_id
-    heads = _heads(_subtree_ids(department.pk, children), day)
+    child_ids = {parent: [child.pk for child in below] for parent, below in children.items()}
+    heads = _heads(selectors.subtree_ids(department.pk, child_ids), day)
     context = {
         "department": department,
         "day": day,
@@ -460,11 +464,5 @@ def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 def employee_list(request: HttpRequest) -> HttpResponse:
-    filterset = EmployeeFilter(request.GET or None, queryset=Employee.objects.select_related("department"))
-    table = _table(request, EmployeeTable, filterset.qs)
-    problems: list[str] = []
-    if response := _export(request, "employees", table, problems=problems):
-        return response
-    _paginate(request, table, problems)
-    context = {"filter": filterset, "table": table, "problems": problems}
-    return render(request, "org/employee_list.html", context)
+    queryset = Employee.objects.select_related("department")
+    return _filtered_list(request, EmployeeFilter, EmployeeTable, queryset, "employees", "org/employee_list.html")

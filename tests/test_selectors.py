@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from org import selectors, services
-from org.models import Department, Level, ProjectStatus
+from org.models import Department, ProjectStatus
 from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory, ProjectFactory
 
 D = datetime.date
@@ -113,5 +113,3 @@ def test_queryset_methods(ana, project, developer_role):
     assert list(Assignment.objects.for_target(project).as_of(D(2020, 6, 1))) == [past]
     with pytest.raises(TypeError):
         Assignment.objects.for_target(ana)
-    assert Level.ACCOUNTABLE.label == "Accountable"
-    assert EmployeeFactory().department is not None

@@ -156,26 +156,49 @@ class Topology:
 
     @contextlib.contextmanager
     def serve(self, **overrides: str) -> Iterator[str]:
-        """The app under gunicorn on a free 127.0.0.1 port, as deployed; yields its URL.
+        """The app under gunicorn with this cluster's environment; yields its URL.
 
         Django's test client skips the per-request connection checks, so
         behaviour that depends on them needs a real server."""
-        port = free_port()
-        env = {**self.app_env(), "ALLOWED_HOSTS": "127.0.0.1", **overrides}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "projman.wsgi"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            self.wait_for(lambda: http_get(url + "/healthz")[0] == 200, 30, "gunicorn serving /healthz")
+        with serving({**self.app_env(), "ALLOWED_HOSTS": "127.0.0.1", **overrides}) as url:
             yield url
-        finally:
-            server.terminate()
-            server.wait(10)
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], seconds: float = 30) -> Iterator[str]:
+    """The app under gunicorn (one sync worker, as deployed) on a free 127.0.0.1 port; yields its URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "projman.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + seconds
+        while http_get(url + "/healthz")[0] != 200:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise AssertionError(f"gunicorn did not serve /healthz within {seconds} s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def session_snippet(username: str, *, superuser: bool = False) -> str:
+    """Python for `manage.py shell -c`: print the key of a logged-in session of ``username`` (created if new)."""
+    return (
+        "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY;"
+        "from django.contrib.sessions.backends.db import SessionStore;"
+        f"u, _ = get_user_model().objects.get_or_create(username={username!r},"
+        f" defaults={{'is_staff': {superuser}, 'is_superuser': {superuser}}});"
+        "s = SessionStore(); s[SESSION_KEY] = str(u.pk);"
+        "s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend';"
+        "s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create(); print(s.session_key)"
+    )
 
 
 def free_port() -> int:
