@@ -16,22 +16,20 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from org import selectors
-from org.models import Assignment, Employee, Level, Project, ProjectStatus, Role
+from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Role
 
 ANY = _("Any")
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
-SEARCH_FIELDS = (
-    "employee__first_name",
-    "employee__last_name",
-    "employee__employee_number",
-    "employee__work_email",
-    "department__code",
-    "department__name",
-    "project__code",
-    "project__name",
-    "role__name",
-)
+#: Up to this many matching rows per table, a search word is sent to the database as a list of ids.
+SEARCH_IDS = 500
+#: What the "who is responsible" search box looks in: the assignment's field → the searched fields of its row.
+SEARCH_TARGETS = {
+    "employee": (Employee, ("first_name", "last_name", "employee_number", "work_email")),
+    "department": (Department, ("code", "name")),
+    "project": (Project, ("code", "name")),
+    "role": (Role, ("name",)),
+}
 
 
 def department_choices() -> list[tuple[str, str]]:
@@ -90,8 +88,27 @@ class AssignmentFilter(django_filters.FilterSet):
         return timezone.localdate()
 
     def search(self, queryset: QuerySet[Assignment], name: str, value: str) -> QuerySet[Assignment]:
-        """Every word must match one of the searched fields, so "Ana García" finds her."""
-        return _every_word(queryset, value, SEARCH_FIELDS)
+        """Every word must match one of the searched fields, so "Ana García" finds her.
+
+        Each word is looked up in the people, departments, projects and roles
+        tables first, never in every assignment joined to them. A word that
+        matches a few rows becomes a list of ids the assignment indexes answer
+        directly; one that matches many stays a subquery, and the newest
+        assignments in force match it soon enough to fill a page.
+        """
+        for word in value.split():
+            condition = Q()
+            for field, (model, fields) in SEARCH_TARGETS.items():
+                matches = model.objects.filter(_any_field_contains(fields, word)).values_list("pk", flat=True)
+                ids = list(matches[: SEARCH_IDS + 1])
+                if len(ids) > SEARCH_IDS:
+                    condition |= Q(**{f"{field}__in": matches})
+                elif ids:
+                    condition |= Q(**{f"{field}__in": ids})
+            if not condition:
+                return queryset.none()
+            queryset = queryset.filter(condition)
+        return queryset
 
     def in_subtree(self, queryset: QuerySet[Assignment], name: str, value: str) -> QuerySet[Assignment]:
         ids = selectors.department_subtree_ids(int(value))
@@ -101,12 +118,16 @@ class AssignmentFilter(django_filters.FilterSet):
         return queryset.as_of(value)
 
 
+def _any_field_contains(fields: tuple[str, ...], word: str) -> Q:
+    condition = Q()
+    for field in fields:
+        condition |= Q(**{f"{field}__icontains": word})
+    return condition
+
+
 def _every_word(queryset: QuerySet, value: str, fields: tuple[str, ...]) -> QuerySet:
     for word in value.split():
-        condition = Q()
-        for field in fields:
-            condition |= Q(**{f"{field}__icontains": word})
-        queryset = queryset.filter(condition)
+        queryset = queryset.filter(_any_field_contains(fields, word))
     return queryset
 
 

@@ -123,6 +123,8 @@ class Employee(models.Model):
         ordering = ["last_name", "first_name", "employee_number"]
         verbose_name = _("employee")
         verbose_name_plural = _("employees")
+        # Lists in name order read the first page off this index instead of sorting the whole staff.
+        indexes = [models.Index(fields=["last_name", "first_name", "employee_number"], name="employee_name")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(leave_date__isnull=True) | Q(hire_date__isnull=True) | Q(leave_date__gte=F("hire_date")),
@@ -267,6 +269,16 @@ class AssignmentQuerySet(models.QuerySet):
     def with_related(self) -> AssignmentQuerySet:
         return self.select_related("employee", "role", "department", "project")
 
+    def with_related_fetched_after(self) -> AssignmentQuerySet:
+        """``with_related``, but the employee and role fetched by id once the page is read (two small queries).
+
+        With those two inner joins MariaDB's optimizer starts from the small
+        role table and sorts every matching assignment for one page; without
+        them (the outer joins to the target cannot reorder) it reads the page
+        straight off an index in the order asked for.
+        """
+        return self.select_related("department", "project").prefetch_related("employee", "role")
+
 
 class Assignment(models.Model):
     employee = models.ForeignKey(
@@ -342,6 +354,11 @@ class Assignment(models.Model):
             models.Index(fields=["department", "start_date"], name="assignment_department_start"),
             models.Index(fields=["employee", "start_date"], name="assignment_employee_start"),
             models.Index(fields=["end_date"], name="assignment_end"),
+            # "Who is responsible" lists the newest assignments in force first, straight off this index.
+            models.Index(fields=["start_date"], name="assignment_start"),
+            # Heads of departments and Accountables of projects: a few rows per target, found directly.
+            models.Index(fields=["department", "level", "start_date"], name="assignment_department_level"),
+            models.Index(fields=["project", "level", "start_date"], name="assignment_project_level"),
         ]
 
     def __str__(self) -> str:

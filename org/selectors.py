@@ -7,14 +7,20 @@ that lists the result runs one query whatever its size.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
-from django.db import connection
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, Value
+from django.core.cache import cache
+from django.db import connection, connections, router
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Target
+from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Role, Target
+
+T = TypeVar("T")
+#: Figures over the whole company are kept this long at most; any change to the data renews them at once.
+REMEMBER_SECONDS = 300
 
 
 def _day(as_of: datetime.date | None) -> datetime.date:
@@ -157,24 +163,24 @@ def employees_employed_on(day: datetime.date) -> QuerySet[Employee]:
 
 
 def overallocated(*, as_of: datetime.date | None = None) -> QuerySet[Employee]:
-    """Employees whose allocations in force on ``as_of`` add up to more than 100 %.
+    """Employees whose allocations in force on ``as_of`` add up to more than 100 %, in name order.
 
-    The sums are taken over the assignments in force first, so only the few
-    people above 100 % are joined back to the employee table; summing over
-    every employee (``workload``) and filtering afterwards costs a pass over
-    the whole staff on a large company.
+    Each person's total is a subquery on their own assignments, so the
+    database walks the staff down the name index and stops once it has a
+    page: a page costs a few dozen index lookups, not a sum over the company.
     """
     day = _day(as_of)
-    above = (
-        Assignment.objects.as_of(day)
-        .filter(allocation__isnull=False)
-        .values("employee_id")
-        .annotate(total=Sum("allocation"))
-        .filter(total__gt=100)
-        .values("employee_id")
+    own = Assignment.objects.as_of(day).filter(employee=OuterRef("pk")).order_by().values("employee")
+    total = Subquery(own.annotate(total=Sum("allocation")).values("total"), output_field=IntegerField())
+    count = Subquery(own.annotate(count=Count("pk")).values("count"), output_field=IntegerField())
+    return (
+        Employee.objects.annotate(
+            total_allocation=Coalesce(total, Value(0)), assignment_count=Coalesce(count, Value(0))
+        )
+        .filter(total_allocation__gt=100)
+        .select_related("department")
+        .order_by("last_name", "first_name", "employee_number")
     )
-    people = Employee.objects.filter(pk__in=above)
-    return workload(as_of=day, employees=people).order_by("-total_allocation", "last_name", "pk")
 
 
 def employees_without_assignment(*, as_of: datetime.date | None = None) -> QuerySet[Employee]:
@@ -209,3 +215,33 @@ def manager_chain(employee: Employee, *, limit: int = 50) -> list[Employee]:
         SELECT e.* FROM {table} e JOIN chain c ON e.id = c.id ORDER BY c.depth
     """
     return list(Employee.objects.raw(sql, [employee.pk, limit]))
+
+
+_AUDITED = (Department, Employee, Project, Role, Assignment)
+
+
+def data_version() -> tuple[int | None, ...]:
+    """The newest audit-trail row of each domain table, in one query.
+
+    Every write to the domain — services, admin, imports, the generator —
+    leaves a history row, so this changes whenever any domain row does.
+    """
+    alias = router.db_for_read(Assignment)
+    quote = connections[alias].ops.quote_name
+    newest = ", ".join(
+        f"(SELECT MAX({quote('history_id')}) FROM {quote(model.history.model._meta.db_table)})" for model in _AUDITED
+    )
+    with connections[alias].cursor() as cursor:
+        cursor.execute(f"SELECT {newest}")
+        return tuple(cursor.fetchone())
+
+
+def remembered(name: str, compute: Callable[[], T]) -> T:
+    """``compute()``, kept in the cache until the data changes (``data_version``) or ``REMEMBER_SECONDS`` pass.
+
+    For figures over the whole company (counts, gap totals) that no index can
+    answer in bounded time: the first request after a change pays for them,
+    the others read them back. ``compute`` must return something small.
+    """
+    key = "org:{}:{}".format(name, ".".join(str(part) for part in data_version()))
+    return cache.get_or_set(key, compute, REMEMBER_SECONDS)

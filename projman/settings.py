@@ -211,6 +211,14 @@ if _replica_url:
         "multidb.middleware.PinningRouterMiddleware",
     )
 
+# Company-wide figures (the dashboard's counts) are kept here until the data changes: see org.selectors.remembered.
+# The default is each process's own memory; CACHE_URL (e.g. redis://127.0.0.1:6379/1) shares one between servers.
+_cache_url = env.str("CACHE_URL", default="") or "locmemcache://projman"
+try:
+    CACHES = {"default": env.cache_url_config(_cache_url)}
+except Exception as exc:  # django-environ raises several types for a bad URL
+    raise ImproperlyConfigured(f"CACHE_URL is not a valid cache URL: {exc}") from exc
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -12,6 +12,7 @@ import datetime
 import os
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from org.models import AppliesTo, Level
@@ -28,6 +29,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("mariadb"):
             item.fixturenames.insert(0, "_require_mariadb")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test's database starts over (history ids included on SQLite), so remembered figures must too."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -7,9 +7,12 @@ import datetime
 import io
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from org import services
 from org.models import Level, ProjectStatus
 from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory, ProjectFactory
 
@@ -98,3 +101,19 @@ def test_gap_list_and_its_export(viewer_client, gaps, kind, expected):
     table = list(csv.reader(io.StringIO(export.content.decode())))
     assert len(table) == 2
     assert any(expected in cell for cell in table[1])
+
+
+def test_dashboard_figures_are_remembered_until_the_data_changes(viewer_client, gaps, head_role):
+    url = reverse("org:dashboard")
+    first = by_kind(viewer_client.get(url))
+    with CaptureQueriesContext(connection) as queries:
+        again = by_kind(viewer_client.get(url))
+    assert again["unassigned"]["count"] == first["unassigned"]["count"] == 1  # Ian Idle
+    # The session, its user and the data version; nothing counted again.
+    assert len(queries) == 3, [q["sql"] for q in queries]
+
+    idle = next(row for row, _url in first["unassigned"]["sample"] if row.employee_number == "IDLE")
+    services.assignment_create(employee=idle, role=head_role, target=gaps["headless"], start_date=timezone.localdate())
+    after = by_kind(viewer_client.get(url))
+    assert after["unassigned"]["count"] == first["unassigned"]["count"] - 1
+    assert "Ian Idle" not in [str(row) for row, _url in after["unassigned"]["sample"]]
