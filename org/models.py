@@ -124,7 +124,11 @@ class Employee(models.Model):
         verbose_name = _("employee")
         verbose_name_plural = _("employees")
         # Lists in name order read the first page off this index instead of sorting the whole staff.
-        indexes = [models.Index(fields=["last_name", "first_name", "employee_number"], name="employee_name")]
+        # The search box matches the start of a first or last name through these too.
+        indexes = [
+            models.Index(fields=["last_name", "first_name", "employee_number"], name="employee_name"),
+            models.Index(fields=["first_name"], name="employee_first_name"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(leave_date__isnull=True) | Q(hire_date__isnull=True) | Q(leave_date__gte=F("hire_date")),

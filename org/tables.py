@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import django_tables2 as tables
 import django_tables2.utils
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -55,16 +55,22 @@ class DateColumn(tables.Column):
         return value
 
 
+@functools.lru_cache(maxsize=8192)
+def _page_url(name: str, key: str, script_prefix: str) -> str:
+    """``reverse`` remembered: a table or org chart links hundreds of rows, and URLs never change while running."""
+    return reverse(name, args=[key])
+
+
 def employee_url(record: Employee) -> str:
-    return reverse("org:employee", args=[record.employee_number])
+    return _page_url("org:employee", record.employee_number, get_script_prefix())
 
 
 def project_url(record: Project) -> str:
-    return reverse("org:project", args=[record.code])
+    return _page_url("org:project", record.code, get_script_prefix())
 
 
 def department_url(record: Department) -> str:
-    return reverse("org:department", args=[record.code])
+    return _page_url("org:department", record.code, get_script_prefix())
 
 
 class TargetColumn(tables.Column):

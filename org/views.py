@@ -22,8 +22,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_tables2.export import TableExport
@@ -48,6 +48,8 @@ MATRIX_PER_PAGE = 50
 #: Beyond this a page number is taken as malformed rather than sent to the database as a huge OFFSET.
 MAX_PAGE = 100_000
 DASHBOARD_ROWS = 5
+#: A gap list with at most this many rows is remembered as their ids (see ``gap_list``).
+GAP_IDS_REMEMBERED = 1000
 EXPORT_MAX_ROWS = 50_000
 
 
@@ -236,7 +238,15 @@ def gap_list(request: HttpRequest, kind: str) -> HttpResponse:
     if gap is None:
         raise Http404(gettext("No such list."))
     day = timezone.localdate()
-    table = _table(request, gap.table_class, gap.rows(day))
+    rows = gap.rows(day)
+    # A gap is usually a handful of rows found by looking at every employee or project: remember which ones
+    # (while they are few) until the data changes, and let each page, sort and export look only at those.
+    ids = selectors.remembered(
+        f"gap:{kind}:{day.isoformat()}", lambda: list(rows.values_list("pk", flat=True)[: GAP_IDS_REMEMBERED + 1])
+    )
+    if len(ids) <= GAP_IDS_REMEMBERED:
+        rows = rows.filter(pk__in=ids)
+    table = _table(request, gap.table_class, rows)
     problems: list[str] = []
     if response := _export(request, kind, table, problems=problems):
         return response
@@ -338,34 +348,43 @@ def _filtered_list(
 def _org_chart(
     roots: list[Department], children: dict[int | None, list[Department]], heads: dict[int, Employee]
 ) -> SafeString:
-    """Nested ``<ul>`` of ``roots`` and everything under them, from data already in memory."""
+    """Nested ``<ul>`` of ``roots`` and everything under them, from data already in memory.
 
-    def node(department: Department) -> SafeString:
-        head = heads.get(department.pk)
-        head_html = (
-            format_html(' <span class="head">— <a href="{}">{}</a></span>', employee_url(head), head) if head else ""
-        )
-        inactive = format_html(' <span class="muted">({})</span>', gettext("inactive")) if not department.active else ""
-        below = children.get(department.pk, [])
-        return format_html(
-            '<li><a href="{}">{}</a> <span class="code">{}</span>{}{}{}</li>',
-            department_url(department),
-            department.name,
-            department.code,
-            inactive,
-            head_html,
-            branch(below) if below else "",
-        )
+    Built with ``escape`` and plain strings rather than ``format_html``: the
+    chart of a whole company has hundreds of nodes, and this is the page's cost.
+    """
+    inactive = f' <span class="muted">({escape(gettext("inactive"))})</span>'
+    parts: list[str] = []
 
-    def branch(departments: list[Department]) -> SafeString:
-        return format_html("<ul>{}</ul>", format_html_join("", "{}", ((node(d),) for d in departments)))
+    def branch(departments: list[Department]) -> None:
+        parts.append("<ul>")
+        for department in departments:
+            parts.append(
+                f'<li><a href="{escape(department_url(department))}">{escape(department.name)}</a>'
+                f' <span class="code">{escape(department.code)}</span>'
+            )
+            if not department.active:
+                parts.append(inactive)
+            if head := heads.get(department.pk):
+                parts.append(f' <span class="head">— <a href="{escape(employee_url(head))}">{escape(head)}</a></span>')
+            if below := children.get(department.pk):
+                branch(below)
+            parts.append("</li>")
+        parts.append("</ul>")
 
-    return branch(roots)
+    branch(roots)
+    return mark_safe("".join(parts))  # every value above went through escape()
 
 
 def _heads(department_ids: set[int], day: datetime.date) -> dict[int, Employee]:
     """The Accountable of each department on ``day``: one query."""
-    heads = Assignment.objects.as_of(day).accountable().filter(department__in=department_ids).select_related("employee")
+    heads = (
+        Assignment.objects.as_of(day)
+        .accountable()
+        .filter(department__in=department_ids)
+        .select_related("employee")
+        .only("department_id", "employee__employee_number", "employee__first_name", "employee__last_name")
+    )
     return {a.department_id: a.employee for a in heads}
 
 

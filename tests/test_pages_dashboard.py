@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from org import services
-from org.models import Level, ProjectStatus
+from org import services, views
+from org.models import Employee, Level, ProjectStatus
 from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -117,3 +117,21 @@ def test_dashboard_figures_are_remembered_until_the_data_changes(viewer_client, 
     after = by_kind(viewer_client.get(url))
     assert after["unassigned"]["count"] == first["unassigned"]["count"] - 1
     assert "Ian Idle" not in [str(row) for row, _url in after["unassigned"]["sample"]]
+
+
+def test_gap_list_follows_a_change_at_once(viewer_client, gaps, head_role):
+    url = reverse("org:gap", args=["unassigned"])
+    assert "Ian Idle" in viewer_client.get(url).content.decode()
+    idle = Employee.objects.get(employee_number="IDLE")
+    services.assignment_create(employee=idle, role=head_role, target=gaps["headless"], start_date=timezone.localdate())
+    assert "Ian Idle" not in viewer_client.get(url).content.decode()
+
+
+@pytest.mark.parametrize("remembered", [0, 1000], ids=["live query", "remembered ids"])
+def test_gap_list_is_the_same_remembered_or_not(viewer_client, gaps, monkeypatch, remembered):
+    monkeypatch.setattr(views, "GAP_IDS_REMEMBERED", remembered)
+    for i in range(3):
+        EmployeeFactory(employee_number=f"IDLE{i}", last_name=f"Idle{i}")
+    response = viewer_client.get(reverse("org:gap", args=["unassigned"]), {"sort": "-name"})
+    names = [row.record.employee_number for row in response.context["table"].paginated_rows]
+    assert names == ["IDLE2", "IDLE1", "IDLE0", "IDLE"]
