@@ -11,7 +11,7 @@ import datetime
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.html import escape
@@ -62,8 +62,11 @@ class PlainSelect(forms.Select):
 
 
 def department_choices() -> list[tuple[str, str]]:
-    """Every department, indented by depth, in tree order: one query."""
-    return [(str(d.pk), "\u2003" * depth + f"{d.name} ({d.code})") for d, depth in selectors.department_tree()]
+    """Every department, indented by depth, in tree order: remembered until the data changes."""
+    return selectors.remembered(
+        "department-choices",
+        lambda: [(str(d.pk), "\u2003" * depth + f"{d.name} ({d.code})") for d, depth in selectors.department_tree()],
+    )
 
 
 class AsOfForm(forms.Form):
@@ -88,13 +91,21 @@ class AssignmentFilter(django_filters.FilterSet):
             attrs={"placeholder": _("Start of a person's name, number or email; part of a department, project or role")}
         ),
     )
-    role = django_filters.ModelChoiceFilter(label=_("Role"), queryset=Role.objects.order_by("name"), empty_label=ANY)
-    level = django_filters.ChoiceFilter(label=_("RACI level"), choices=Level.choices, empty_label=ANY)
+    role = django_filters.ModelChoiceFilter(
+        label=_("Role"), queryset=Role.objects.order_by("name"), empty_label=ANY, widget=PlainSelect
+    )
+    level = django_filters.ChoiceFilter(
+        label=_("RACI level"), choices=Level.choices, empty_label=ANY, widget=PlainSelect
+    )
     department = django_filters.ChoiceFilter(
         label=_("Department (with sub-departments)"), method="in_subtree", empty_label=ANY, widget=PlainSelect
     )
     project_status = django_filters.ChoiceFilter(
-        label=_("Project status"), field_name="project__status", choices=ProjectStatus.choices, empty_label=ANY
+        label=_("Project status"),
+        field_name="project__status",
+        choices=ProjectStatus.choices,
+        empty_label=ANY,
+        widget=PlainSelect,
     )
     as_of = django_filters.DateFilter(label=_("As of"), method="in_force_on", widget=DATE_INPUT)
 
@@ -127,17 +138,22 @@ class AssignmentFilter(django_filters.FilterSet):
 
         Each word is looked up in the people, departments, projects and roles
         tables first, never in every assignment joined to them. A word that
-        matches a few rows becomes a list of ids the assignment indexes answer
-        directly; one that matches many stays a subquery, and the newest
-        assignments in force match it soon enough to fill a page.
+        matches a few rows becomes a list of ids, which the assignment indexes
+        answer directly. One that matches many (a common surname) stays a
+        subquery on ``field_id + 0``: that hides the column's index, so the
+        database reads the newest assignments in order and keeps those that
+        match — soon enough for a page — rather than gathering and sorting
+        every assignment of every match.
         """
-        for word in value.split():
+        for number, word in enumerate(value.split()):
             condition = Q()
             for field, (model, fields) in SEARCH_TARGETS.items():
                 matches = model.objects.filter(_any_field_matches(fields, word)).order_by().values_list("pk", flat=True)
                 ids = list(matches[: SEARCH_IDS + 1])
                 if len(ids) > SEARCH_IDS:
-                    condition |= Q(**{f"{field}__in": matches})
+                    unindexed = f"_search_{number}_{field}"
+                    queryset = queryset.alias(**{unindexed: F(f"{field}_id") + 0})
+                    condition |= Q(**{f"{unindexed}__in": matches})
                 elif ids:
                     condition |= Q(**{f"{field}__in": ids})
             if not condition:
@@ -190,7 +206,9 @@ class _SubtreeFilterSet(django_filters.FilterSet):
 
 class ProjectFilter(_SubtreeFilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="search")
-    status = django_filters.ChoiceFilter(label=_("Status"), choices=ProjectStatus.choices, empty_label=ANY)
+    status = django_filters.ChoiceFilter(
+        label=_("Status"), choices=ProjectStatus.choices, empty_label=ANY, widget=PlainSelect
+    )
 
     class Meta:
         model = Project
@@ -210,6 +228,7 @@ class EmployeeFilter(_SubtreeFilterSet):
         label=_("Employment"),
         choices=[("current", _("On the staff today")), ("left", _("Left"))],
         method="by_employment",
+        widget=PlainSelect,
         empty_label=ANY,
     )
 

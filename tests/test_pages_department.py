@@ -80,10 +80,29 @@ def test_whole_org_chart_at_200_departments(viewer_client, django_assert_max_num
     parents = [root]
     for i in range(200):
         parents.append(Department.objects.create(code=f"D{i:03d}", name=f"Dept {i:03d}", parent=parents[i // 3]))
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(7):  # session, user, and for the remembered tree and chart: version, rows
         response = viewer_client.get(reverse("org:departments"))
     chart = str(response.context["org_chart"])
     assert chart.count("<li>") == 201
     assert chart.count("<ul>") == chart.count("</ul>")
     deep = viewer_client.get(url("D100"))
     assert [d.code for d in deep.context["breadcrumb"]] == ["ROOT", "D002", "D009", "D032"]
+
+
+def test_org_chart_follows_a_change_at_once(viewer_client, tree, carla, head_role):
+    assert "Carla" not in str(viewer_client.get(reverse("org:departments")).context["org_chart"])
+    services.assignment_create(employee=carla, role=head_role, target=tree["payroll"], start_date=D(2024, 1, 1))
+    Department.objects.create(code="NEW", name="Brand new", parent=tree["company"])
+    chart = str(viewer_client.get(reverse("org:departments")).context["org_chart"])
+    assert str(carla) in chart
+    assert "Brand new" in chart
+    assert str(viewer_client.get(url("PAY")).context["head"]) == str(carla)
+
+
+def test_org_chart_in_each_language(viewer_client, tree):
+    tree["payroll"].active = False
+    tree["payroll"].save()
+    english = str(viewer_client.get(reverse("org:departments")).context["org_chart"])
+    spanish = str(viewer_client.get(reverse("org:departments"), headers={"accept-language": "es"}).context["org_chart"])
+    assert "(inactive)" in english
+    assert "(inactivo)" in spanish
