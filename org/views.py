@@ -31,7 +31,7 @@ from django_tables2.paginators import LazyPaginator
 
 from org import selectors
 from org.filters import AsOfForm, AssignmentFilter, EmployeeFilter, ProjectFilter
-from org.models import Assignment, Department, Employee, Project
+from org.models import Assignment, Department, Employee, Level, Project
 from org.tables import (
     AssignmentTable,
     DepartmentTable,
@@ -276,7 +276,10 @@ def responsible(request: HttpRequest) -> HttpResponse:
 
 
 def _raci_matrix(request: HttpRequest, in_force: QuerySet[Assignment], problems: list[str]) -> dict[str, Any]:
-    """A page of people by the roles they hold on the target, each cell a RACI letter: two queries."""
+    """A page of people by the roles they hold on the target, each cell a RACI letter: two queries.
+
+    The rows are put together here, not in the template: a page is up to 50 people by every role.
+    """
     people = Employee.objects.filter(pk__in=in_force.values("employee")).order_by("last_name", "first_name", "pk")
     page = _page(request, people, "matrix_page", MATRIX_PER_PAGE, problems)
     cells: dict[tuple[int, int], str] = {}
@@ -286,7 +289,19 @@ def _raci_matrix(request: HttpRequest, in_force: QuerySet[Assignment], problems:
         cells[(assignment.employee_id, assignment.role_id)] = assignment.level
     columns = sorted(roles.values(), key=lambda role: role.name)
     rows = [(person, [cells.get((person.pk, role.pk), "") for role in columns]) for person in page.object_list]
-    return {"roles": columns, "rows": rows, "page": page}
+    letters = {
+        level: f'<td class="raci raci-{level}"><abbr title="{escape(Level(level).label)}">{level}</abbr></td>'
+        for level in Level.values
+    }
+    html = [
+        f'<tr><th scope="row"><a href="{escape(employee_url(person))}">{escape(person)}</a>'
+        f' <span class="code">{escape(person.employee_number)}</span></th>'
+        + "".join(letters.get(level, '<td class="raci raci-none"></td>') for level in levels)
+        + "</tr>"
+        for person, levels in rows
+    ]
+    # Every value in ``html`` went through escape().
+    return {"roles": columns, "rows": rows, "html": mark_safe("\n".join(html)), "page": page}
 
 
 @login_required

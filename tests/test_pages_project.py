@@ -52,6 +52,8 @@ def test_raci_matrix_today(viewer_client, erp):
     }
     html = response.content.decode()
     assert '<td class="raci raci-A"><abbr title="Accountable">A</abbr></td>' in html
+    assert html.count('<td class="raci raci-none"></td>') == 3  # Bob's Developer and Sponsor, Carla's PM
+    assert html.index('title="Consulted"') < html.index("Bob Smith")  # by last name: Pérez, then Smith
     assert reverse("org:department", args=[erp.department.code]) in html
     assert reverse("org:employee", args=["E2"]) in html
 
