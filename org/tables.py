@@ -13,14 +13,16 @@ from typing import Any
 
 import django_tables2 as tables
 import django_tables2.utils
+from django.db import models
 from django.forms.utils import flatatt
 from django.urls import get_script_prefix, reverse
 from django.utils.formats import date_format
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from org.models import Assignment, Department, Employee, Project
+from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus
 
 _inspect_signature = django_tables2.utils.signature
 
@@ -106,7 +108,23 @@ def _link(url: str | None, text: object) -> str:
 
 
 def _date(value: datetime.date | None) -> str:
-    return DASH if value is None else escape(date_format(value, "SHORT_DATE_FORMAT"))
+    return DASH if value is None else _short_date(value, get_language())
+
+
+def _choice(choices: type[models.TextChoices], value: str) -> str:
+    """``get_FOO_display()`` for a cell: Django's hashes and translates every choice on each call."""
+    return _choice_labels(choices, get_language()).get(value) or _text(value)
+
+
+@functools.lru_cache(maxsize=64)
+def _choice_labels(choices: type[models.TextChoices], language: str) -> dict[str, str]:
+    return {value: escape(label) for value, label in choices.choices}
+
+
+@functools.lru_cache(maxsize=8192)
+def _short_date(value: datetime.date, language: str) -> str:
+    """A date in ``language``'s short format, remembered: formatting one takes a dozen translation lookups."""
+    return escape(date_format(value, "SHORT_DATE_FORMAT"))
 
 
 class BaseTable(tables.Table):
@@ -166,7 +184,7 @@ class AssignmentTable(BaseTable):
             "employee": _link(employee_url(record.employee), record.employee),
             "employee_number": _text(record.employee.employee_number),
             "role": _text(record.role),
-            "level": _text(record.get_level_display()),
+            "level": _choice(Level, record.level),
             "target": _link(project_url(target) if record.project_id else department_url(target), target),
             "start_date": _date(record.start_date),
             "end_date": _date(record.end_date),
@@ -240,7 +258,7 @@ class ProjectTable(BaseTable):
             "code": _link(project_url(record), record.code),
             "name": _text(record.name),
             "department": _link(department_url(record.department), record.department),
-            "status": _text(record.get_status_display()),
+            "status": _choice(ProjectStatus, record.status),
             "start_date": _date(record.start_date),
             "end_date": _date(record.end_date),
         }
