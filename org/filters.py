@@ -22,7 +22,6 @@ from org import selectors
 from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Role
 
 ANY = _("Any")
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 #: How a word finds a person: the start of their first or last name, number or email. The indexes on those
 #: columns answer that directly; a match anywhere inside would read the whole staff for every word.
@@ -61,6 +60,28 @@ class PlainSelect(forms.Select):
         )
 
 
+class _PlainInput:
+    """An ``<input>`` put together in Python, for the same reason as ``PlainSelect``."""
+
+    def render(self, name, value, attrs=None, renderer=None) -> SafeString:
+        attributes = {"type": self.input_type, "name": name, **self.build_attrs(self.attrs, attrs)}
+        formatted = self.format_value(value)
+        if formatted not in (None, ""):
+            attributes["value"] = formatted
+        return mark_safe(f"<input{flatatt(attributes)}>")  # flatatt escapes every value
+
+
+class PlainTextInput(_PlainInput, forms.TextInput):
+    pass
+
+
+class PlainDateInput(_PlainInput, forms.DateInput):
+    pass
+
+
+DATE_INPUT = PlainDateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
 def department_choices() -> list[tuple[str, str]]:
     """Every department, indented by depth, in tree order: remembered until the data changes."""
     return selectors.remembered(
@@ -87,7 +108,7 @@ class AssignmentFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         label=_("Search"),
         method="search",
-        widget=forms.TextInput(
+        widget=PlainTextInput(
             attrs={"placeholder": _("Start of a person's name, number or email; part of a department, project or role")}
         ),
     )
@@ -205,7 +226,7 @@ class _SubtreeFilterSet(django_filters.FilterSet):
 
 
 class ProjectFilter(_SubtreeFilterSet):
-    q = django_filters.CharFilter(label=_("Search"), method="search")
+    q = django_filters.CharFilter(label=_("Search"), method="search", widget=PlainTextInput)
     status = django_filters.ChoiceFilter(
         label=_("Status"), choices=ProjectStatus.choices, empty_label=ANY, widget=PlainSelect
     )
@@ -222,7 +243,7 @@ class EmployeeFilter(_SubtreeFilterSet):
     q = django_filters.CharFilter(
         label=_("Search"),
         method="search",
-        widget=forms.TextInput(attrs={"placeholder": _("Start of a name, number or email; part of a job title")}),
+        widget=PlainTextInput(attrs={"placeholder": _("Start of a name, number or email; part of a job title")}),
     )
     employment = django_filters.ChoiceFilter(
         label=_("Employment"),

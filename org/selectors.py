@@ -7,6 +7,7 @@ that lists the result runs one query whatever its size.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
@@ -228,12 +229,16 @@ def data_version() -> tuple[int | None, ...]:
     """
     alias = router.db_for_read(Assignment)
     quote = connections[alias].ops.quote_name
-    newest = ", ".join(
-        f"(SELECT MAX({quote('history_id')}) FROM {quote(model.history.model._meta.db_table)})" for model in _AUDITED
-    )
+    newest = ", ".join(f"(SELECT MAX({quote('history_id')}) FROM {quote(table)})" for table in _history_tables())
     with connections[alias].cursor() as cursor:
         cursor.execute(f"SELECT {newest}")
         return tuple(cursor.fetchone())
+
+
+@functools.cache
+def _history_tables() -> tuple[str, ...]:
+    # Looked up once: django-simple-history builds a new manager class on every ``Model.history`` access.
+    return tuple(model.history.model._meta.db_table for model in _AUDITED)
 
 
 def remembered(name: str, compute: Callable[[], T]) -> T:
