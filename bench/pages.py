@@ -140,7 +140,7 @@ def measure(env: dict[str, str], session: str, urls: dict[str, str], rounds: int
         first_after_change = []
         for number in range(COLD_REPETITIONS):
             manage(
-                env, "shell", "-c", f"from org.models import Role; Role.objects.create(name='bench change {number}')"
+                env, "shell", "-c", f"from org.models import Role; Role.objects.create(name='bench change {secrets.token_hex(6)}')"
             )
             start = time.perf_counter()
             http_get(base + urls["dashboard"], headers)
