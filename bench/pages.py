@@ -138,10 +138,9 @@ def measure(env: dict[str, str], session: str, urls: dict[str, str], rounds: int
         medians = {name: statistics.median(values) for name, values in samples.items()}
         # The dashboard's figures are remembered until the data changes: time the first request after a change.
         first_after_change = []
-        for number in range(COLD_REPETITIONS):
-            manage(
-                env, "shell", "-c", f"from org.models import Role; Role.objects.create(name='bench change {secrets.token_hex(6)}')"
-            )
+        for _ in range(COLD_REPETITIONS):
+            change = f"from org.models import Role; Role.objects.create(name='bench change {secrets.token_hex(6)}')"
+            manage(env, "shell", "-c", change)
             start = time.perf_counter()
             http_get(base + urls["dashboard"], headers)
             first_after_change.append(time.perf_counter() - start)
