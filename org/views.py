@@ -72,6 +72,11 @@ def _page_number(request: HttpRequest, param: str, problems: list[str]) -> int:
 
 def _paginate(request: HttpRequest, table: tables.Table, problems: list[str]) -> tables.Table:
     """Show the page of ``table`` the request asks for, without counting the rows; a bad number is a message."""
+    if table.unknown_sort:  # set by _table; django-tables2 would ignore them without a word
+        problems.append(
+            gettext("There is no column “%(columns)s” to sort by; showing the usual order.")
+            % {"columns": ", ".join(table.unknown_sort)}
+        )
     number = _page_number(request, table.prefixed_page_field, problems)
     try:
         table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=number)
@@ -88,8 +93,12 @@ def _table(
     # Not Table(request=...): that would paginate with Django's counting Paginator before ours.
     table = table_class(data, prefix=f"{name}-" if name else "", **kwargs)
     table.export_name = name or None
-    order_by = request.GET.getlist(table.prefixed_order_by_field)
-    if order_by:
+    asked = [
+        field for value in request.GET.getlist(table.prefixed_order_by_field) for field in value.split(",") if field
+    ]
+    sortable = {column.name for column in table.columns.iterall() if column.orderable}
+    table.unknown_sort = [field for field in asked if field.removeprefix("-") not in sortable]
+    if order_by := [field for field in asked if field not in table.unknown_sort]:
         table.order_by = order_by
     return table
 

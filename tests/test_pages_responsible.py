@@ -137,6 +137,20 @@ def test_malformed_page_number_is_a_message(viewer_client, company, page):
     assert len(rows(response)) == 3
 
 
+@pytest.mark.parametrize("sort", ["salary", "-password", "employee,nope", "__class__"])
+def test_unknown_sort_is_a_message(viewer_client, company, sort):
+    response = viewer_client.get(URL, {"sort": sort})
+    assert response.status_code == 200
+    assert "to sort by; showing the usual order" in response.content.decode()
+    assert len(rows(response)) == 3
+
+
+def test_known_sorts_give_no_message(viewer_client, company):
+    response = viewer_client.get(URL, {"sort": "-employee,start_date"})
+    assert not response.context["problems"]
+    assert str(rows(response)[0].employee) == "Bob Smith"  # last names descending
+
+
 def test_page_past_the_end_is_a_message(viewer_client, company):
     response = viewer_client.get(URL, {"page": "7"})
     assert response.status_code == 200
