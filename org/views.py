@@ -326,8 +326,16 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
         "past",
         exclude=("target",),
     )
+    future = _table(
+        request,
+        AssignmentTable,
+        Assignment.objects.for_target(project).future(day).with_related().order_by("start_date", "pk"),
+        "future",
+        exclude=("target",),
+    )
     problems: list[str] = []
-    if response := _export(request, f"project-{project.code}-{day.isoformat()}", team, past, problems=problems):
+    name = f"project-{project.code}-{day.isoformat()}"
+    if response := _export(request, name, team, past, future, problems=problems):
         return response
     context = {
         "project": project,
@@ -336,6 +344,7 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
         "matrix": _raci_matrix(request, in_force, problems),
         "team": _paginate(request, team, problems),
         "past": _paginate(request, past, problems),
+        "future": _paginate(request, future, problems),
         "admin_url": _admin_url(request, project),
         "problems": problems,
     }
@@ -527,10 +536,16 @@ def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
         "past",
         exclude=("employee",),
     )
+    future = _table(
+        request,
+        AssignmentTable,
+        held.future(day).with_related().order_by("start_date", "pk"),
+        "future",
+        exclude=("employee",),
+    )
     problems: list[str] = []
-    if response := _export(
-        request, f"employee-{employee.employee_number}-{day.isoformat()}", current, past, problems=problems
-    ):
+    name = f"employee-{employee.employee_number}-{day.isoformat()}"
+    if response := _export(request, name, current, past, future, problems=problems):
         return response
     workload = held.as_of(day).aggregate(total=Sum("allocation", default=0), count=Count("pk"))
     context = {
@@ -539,6 +554,7 @@ def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
         "as_of_form": as_of_form,
         "current": _paginate(request, current, problems),
         "past": _paginate(request, past, problems),
+        "future": _paginate(request, future, problems),
         "workload": workload,
         "chain": selectors.manager_chain(employee),
         "admin_url": _admin_url(request, employee),

@@ -51,6 +51,16 @@ def test_as_of_a_past_date(viewer_client, ana_roles):
     assert empty.context["workload"] == {"total": 0, "count": 0}
 
 
+def test_roles_starting_later(viewer_client, ana_roles):
+    assert list(viewer_client.get(url("E1")).context["future"].rows) == []
+    response = viewer_client.get(url("E1", as_of="2023-06-01"))
+    later = sorted(r.record.role.name for r in response.context["future"].rows)
+    assert later == ["Head of Department", "Project Manager"]  # both start on 2024-01-01
+    assert "Starting after June 1, 2023" in response.content.decode()
+    export = viewer_client.get(url("E1", as_of="2023-06-01", _export="csv", _table="future"))
+    assert export.content.decode().count("\n") == 3  # the header and the two
+
+
 def test_manager_chain_up_to_the_top_in_one_query(viewer_client, django_assert_num_queries):
     top = EmployeeFactory(employee_number="TOP", first_name="Top", last_name="Boss")
     chain = [top]
@@ -60,9 +70,9 @@ def test_manager_chain_up_to_the_top_in_one_query(viewer_client, django_assert_n
     response = viewer_client.get(url(bottom.employee_number))
     assert [e.employee_number for e in response.context["chain"]] == [e.employee_number for e in reversed(chain[:-1])]
     # Same number of queries for the top of the tree and for 30 levels down.
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         viewer_client.get(url("TOP"))
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         viewer_client.get(url(bottom.employee_number))
 
 

@@ -58,6 +58,13 @@ def test_raci_matrix_today(viewer_client, erp):
     assert reverse("org:employee", args=["E2"]) in html
 
 
+def test_assignments_starting_later(viewer_client, erp):
+    response = viewer_client.get(url(erp, as_of="2024-03-01"))
+    later = [(str(r.record.employee), r.record.role.name) for r in response.context["future"].rows]
+    assert later == [("Carla Pérez", "Sponsor"), ("Bob Smith", "Project Manager")]  # by start date
+    assert list(viewer_client.get(url(erp)).context["future"].rows) == []
+
+
 def test_as_of_a_past_date_shows_the_earlier_holder(viewer_client, erp):
     response = viewer_client.get(url(erp, as_of="2024-03-01"))
     assert matrix(response) == {
