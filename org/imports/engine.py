@@ -43,9 +43,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = ", ".join(
-            part for part in (f"row {self.row}" if self.row else "", f"column {self.column}" if self.column else "")
-        )
+        parts = (f"row {self.row}" if self.row else "", f"column {self.column}" if self.column else "")
+        where = ", ".join(part for part in parts if part)
         return f"{where}: {self.message}" if where else self.message
 
 

@@ -113,7 +113,7 @@ def _read_csv(data: bytes, encoding: str | None) -> Table:
                 continue  # blank lines are not rows
             rows.append((number, cells))
     except csv.Error as exc:
-        raise FileProblem(f"The CSV cannot be read here: {exc}.", row=reader.line_num + 1) from None
+        raise FileProblem(f"The CSV cannot be read here: {exc}.", row=max(1, reader.line_num)) from None
     if header is None or not any(h.strip() for h in header):
         raise FileProblem("The file has no header row; expected the column names on row 1.", row=1)
     return Table(header=header, rows=rows, encoding=used, delimiter=delimiter)

@@ -16,9 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("kind", choices=KINDS)
-        parser.add_argument(
-            "--format", choices=FORMATS, default=None, help="Default: projman."
-        )
+        parser.add_argument("--format", choices=FORMATS, default=None, help="Default: projman.")
         parser.add_argument("--output", "-o", help="A file; XLSX when it ends in .xlsx. Default: CSV on stdout.")
 
     def handle(self, *args: Any, **options: Any) -> None:
