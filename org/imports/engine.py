@@ -731,9 +731,28 @@ class Planner:
             elif v.get("manager") and v["manager"].casefold() == v["employee_number"].casefold():
                 sheet.at(r, "manager", "An employee cannot be their own manager.")
                 ok = False
+            employee = employees.get(v["employee_number"].casefold())
+            if ok and employee.leave_date is not None and v["effective_date"] > employee.leave_date:
+                sheet.at(
+                    r,
+                    "effective_date",
+                    f"{employee} left on {employee.leave_date}; a change cannot take effect after that.",
+                )
+                ok = False
             if ok:
                 by_employee[v["employee_number"].casefold()].append(r)
         today = timezone.localdate()
+        in_force = {}  # employee → the row that sets their department, title and manager today
+        for number, changes in by_employee.items():
+            current = [r for r in changes if r.values["effective_date"] <= today]
+            if current:
+                in_force[number] = max(current, key=lambda r: r.values["effective_date"])
+        if "manager" in sheet.present:
+            managers = {
+                r.number: {"manager": employees[r.values["manager"].casefold()].pk if r.values.get("manager") else None}
+                for r in in_force.values()
+            }
+            self.check_cycles(Employee, "employee_number", "manager", list(in_force.values()), managers)
         self.stored_employee_fields = {
             values["id"]: values
             for values in fetch(
@@ -774,9 +793,8 @@ class Planner:
                     end_date=end,
                 )
                 wanted.append((r, a))
-            current = [r for r in changes if r.values["effective_date"] <= today]
-            if current:
-                self.plan_employee_update(employee, current[-1], employees, departments, people, changed)
+            if number in in_force:
+                self.plan_employee_update(employee, in_force[number], employees, departments, people, changed)
         fields_changed = sorted(changed)
         if role_step:
             self.steps.append(role_step)
