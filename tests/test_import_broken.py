@@ -95,6 +95,15 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
             "row 2, column F (manager): Unknown employee number 'E404': there is none in the database or in this file.",
         ],
     ),
+    "a bad cell and an unknown reference on one row": (
+        "employees",
+        EMPLOYEES + "E9,A,B,nope,NOPE,,,\n",
+        (),
+        [
+            "row 2, column D (work_email): 'nope' is not an email address; expected name@example.com.",
+            "row 2, column E (department): Unknown department code 'NOPE': there is none in the database.",
+        ],
+    ),
     "unknown assignment references": (
         "assignments",
         ASSIGNMENTS

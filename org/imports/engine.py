@@ -235,6 +235,7 @@ class Sheet:
         self.labels: dict[str, str] = {}
         self.present: set[str] = set()
         self.rows: list[Row] = []
+        self.partial: list[Row] = []  # rows with a bad cell: their other cells are still checked against the database
         by_name = {name: column for column in columns for name in column.names}
         header = [h.replace("\ufeff", "").strip() for h in table.header]
         index_of: dict[str, int] = {}
@@ -288,8 +289,7 @@ class Sheet:
                 except ValueError as exc:
                     self.problem(number, self.labels[column.field], str(exc))
                     bad = True
-            if not bad:
-                self.rows.append(Row(number, values))
+            (self.partial if bad else self.rows).append(Row(number, values))
 
     def problem(self, row: int | None, column: str | None, message: str) -> None:
         self.report.problems.append(Problem(row, column, message))
@@ -382,15 +382,16 @@ class Planner:
         fields = [name for name in sheet.present if name != key]
         # References: the id they point to, or the row of this file that will create it.
         resolved: dict[int, dict[str, Any]] = defaultdict(dict)  # row number → field → id | key of a new row
-        new_keys = {r.values[key].casefold() for r in rows if r.values[key].casefold() not in stored}
+        checked = rows + sheet.partial
+        new_keys = {k.casefold() for r in checked if (k := r.values.get(key)) and k.casefold() not in stored}
         for name in fields:
             ref = REFERENCES.get((kind, name))
             if ref is None:
                 continue
-            wanted = {r.values[name] for r in rows if r.values.get(name)}
+            wanted = {r.values[name] for r in checked if r.values.get(name)}
             ids = {k.casefold(): i for k, i in fetch(ref.model.objects.values_list(ref.key, "id"), ref.key, wanted)}
             self_reference = ref.model is model
-            for r in rows:
+            for r in checked:
                 target = r.values.get(name)
                 if not target:
                     resolved[r.number][name] = None
@@ -569,20 +570,21 @@ class Planner:
         for r in sheet.rows:
             if bool(r.values.get("department")) == bool(r.values.get("project")):
                 sheet.at(r, "department", "Fill in exactly one of department and project (by code).")
-        rows = [r for r in sheet.rows if bool(r.values.get("department")) != bool(r.values.get("project"))]
-        employees = self.employees_by_number([r.values["employee"] for r in rows])
+        good = {id(r) for r in sheet.rows if bool(r.values.get("department")) != bool(r.values.get("project"))}
+        rows = sheet.rows + sheet.partial
+        employees = self.employees_by_number([r.values["employee"] for r in rows if r.values.get("employee")])
         roles = {role.name.casefold(): role for role in Role.objects.all()}
         departments = self.targets(Department, [r.values.get("department") for r in rows])
         projects = self.targets(Project, [r.values.get("project") for r in rows])
         wanted: list[tuple[Row, Assignment]] = []
         for r in rows:
             v = r.values
-            employee = employees.get(v["employee"].casefold())
-            role = roles.get(v["role"].casefold())
+            employee = employees.get(v["employee"].casefold()) if v.get("employee") else None
+            role = roles.get(v["role"].casefold()) if v.get("role") else None
             department = departments.get(v["department"].casefold()) if v.get("department") else None
             project = projects.get(v["project"].casefold()) if v.get("project") else None
             for found, name, noun in ((employee, "employee", "employee number"), (role, "role", "role")):
-                if found is None:
+                if found is None and v.get(name):
                     sheet.at(r, name, f"Unknown {noun} {v[name]!r}: there is none in the database.")
             if v.get("department") and department is None:
                 sheet.at(
@@ -590,7 +592,7 @@ class Planner:
                 )
             if v.get("project") and project is None:
                 sheet.at(r, "project", f"Unknown project code {v['project']!r}: there is none in the database.")
-            if employee is None or role is None or (department or project) is None:
+            if id(r) not in good or employee is None or role is None or (department or project) is None:
                 continue
             a = Assignment(employee=employee, role=role, department=department, project=project)
             for name in ("level", "start_date", "end_date", "allocation", "note"):
