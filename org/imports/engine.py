@@ -230,7 +230,14 @@ class Row:
 class Sheet:
     """The file's rows parsed into values, with the label of each field's column for error messages."""
 
-    def __init__(self, table: Table, columns: list[f.Column], ignored: Sequence[str], report: Report) -> None:
+    def __init__(
+        self,
+        table: Table,
+        columns: list[f.Column],
+        ignored: Sequence[str],
+        report: Report,
+        progress: Progress | None = None,
+    ) -> None:
         self.report = report
         self.labels: dict[str, str] = {}
         self.present: set[str] = set()
@@ -270,7 +277,10 @@ class Sheet:
         self.present = set(index_of)
         wanted = [(column, index_of[column.field]) for column in columns if column.field in index_of]
         width = len(header)
-        for number, cells in table.rows:
+        total = len(table.rows)
+        for done, (number, cells) in enumerate(table.rows, start=1):
+            if progress and (done % 1000 == 0 or done == total):
+                progress("checking", done, total)
             values: dict[str, Any] = {}
             bad = False
             for i in range(width, len(cells)):
@@ -905,9 +915,7 @@ def run_import(
         report.problems.append(Problem(None, None, f"The {chosen!r} format has no {kind}; for {kind} use: {expected}."))
         return report
     report.format = chosen
-    sheet = Sheet(table, COLUMNS[(kind, chosen)], IGNORED.get((kind, chosen), ()), report)
-    if progress:
-        progress("validating", len(sheet.rows), len(table.rows))
+    sheet = Sheet(table, COLUMNS[(kind, chosen)], IGNORED.get((kind, chosen), ()), report, progress)
     reason = f"import_org {kind}" + (f" {filename}" if filename else "")
     try:
         with transaction.atomic():
