@@ -20,16 +20,16 @@ from typing import Any
 
 from django.db import DatabaseError, IntegrityError, models, transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_update_with_history
 
 from org.imports import fields as f
+from org.imports.bulk import BATCH_SIZE, insert_with_history
 from org.imports.reading import MAX_FIELD, FileProblem, Table, column_label, normalise_header, read_table
 from org.models import AppliesTo, Assignment, Department, Employee, Level, Project, ProjectStatus, Role
 from org.services import assignments_batch_violations, lock_targets
 
 KINDS = ("departments", "employees", "projects", "roles", "assignments", "history")
 FORMATS = ("projman", "orangehrm", "jobhistory")
-BATCH_SIZE = 2000  # rows per INSERT/UPDATE statement and per "IN (…)" lookup
 MEMBER_ROLE = "Team Member"  # the role job-history rows become on the home department
 ONE_DAY = datetime.timedelta(days=1)
 
@@ -859,14 +859,7 @@ def write(steps: list[Step], *, user: Any = None, reason: str = "", progress: Pr
     for step in steps:
         for level in step.levels:
             for part in chunks(level):
-                bulk_create_with_history(
-                    list(part),
-                    step.model,
-                    BATCH_SIZE,
-                    default_user=user,
-                    default_change_reason=reason,
-                    default_date=when,
-                )
+                insert_with_history(step.model, part, user=user, reason=reason, when=when)
                 done += len(part)
                 if progress:
                     progress("writing", done, total)
