@@ -221,7 +221,7 @@ def recognise_format(kind: str, header: Iterable[str]) -> str:
 # --- Phase one, common part: header and cells ----------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     number: int
     values: dict[str, Any]
@@ -382,7 +382,7 @@ class Planner:
     def plan_keyed(self) -> None:
         kind, sheet = self.kind, self.sheet
         model, key = MODELS[kind], NATURAL_KEYS[kind]
-        self.count(model)
+        counts = self.count(model)
         rows = self.unique_rows(sheet.rows, lambda r: r.values[key].casefold(), key)
         attnames = concrete_attnames(model)
         stored = {
@@ -439,16 +439,16 @@ class Planner:
             values = {attname_of[name]: resolved[r.number].get(name, r.values[name]) for name in fields}
             if before is None:
                 obj = new_objects[row_key]
-                self.count(model).created += 1
+                counts.created += 1
             else:
                 differs = [name for name in fields if values[attname_of[name]] != before[attname_of[name]]]
                 if not differs:
-                    self.count(model).unchanged += 1
+                    counts.unchanged += 1
                     continue
                 changed_fields.update(differs)
                 obj = model(**before)
                 step.updates.append(obj)
-                self.count(model).updated += 1
+                counts.updated += 1
             for name in fields:
                 value = values[attname_of[name]]
                 if isinstance(value, tuple):  # a row of this file, inserted before this one is written
@@ -630,7 +630,7 @@ class Planner:
     ) -> None:
         """Match ``wanted`` assignments to stored ones by employee, role, target and start; check every rule
         against each other and against the stored assignments of the same targets; plan the writes."""
-        self.count(Assignment)
+        counts = self.count(Assignment)
         sheet = self.sheet
         department_ids = {a.department_id for _, a in wanted if a.department_id}
         project_ids = {a.project_id for _, a in wanted if a.project_id}
@@ -669,12 +669,12 @@ class Planner:
             before = by_key.get(k)
             if before is None:
                 creates.append(a)
-                self.count(Assignment).created += 1
+                counts.created += 1
                 batch.append((r, a))
                 continue
             differs = [n for n in fields if getattr(a, n) != getattr(before, n)]
             if not differs:
-                self.count(Assignment).unchanged += 1
+                counts.unchanged += 1
                 continue
             for n in differs:
                 setattr(before, n, getattr(a, n))
@@ -682,7 +682,7 @@ class Planner:
             replaced.add(before.pk)
             step.updates.append(before)
             batch.append((r, before))
-            self.count(Assignment).updated += 1
+            counts.updated += 1
         saved = [a for a in stored if a.pk not in replaced]
         violations = assignments_batch_violations([a for _, a in batch], saved)
         column_of = column_of or {"__all__": "department"}
@@ -909,6 +909,7 @@ def run_import(
         return report
     report.format = chosen
     sheet = Sheet(table, COLUMNS[(kind, chosen)], IGNORED.get((kind, chosen), ()), report, progress)
+    table.rows = []  # the parsed rows are all that is needed from here on
     reason = f"import_org {kind}" + (f" {filename}" if filename else "")
     try:
         with transaction.atomic():
