@@ -7,6 +7,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from openpyxl import load_workbook
 
 from org.models import Assignment, Department, Employee, Project, Role
@@ -83,3 +84,27 @@ def test_export_assignments_names_targets_by_code():
     lines = export("assignments").splitlines()
 
     assert lines[1].startswith("E7,Developer,,ERP,R,2024-01-01,,50,")
+
+
+def test_the_hr_formats_export_in_their_own_columns_and_import_back_unchanged(tmp_path):
+    load_examples()
+    import_ok("history", write(tmp_path, _history(), "h.csv"))
+    before = snapshot()
+
+    orangehrm = export("employees", "--format", "orangehrm")
+    history = export("history", "--format", "jobhistory")
+
+    assert orangehrm.splitlines()[0].startswith("first_name,middle_name,last_name,employee_id,other_id,")
+    assert history.splitlines()[:2] == [
+        "Employee ID,Effective Date,Department,Job Title,Manager ID",
+        "E003,2020-09-01,ENG,Analyst,E001",
+    ]
+    assert "format orangehrm" in import_ok("employees", write(tmp_path, orangehrm, "o.csv"))
+    assert "Nothing to change" in import_ok("employees", write(tmp_path, orangehrm, "o.csv"))
+    assert "Nothing to change" in import_ok("history", write(tmp_path, history, "j.csv"))
+    assert snapshot() == before
+
+
+def test_a_format_without_that_kind_is_refused():
+    with pytest.raises(CommandError, match="No orangehrm export for roles; choose one of: projman"):
+        call_command("export_org", "roles", "--format", "orangehrm")

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from org.imports.engine import run_import
 from tests.imports import import_fails, load_examples, snapshot, write
 
 pytestmark = pytest.mark.django_db
@@ -284,3 +285,21 @@ def test_every_bad_row_is_reported_not_only_the_first(tmp_path):
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(CommandError, match=r"Cannot read .*nothing\.csv"):
         call_command("import_org", "roles", str(tmp_path / "nothing.csv"))
+
+
+def test_a_row_leading_into_a_loop_and_the_loop_itself_are_told_apart(tmp_path):
+    path = write(tmp_path, "code,name,parent\nA,A,B\nB,B,C\nC,C,B\n", "loop.csv")
+
+    report = import_fails("departments", path)
+
+    assert report == "loop.csv: row 3, column C (parent): This would make a loop in the department tree: b → c → b.\n"
+
+
+def test_a_long_chain_of_managers_is_checked_in_linear_time(tmp_path):
+    rows = "".join(f"E{i},A,B,e{i}@x.example,E{i - 1}\n" for i in range(1, 20_000))
+    path = write(tmp_path, "employee_number,first_name,last_name,work_email,manager\nE0,A,B,e0@x.example,\n" + rows)
+
+    report = run_import("employees", path.read_bytes(), dry_run=True)
+
+    assert report.ok, report.problems[:3]
+    assert report.counts["employees"].created == 20_000

@@ -67,9 +67,11 @@ def test_queries_grow_with_batches_not_rows(departments, rows):
     history_fields = list(Employee.history.model._meta.concrete_fields)
     per_statement = min(BATCH_SIZE, connection.ops.bulk_batch_size(history_fields, [None] * BATCH_SIZE))
     levels = 7
-    lookups = 3 * math.ceil(rows / BATCH_SIZE)  # stored rows, departments and managers, e-mails: by batches of keys
-    assert len(first) <= 4 + lookups + 2 * (math.ceil(rows / per_statement) + levels)
-    assert len(again) <= 4 + lookups
+    # Stored rows, departments and managers, e-mails: each by batches of keys, or a count and one read of the table.
+    lookups = 3 * max(2, math.ceil(rows / BATCH_SIZE))
+    fixed = 5  # savepoint, release, the manager tree for the loop check, a count or two to spare
+    assert len(first) <= fixed + lookups + 2 * (math.ceil(rows / per_statement) + levels)
+    assert len(again) <= fixed + lookups
 
 
 class Terminal(io.StringIO):

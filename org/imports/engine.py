@@ -327,10 +327,25 @@ def chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterable[Sequence[An
         yield items[start : start + size]
 
 
-def fetch(queryset: models.QuerySet, key: str, keys: Iterable[Any]) -> list[Any]:
-    """``queryset`` rows whose ``key`` is among ``keys``, one query per batch of keys."""
+def fetch(
+    queryset: models.QuerySet, key: str, keys: Iterable[Any], *, key_of: Callable[[Any], str] | None = None
+) -> list[Any]:
+    """``queryset`` rows whose ``key`` is among ``keys``, one query per batch of keys.
+
+    Given ``key_of`` (how to read the text key off a row), a file that names most of a table reads the whole table
+    in one pass instead, keeping the rows whose key matches without regard to case: building ``IN`` lists of
+    thousands of values costs more than reading the rows. Into an empty table, nothing is read at all.
+    """
+    wanted = set(keys)
+    if not wanted:
+        return []
+    if key_of is not None:
+        stored = queryset.model._default_manager.count()
+        if stored <= 2 * len(wanted):
+            folded = {k.casefold() for k in wanted}
+            return [row for row in queryset.iterator(BATCH_SIZE) if key_of(row).casefold() in folded] if stored else []
     found: list[Any] = []
-    for part in chunks(sorted(set(keys))):
+    for part in chunks(sorted(wanted)):
         found.extend(queryset.filter(**{f"{key}__in": part}))
     return found
 
@@ -387,7 +402,9 @@ class Planner:
         attnames = concrete_attnames(model)
         stored = {
             values[key].casefold(): values
-            for values in fetch(model.objects.values(*attnames), key, [r.values[key] for r in rows])
+            for values in fetch(
+                model.objects.values(*attnames), key, [r.values[key] for r in rows], key_of=lambda v: v[key]
+            )
         }
         fields = [name for name in sheet.present if name != key]
         # References: the id they point to, or the row of this file that will create it.
@@ -399,7 +416,8 @@ class Planner:
             if ref is None:
                 continue
             wanted = {r.values[name] for r in checked if r.values.get(name)}
-            ids = {k.casefold(): i for k, i in fetch(ref.model.objects.values_list(ref.key, "id"), ref.key, wanted)}
+            pairs = fetch(ref.model.objects.values_list(ref.key, "id"), ref.key, wanted, key_of=lambda v: v[0])
+            ids = {k.casefold(): i for k, i in pairs}
             self_reference = ref.model is model
             for r in checked:
                 target = r.values.get(name)
@@ -510,20 +528,24 @@ class Planner:
                 target[1] if isinstance(target, tuple) else key_of_id.get(target) if target else None
             )
         noun = "department tree" if model is Department else "chain of managers"
-        reported: set[str] = set()
+        settled: set[str] = set()  # known to lead up to the top, or already reported: walked once, never again
         for r in rows:
             start = r.values[key].casefold()
-            if field_name not in r.values or start in reported:
+            if field_name not in r.values or start in settled:
                 continue
-            seen: list[str] = []
+            path: list[str] = []
+            on_path: set[str] = set()
             node: str | None = start
-            while node is not None and node not in seen:
-                seen.append(node)
+            while node is not None and node not in on_path and node not in settled:
+                path.append(node)
+                on_path.add(node)
                 node = parent_of.get(node)
-            if node == start:
-                reported.update(seen)
-                path = " → ".join([*seen, start])
-                self.sheet.at(r, field_name, f"This would make a loop in the {noun}: {path}.")
+            if node is None or node in settled:
+                settled.update(path)
+            elif node == start:  # one report per loop, on the first of its rows
+                settled.update(path)
+                loop = " → ".join([*path, start])
+                self.sheet.at(r, field_name, f"This would make a loop in the {noun}: {loop}.")
 
     def check_employees(self, rows: list[Row], stored: dict[str, dict], fields: list[str]) -> None:
         sheet = self.sheet
@@ -534,6 +556,7 @@ class Planner:
                     Employee.objects.values_list("work_email", "employee_number"),
                     "work_email",
                     [r.values["work_email"] for r in rows],
+                    key_of=lambda v: v[0],
                 )
             }
             in_file: dict[str, Row] = {}
