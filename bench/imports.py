@@ -141,15 +141,16 @@ def load_data_infile(url: str, rows: list[tuple], directory: Path, *, with_histo
 
 
 def peak_rss(url: str, path: Path | None) -> int:
-    """Peak resident memory, in bytes, of a fresh ``manage.py import_org employees PATH`` process (or, with no path,
-    of one that only loads Django: the floor every command starts from)."""
+    """Peak resident memory (VmHWM, which unlike ru_maxrss does not carry over this process's own size through
+    fork and exec), in bytes, of a fresh ``manage.py import_org employees PATH`` process (or, with no path, of one
+    that only loads Django: the floor every command starts from)."""
     env = {**os.environ, "DEBUG": "false", "DATABASE_URL": url}
     command = ["import_org", "employees", str(path)] if path else ["check"]
     script = (
-        "import resource, sys\n"
         "from django.core.management import execute_from_command_line\n"
         f"execute_from_command_line(['manage.py', *{command!r}])\n"
-        "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "import re\n"
+        "print('MAXRSS', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
     )
     env.setdefault("DJANGO_SETTINGS_MODULE", "projman.settings")
     done = subprocess.run(
