@@ -224,6 +224,12 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         (),
         ["row 2, column C: A value beyond the last named column."],
     ),
+    "a value under no header": (
+        "roles",
+        "name,,description\nCoach,oops,Helps\n",
+        (),
+        ["row 2, column B: A value in a column without a name in the header."],
+    ),
     "an unknown choice": (
         "projects",
         "code,name,department,status\nZ,Zed,ENG,finished\n",

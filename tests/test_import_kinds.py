@@ -169,3 +169,13 @@ def test_an_encoding_can_be_chosen(tmp_path, department):
 
     assert "cp1252" in output
     assert Employee.objects.get(employee_number="E9").last_name == "Œuvre"
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_any_line_ending_and_a_cell_spanning_lines(tmp_path, newline):
+    content = newline.join(["name,description", 'Coach,"Helps people,', 'one at a time"', "Mentor,", ""])
+
+    import_ok("roles", write(tmp_path, content))
+
+    assert Role.objects.get(name="Coach").description == f"Helps people,{newline}one at a time"
+    assert Role.objects.filter(name="Mentor").exists()

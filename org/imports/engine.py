@@ -242,15 +242,16 @@ class Sheet:
         self.labels: dict[str, str] = {}
         self.present: set[str] = set()
         self.rows: list[Row] = []
+        self.count = 0  # data rows read
         self.partial: list[Row] = []  # rows with a bad cell: their other cells are still checked against the database
         by_name = {name: column for column in columns for name in column.names}
         header = [h.replace("\ufeff", "").strip() for h in table.header]
         index_of: dict[str, int] = {}
+        unnamed: list[int] = []  # columns without a header: refused once a row has a value there
         for i, raw in enumerate(header):
             name = normalise_header(raw)
             if not name:
-                if any(i < len(cells) and cells[i].strip() for _, cells in table.rows):
-                    self.problem(1, column_label(i, header), "This column has values but no name in the header.")
+                unnamed.append(i)
                 continue
             column = by_name.get(name)
             if column is None:
@@ -270,36 +271,47 @@ class Sheet:
                 self.problem(1, repr(column.field), f"Missing column {names}: it is required.")
         if ignored and (skipped := [h for h in header if normalise_header(h) in ignored]):
             report.notes.append(f"Ignored columns ProjMan has no field for: {', '.join(skipped)}.")
-        if not table.rows:
-            self.problem(2, None, "The file has a header but no data rows.")
         if report.problems:
             return
         self.present = set(index_of)
         wanted = [(column, index_of[column.field]) for column in columns if column.field in index_of]
-        width = len(header)
-        total = len(table.rows)
-        for done, (number, cells) in enumerate(table.rows, start=1):
-            if progress and (done % 1000 == 0 or done == total):
-                progress("checking", done, total)
-            values: dict[str, Any] = {}
-            bad = False
-            for i in range(width, len(cells)):
-                if cells[i].strip():
-                    self.problem(number, column_label(i, header), "A value beyond the last named column.")
-                    bad = True
-                    break
-            for column, i in wanted:
-                cell = cells[i] if i < len(cells) else ""
-                if len(cell) > MAX_FIELD:
-                    self.problem(number, self.labels[column.field], f"The cell holds {len(cell)} characters.")
-                    bad = True
-                    continue
-                try:
-                    values[column.field] = column.parse(cell)
-                except ValueError as exc:
-                    self.problem(number, self.labels[column.field], str(exc))
-                    bad = True
-            (self.partial if bad else self.rows).append(Row(number, values))
+        total = table.estimated_rows
+        try:
+            for number, cells in table.rows:
+                self.count += 1
+                if progress and self.count % 1000 == 0:
+                    progress("checking", min(self.count, total), total)
+                self.parse(number, cells, header, wanted, unnamed)
+        except FileProblem as exc:
+            self.problem(exc.row, exc.column, exc.message)
+            return
+        if progress:
+            progress("checking", total, total)
+        if not self.count:
+            self.problem(2, None, "The file has a header but no data rows.")
+
+    def parse(
+        self, number: int, cells: list[str], header: list[str], wanted: list[tuple[f.Column, int]], unnamed: list[int]
+    ) -> None:
+        values: dict[str, Any] = {}
+        bad = False
+        for i in [*unnamed, *range(len(header), len(cells))]:
+            if i < len(cells) and cells[i].strip():
+                where = "in a column without a name in the header" if i in unnamed else "beyond the last named column"
+                self.problem(number, column_label(i, header), f"A value {where}.")
+                bad = True
+        for column, i in wanted:
+            cell = cells[i] if i < len(cells) else ""
+            if len(cell) > MAX_FIELD:
+                self.problem(number, self.labels[column.field], f"The cell holds {len(cell)} characters.")
+                bad = True
+                continue
+            try:
+                values[column.field] = column.parse(cell)
+            except ValueError as exc:
+                self.problem(number, self.labels[column.field], str(exc))
+                bad = True
+        (self.partial if bad else self.rows).append(Row(number, values))
 
     def problem(self, row: int | None, column: str | None, message: str) -> None:
         self.report.problems.append(Problem(row, column, message))
@@ -314,12 +326,23 @@ class Sheet:
 
 @dataclass
 class Step:
-    """Writes for one model: inserts in levels (a level may point to rows of an earlier one), then updates."""
+    """Writes for one model: inserts in levels (a level may point to rows of an earlier one), then updates.
+
+    A level holds model instances, or file rows that ``make`` turns into instances a batch at a time while writing
+    (so a big file never has all its instances in memory at once). Values ``("new", key)`` point to a row this step
+    inserts; ``created`` maps those keys to the ids they got.
+    """
 
     model: type[models.Model]
-    levels: list[list[models.Model]] = field(default_factory=list)
+    levels: list[list[Any]] = field(default_factory=list)
     updates: list[models.Model] = field(default_factory=list)
     update_fields: list[str] = field(default_factory=list)
+    make: Callable[[Any], models.Model] | None = None
+    key: str | None = None
+    created: dict[str, int] = field(default_factory=dict)
+
+    def resolve(self, value: Any) -> Any:
+        return self.created[value[1]] if isinstance(value, tuple) else value
 
 
 def chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterable[Sequence[Any]]:
@@ -407,8 +430,7 @@ class Planner:
             )
         }
         fields = [name for name in sheet.present if name != key]
-        # References: the id they point to, or the row of this file that will create it.
-        resolved: dict[int, dict[str, Any]] = defaultdict(dict)  # row number → field → id | key of a new row
+        # References become the id they point to, or ("new", key) for the row of this file that will create it.
         checked = rows + sheet.partial
         new_keys = {k.casefold() for r in checked if (k := r.values.get(key)) and k.casefold() not in stored}
         for name in fields:
@@ -422,17 +444,17 @@ class Planner:
             for r in checked:
                 target = r.values.get(name)
                 if not target:
-                    resolved[r.number][name] = None
+                    r.values[name] = None
                 elif target.casefold() in ids:
-                    resolved[r.number][name] = ids[target.casefold()]
+                    r.values[name] = ids[target.casefold()]
                 elif self_reference and target.casefold() in new_keys:
-                    resolved[r.number][name] = ("new", target.casefold())
+                    r.values[name] = ("new", target.casefold())
                 else:
                     where = "in the database or in this file" if self_reference else "in the database"
                     sheet.at(r, name, f"Unknown {ref.noun} {target!r}: there is none {where}.")
         self_field = next((n for n in fields if (ref := REFERENCES.get((kind, n))) and ref.model is model), None)
         if self_field:
-            self.check_cycles(model, key, self_field, rows, resolved)
+            self.check_cycles(model, key, self_field, rows, lambda r: r.values[self_field])
         if kind == "employees":
             self.check_employees(rows, stored, fields)
         if kind == "projects":
@@ -443,41 +465,41 @@ class Planner:
                     sheet.at(r, "end_date", f"The end date {end} is before the start date {start}.")
         if self.report.problems:
             return
-        step = Step(model)
-        new_objects: dict[str, models.Model] = {}
-        depth_of: dict[str, int] = {}
         attname_of = {name: model._meta.get_field(name).attname for name in fields}
+        step = Step(model, key=key)
+
+        def make(r: Row) -> models.Model:
+            obj = model(**{key: r.values[key]})
+            for name in fields:
+                setattr(obj, attname_of[name], step.resolve(r.values[name]))
+            return obj
+
+        step.make = make
+        new_rows: dict[str, Row] = {}
         changed_fields: set[str] = set()
-        for r in rows:  # first every new object, since a row may point to a new row further down
-            if (row_key := r.values[key].casefold()) not in stored:
-                new_objects[row_key] = model(**{key: r.values[key]})
         for r in rows:
             row_key = r.values[key].casefold()
             before = stored.get(row_key)
-            values = {attname_of[name]: resolved[r.number].get(name, r.values[name]) for name in fields}
             if before is None:
-                obj = new_objects[row_key]
+                new_rows[row_key] = r
                 counts.created += 1
-            else:
-                differs = [name for name in fields if values[attname_of[name]] != before[attname_of[name]]]
-                if not differs:
-                    counts.unchanged += 1
-                    continue
-                changed_fields.update(differs)
-                obj = model(**before)
-                step.updates.append(obj)
-                counts.updated += 1
-            for name in fields:
-                value = values[attname_of[name]]
-                if isinstance(value, tuple):  # a row of this file, inserted before this one is written
-                    setattr(obj, name, new_objects[value[1]])
-                else:
-                    setattr(obj, attname_of[name], value)
+                continue
+            differs = [name for name in fields if r.values[name] != before[attname_of[name]]]
+            if not differs:
+                counts.unchanged += 1
+                continue
+            changed_fields.update(differs)
+            obj = model(**before)
+            for name in differs:
+                setattr(obj, attname_of[name], r.values[name])  # ("new", key) is resolved when written
+            step.updates.append(obj)
+            counts.updated += 1
         # New rows pointing to new rows go in after them: a level per step down the tree.
-        for row_key in new_objects:
+        depth_of: dict[str, int] = {}
+        for row_key in new_rows:
             path, node = [], row_key
             while node not in depth_of:
-                target = resolved[self.row_of_key[node]].get(self_field) if self_field else None
+                target = new_rows[node].values.get(self_field) if self_field else None
                 if not isinstance(target, tuple):
                     depth_of[node] = 0
                     break
@@ -487,9 +509,9 @@ class Planner:
             for node in reversed(path):
                 depth += 1
                 depth_of[node] = depth
-        levels: dict[int, list[models.Model]] = defaultdict(list)
-        for row_key, obj in new_objects.items():
-            levels[depth_of.get(row_key, 0)].append(obj)
+        levels: dict[int, list[Row]] = defaultdict(list)
+        for row_key, r in new_rows.items():
+            levels[depth_of[row_key]].append(r)
         step.levels = [levels[d] for d in sorted(levels)]
         step.update_fields = sorted(changed_fields)
         self.steps.append(step)
@@ -509,9 +531,10 @@ class Planner:
         return kept
 
     def check_cycles(
-        self, model: type[models.Model], key: str, field_name: str, rows: list[Row], resolved: dict[int, dict]
+        self, model: type[models.Model], key: str, field_name: str, rows: list[Row], target_of: Callable[[Row], Any]
     ) -> None:
-        """No row may end up above itself: the tree as stored, with this file's changes, walked from each row."""
+        """No row may end up above itself: the tree as stored, with this file's changes, walked from each row.
+        ``target_of`` gives the id a row points to, ``("new", key)`` for a row of the file, or None."""
         attname = model._meta.get_field(field_name).attname
         key_of_id: dict[int, str] = {}
         parent_of: dict[str, str | None] = {}
@@ -521,9 +544,9 @@ class Planner:
         for _, k, parent in stored_links:
             parent_of[k.casefold()] = key_of_id.get(parent) if parent else None
         for r in rows:
-            if field_name not in resolved[r.number]:
+            if field_name not in r.values:
                 continue
-            target = resolved[r.number][field_name]
+            target = target_of(r)
             parent_of[r.values[key].casefold()] = (
                 target[1] if isinstance(target, tuple) else key_of_id.get(target) if target else None
             )
@@ -784,10 +807,12 @@ class Planner:
                 in_force[number] = max(current, key=lambda r: r.values["effective_date"])
         if "manager" in sheet.present:
             managers = {
-                r.number: {"manager": employees[r.values["manager"].casefold()].pk if r.values.get("manager") else None}
+                r.number: employees[r.values["manager"].casefold()].pk if r.values.get("manager") else None
                 for r in in_force.values()
             }
-            self.check_cycles(Employee, "employee_number", "manager", list(in_force.values()), managers)
+            self.check_cycles(
+                Employee, "employee_number", "manager", list(in_force.values()), lambda r: managers[r.number]
+            )
         self.stored_employee_fields = {
             values["id"]: values
             for values in fetch(
@@ -882,11 +907,18 @@ def write(steps: list[Step], *, user: Any = None, reason: str = "", progress: Pr
     for step in steps:
         for level in step.levels:
             for part in chunks(level):
-                insert_with_history(step.model, part, user=user, reason=reason, when=when)
+                objs = [step.make(item) for item in part] if step.make else part
+                insert_with_history(step.model, objs, user=user, reason=reason, when=when)
+                if step.key:
+                    step.created.update((getattr(obj, step.key).casefold(), obj.pk) for obj in objs)
                 done += len(part)
                 if progress:
                     progress("writing", done, total)
         if step.updates:
+            attnames = [step.model._meta.get_field(name).attname for name in step.update_fields]
+            for obj in step.updates:
+                for attname in attnames:
+                    setattr(obj, attname, step.resolve(getattr(obj, attname)))
             for part in chunks(step.updates):
                 bulk_update_with_history(
                     list(part),
@@ -924,7 +956,7 @@ def run_import(
     except FileProblem as exc:
         report.problems.append(Problem(exc.row, exc.column, exc.message))
         return report
-    report.encoding, report.delimiter, report.rows = table.encoding, table.delimiter, len(table.rows)
+    report.encoding, report.delimiter = table.encoding, table.delimiter
     chosen = format or recognise_format(kind, table.header)
     if (kind, chosen) not in COLUMNS:
         expected = ", ".join(formats_for(kind))
@@ -932,7 +964,7 @@ def run_import(
         return report
     report.format = chosen
     sheet = Sheet(table, COLUMNS[(kind, chosen)], IGNORED.get((kind, chosen), ()), report, progress)
-    table.rows = []  # the parsed rows are all that is needed from here on
+    report.rows = sheet.count
     reason = f"import_org {kind}" + (f" {filename}" if filename else "")
     try:
         with transaction.atomic():

@@ -12,7 +12,7 @@ import datetime
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from openpyxl import load_workbook
@@ -31,7 +31,10 @@ class FileProblem(Exception):
 @dataclass
 class Table:
     header: list[str]
-    rows: list[tuple[int, list[str]]]  # (row number as a spreadsheet shows it, cells)
+    # (row number as a spreadsheet shows it, cells), read once; a CSV is parsed as it is read, so its rows are
+    # never all in memory as text, and a syntax error further down raises FileProblem while iterating.
+    rows: Iterable[tuple[int, list[str]]]
+    estimated_rows: int  # for progress: the line count of a CSV (a cell may span lines), exact for XLSX
     encoding: str | None  # None for XLSX
     delimiter: str | None
 
@@ -98,25 +101,40 @@ def _read_csv(data: bytes, encoding: str | None) -> Table:
     text, used = decode(data, encoding)
     if "\x00" in text:
         raise FileProblem("The file contains NUL bytes: it is not a CSV text file (nor an XLSX workbook).", row=1)
-    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
+    text = text.lstrip("\ufeff")
+    first_line = text.split("\n", 1)[0]
     delimiter = max((";", ",", "\t"), key=first_line.count) if any(d in first_line for d in ";,\t") else ","
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter, strict=True)
-    rows: list[tuple[int, list[str]]] = []
-    header: list[str] | None = None
+    reader = csv.reader(_lines(text), delimiter=delimiter, strict=True)
     try:
-        for cells in reader:
-            number = reader.line_num
-            if header is None:
-                header = cells
-                continue
-            if not any(cell.strip() for cell in cells):
-                continue  # blank lines are not rows
-            rows.append((number, cells))
+        header = next(reader, None)
     except csv.Error as exc:
-        raise FileProblem(f"The CSV cannot be read here: {exc}.", row=max(1, reader.line_num)) from None
+        raise FileProblem(f"The CSV cannot be read here: {exc}.", row=1) from None
     if header is None or not any(h.strip() for h in header):
         raise FileProblem("The file has no header row; expected the column names on row 1.", row=1)
-    return Table(header=header, rows=rows, encoding=used, delimiter=delimiter)
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for cells in reader:
+                if any(cell.strip() for cell in cells):  # blank lines are not rows
+                    yield reader.line_num, cells
+        except csv.Error as exc:
+            raise FileProblem(f"The CSV cannot be read here: {exc}.", row=max(1, reader.line_num)) from None
+
+    newline = "\n" if "\n" in text else "\r"
+    return Table(header, rows(), text.count(newline), used, delimiter)
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their endings (LF, CRLF, or old Mac CR), without copying it whole."""
+    newline = "\n" if "\n" in text else "\r"
+    start = 0
+    while start < len(text):
+        end = text.find(newline, start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
 
 
 def _cell_text(value: object) -> str:
@@ -160,4 +178,4 @@ def _read_xlsx(data: bytes) -> Table:
         raise FileProblem("The workbook's first sheet is empty; expected a header row and data rows.", row=1)
     while header and not header[-1].strip():
         header.pop()
-    return Table(header=header, rows=rows, encoding=None, delimiter=None)
+    return Table(header, rows, len(rows), None, None)
