@@ -28,6 +28,7 @@ from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from org import selectors, services
+from org.imports.admin import ImportAdminMixin
 from org.models import Assignment, Department, Employee, Project, Role
 
 
@@ -311,7 +312,7 @@ def _head_name(target_field: str) -> Subquery:
 
 
 @admin.register(Department)
-class DepartmentAdmin(SimpleHistoryAdmin):
+class DepartmentAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     list_display = ("code", "name", "parent", "head", "active")
     list_select_related = ("parent",)
     list_filter = ("active", DepartmentSelfSubtreeFilter)
@@ -356,7 +357,7 @@ class EmployeeForm(forms.ModelForm):
 
 
 @admin.register(Employee)
-class EmployeeAdmin(SimpleHistoryAdmin):
+class EmployeeAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     form = EmployeeForm
     list_display = (
         "employee_number",
@@ -418,7 +419,7 @@ class EmployeeAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Project)
-class ProjectAdmin(SimpleHistoryAdmin):
+class ProjectAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     list_display = ("code", "name", "department", "status", "accountable", "start_date", "end_date")
     list_select_related = ("department",)
     list_filter = ("status", DepartmentSubtreeFilter)
@@ -436,14 +437,14 @@ class ProjectAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Role)
-class RoleAdmin(SimpleHistoryAdmin):
+class RoleAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     list_display = ("name", "applies_to", "default_level", "single_holder")
     list_filter = ("applies_to", "default_level", "single_holder")
     search_fields = ("name", "description")
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(SimpleHistoryAdmin):
+class AssignmentAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     form = AssignmentForm
     list_display = ("employee", "role", "target_link", "level", "start_date", "end_date", "allocation")
     list_select_related = ("employee", "role", "department", "project")

@@ -161,6 +161,48 @@ def assignment_conflicts(candidate: Assignment, others: Iterable[Assignment]) ->
     return dict(errors)
 
 
+def assignments_batch_violations(
+    batch: Sequence[Assignment], saved: Iterable[Assignment] = ()
+) -> list[dict[str, list[str]]]:
+    """Every rule, checked in memory, for each assignment of ``batch`` (as many dicts of messages by field, in order).
+
+    ``batch`` are the assignments about to be written together, checked against each other; ``saved`` are stored
+    assignments they must also respect (those the batch changes must be left out). ``assignment_conflicts`` only
+    objects to two assignments on one target that are both Accountable or share a role (and, unless single-holder,
+    an employee), so grouping by those keys hands it every possible rival without comparing all pairs of a target.
+    Related objects (employee, role, department or project) must be set on every assignment, not only their ids.
+    """
+    groups: dict[tuple, list[Assignment]] = defaultdict(list)
+
+    def keys(a: Assignment) -> list[tuple]:
+        target = (a.department_id, a.project_id)
+        found = [(target, a.role_id) if a.role.single_holder else (target, a.role_id, a.employee_id)]
+        if a.level == Level.ACCOUNTABLE:
+            found.append((target, Level.ACCOUNTABLE))
+        return found
+
+    for a in saved:
+        for key in keys(a):
+            groups[key].append(a)
+    batch_keys = [keys(a) for a in batch]
+    for a, found in zip(batch, batch_keys, strict=True):
+        for key in found:
+            groups[key].append(a)
+    results: list[dict[str, list[str]]] = []
+    for a, found in zip(batch, batch_keys, strict=True):
+        errors: dict[str, list[str]] = defaultdict(list)
+        try:
+            assignment_check_fields(a)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors[field].extend(messages)
+        rivals = {id(o): o for key in found for o in groups[key] if o is not a}  # unsaved ones have no pk to tell
+        for field, messages in assignment_conflicts(a, rivals.values()).items():
+            errors[field].extend(messages)
+        results.append(dict(errors))
+    return results
+
+
 def lock_targets(*, department_ids: Iterable[int] = (), project_ids: Iterable[int] = ()) -> None:
     """Lock target rows in one fixed order (departments, then projects, by id) so
     that transactions locking several targets cannot deadlock each other."""

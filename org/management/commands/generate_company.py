@@ -12,11 +12,9 @@ import datetime
 import random
 import time
 import unicodedata
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.db.models import Model
@@ -25,7 +23,7 @@ from simple_history.utils import bulk_create_with_history
 
 from org.models import AppliesTo, Assignment, Department, Employee, Level, Project, ProjectStatus, Role
 from org.selectors import projects_without_accountable
-from org.services import assignment_check_fields, assignment_conflicts
+from org.services import assignments_batch_violations
 
 Period = tuple[datetime.date, datetime.date | None]
 Target = Department | Project
@@ -86,29 +84,13 @@ def clip(periods: list[Period], employee: Employee) -> list[Period]:
 
 
 def violations(assignments: Sequence[Assignment]) -> list[str]:
-    """Every rule of org.services, checked in memory. assignment_conflicts only objects to two assignments on one
-    target that are both Accountable or share a role (and, unless single-holder, an employee), so grouping by those
-    keys hands it every possible rival without comparing all pairs of a target."""
-    groups: dict[tuple, list[Assignment]] = defaultdict(list)
-    keys_of: list[list[tuple]] = []
-    for a in assignments:
-        target = (a.department_id, a.project_id)
-        keys = [(target, a.role_id) if a.role.single_holder else (target, a.role_id, a.employee_id)]
-        if a.level == Level.ACCOUNTABLE:
-            keys.append((target, Level.ACCOUNTABLE))
-        for key in keys:
-            groups[key].append(a)
-        keys_of.append(keys)
-    problems: list[str] = []
-    for a, keys in zip(assignments, keys_of, strict=True):
-        rivals = {id(o): o for key in keys for o in groups[key] if o is not a}  # not saved yet: pk cannot tell
-        try:
-            assignment_check_fields(a)
-        except ValidationError as exc:
-            problems.extend(f"{a}: {message}" for message in exc.messages)
-        for messages in assignment_conflicts(a, rivals.values()).values():
-            problems.extend(f"{a}: {message}" for message in messages)
-    return problems
+    """Every rule of org.services, checked in memory between the generated assignments."""
+    return [
+        f"{a}: {message}"
+        for a, errors in zip(assignments, assignments_batch_violations(assignments), strict=True)
+        for messages in errors.values()
+        for message in messages
+    ]
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""Imports and exports of the org data: see ``engine`` (import), ``exporting`` (export), ``reading`` (files)."""

@@ -1,0 +1,981 @@
+"""Imports: a file of one kind of row, validated whole, then written all at once or not at all.
+
+Phase one reads every row, parses every cell and checks every rule — types, duplicates in the file and against the
+database, references, cycles, the assignment rules of ``org.services`` — collecting every problem with its row and
+column. Phase two runs only when there is none: one transaction of bulk inserts and updates, each row with its
+simple_history record. Rows are matched to stored ones by natural key (department code, employee number, project
+code, role name; employee + role + target + start date for assignments), so importing the same file twice writes
+nothing the second time.
+
+Only the columns a file has are written: an optional column left out of the file leaves that field as it is.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, models, transaction
+from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
+
+from org.imports import fields as f
+from org.imports.bulk import BATCH_SIZE, insert_with_history
+from org.imports.reading import MAX_FIELD, FileProblem, Table, column_label, normalise_header, read_table
+from org.models import AppliesTo, Assignment, Department, Employee, Level, Project, ProjectStatus, Role
+from org.services import assignments_batch_violations, lock_targets
+
+KINDS = ("departments", "employees", "projects", "roles", "assignments", "history")
+FORMATS = ("projman", "orangehrm", "jobhistory")
+MEMBER_ROLE = "Team Member"  # the role job-history rows become on the home department
+ONE_DAY = datetime.timedelta(days=1)
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        parts = (f"row {self.row}" if self.row else "", f"column {self.column}" if self.column else "")
+        where = ", ".join(part for part in parts if part)
+        return f"{where}: {self.message}" if where else self.message
+
+
+@dataclass
+class Counts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class Report:
+    kind: str
+    format: str = "projman"
+    filename: str = ""
+    rows: int = 0
+    dry_run: bool = False
+    written: bool = False
+    counts: dict[str, Counts] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    delimiter: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def changes(self) -> int:
+        return sum(c.created + c.updated for c in self.counts.values())
+
+    def summary(self) -> list[str]:
+        if not self.ok:
+            return [f"{len(self.problems)} problem(s); nothing was written."]
+        verb = "would be " if self.dry_run else ""
+        lines = [
+            f"{name}: {c.created} {verb}created, {c.updated} {verb}updated, {c.unchanged} unchanged"
+            for name, c in self.counts.items()
+        ]
+        if self.dry_run:
+            lines.append("Dry run: nothing was written.")
+        elif not self.changes:
+            lines.append("Nothing to change: the database already matches the file.")
+        return lines
+
+
+# --- Formats: which header names fill which field ------------------------------------------------------------
+
+ORANGEHRM_IGNORED = (
+    "middle_name",
+    "other_id",
+    "driver's_license_no",
+    "license_expiry_date",
+    "gender",
+    "marital_status",
+    "nationality",
+    "date_of_birth",
+    "address_street_1",
+    "address_street_2",
+    "city",
+    "state/province",
+    "zip/postal_code",
+    "country",
+    "home_telephone",
+    "mobile",
+    "work_telephone",
+    "other_email",
+)
+
+COLUMNS: dict[tuple[str, str], list[f.Column]] = {
+    ("departments", "projman"): [
+        f.Column("code", f.text(20, required=True), required=True),
+        f.Column("name", f.text(200, required=True), required=True),
+        f.Column("parent", f.text(20)),
+        f.Column("active", f.boolean(default=True)),
+    ],
+    ("employees", "projman"): [
+        f.Column("employee_number", f.text(30, required=True), required=True),
+        f.Column("first_name", f.text(100, required=True), required=True),
+        f.Column("last_name", f.text(100, required=True), required=True),
+        f.Column("work_email", f.email, required=True),
+        f.Column("job_title", f.text(200)),
+        f.Column("department", f.text(20)),
+        f.Column("manager", f.text(30)),
+        f.Column("hire_date", f.date),
+        f.Column("leave_date", f.date),
+    ],
+    ("employees", "orangehrm"): [
+        f.Column("employee_number", f.text(30, required=True), required=True, headers=("employee_id",)),
+        f.Column("first_name", f.text(100, required=True), required=True),
+        f.Column("last_name", f.text(100, required=True), required=True),
+        f.Column("work_email", f.email, required=True),
+    ],
+    ("projects", "projman"): [
+        f.Column("code", f.text(20, required=True), required=True),
+        f.Column("name", f.text(200, required=True), required=True),
+        f.Column("description", f.long_text),
+        f.Column("department", f.text(20, required=True), required=True),
+        f.Column("status", f.choice(ProjectStatus, default=ProjectStatus.PROPOSED)),
+        f.Column("start_date", f.date),
+        f.Column("end_date", f.date),
+    ],
+    ("roles", "projman"): [
+        f.Column("name", f.text(100, required=True), required=True),
+        f.Column("description", f.long_text),
+        f.Column("applies_to", f.choice(AppliesTo, default=AppliesTo.BOTH)),
+        f.Column("default_level", f.choice(Level, default=Level.RESPONSIBLE)),
+        f.Column("single_holder", f.boolean(default=False)),
+    ],
+    ("assignments", "projman"): [
+        f.Column("employee", f.text(30, required=True), required=True, headers=("employee_number",)),
+        f.Column("role", f.text(100, required=True), required=True),
+        f.Column("department", f.text(20)),
+        f.Column("project", f.text(20)),
+        f.Column("level", f.choice(Level, default="")),
+        f.Column("start_date", f.required_date, required=True),
+        f.Column("end_date", f.date),
+        f.Column("allocation", f.percentage),
+        f.Column("note", f.long_text),
+    ],
+    ("history", "projman"): [
+        f.Column("employee_number", f.text(30, required=True), required=True),
+        f.Column("effective_date", f.required_date, required=True),
+        f.Column("department", f.text(20, required=True), required=True),
+        f.Column("job_title", f.text(200)),
+        f.Column("manager", f.text(30)),
+    ],
+}
+COLUMNS[("history", "jobhistory")] = [
+    f.Column(
+        "employee_number",
+        f.text(30, required=True),
+        required=True,
+        headers=("employee_id", "employee_no", "emp_no", "emp_id", "person_number", "worker_id", "employee"),
+    ),
+    f.Column(
+        "effective_date",
+        f.required_date,
+        required=True,
+        headers=("effective_from", "start_date", "effective_start_date", "date", "change_date"),
+    ),
+    f.Column(
+        "department",
+        f.text(20, required=True),
+        required=True,
+        headers=("department_code", "department_id", "dept", "dept_code", "org_unit", "cost_center"),
+    ),
+    f.Column("job_title", f.text(200), headers=("position", "position_title", "business_title", "title", "job")),
+    f.Column(
+        "manager",
+        f.text(30),
+        headers=("manager_id", "manager_number", "manager_employee_id", "supervisor_id", "supervisor", "reports_to"),
+    ),
+]
+IGNORED = {("employees", "orangehrm"): ORANGEHRM_IGNORED}
+
+
+def formats_for(kind: str) -> list[str]:
+    return [fmt for k, fmt in COLUMNS if k == kind]
+
+
+def recognise_format(kind: str, header: Iterable[str]) -> str:
+    """The format whose columns the header names: OrangeHRM's template has ``employee_id`` and its odd columns;
+    a job history that does not use ProjMan's own names is read as the generic HR export."""
+    names = {normalise_header(h) for h in header}
+    if kind == "employees" and "employee_id" in names and names & set(ORANGEHRM_IGNORED):
+        return "orangehrm"
+    if kind == "history" and not {c.field for c in COLUMNS[("history", "projman")]} >= (names - {""}):
+        return "jobhistory"
+    return "projman"
+
+
+# --- Phase one, common part: header and cells ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Row:
+    number: int
+    values: dict[str, Any]
+
+
+class Sheet:
+    """The file's rows parsed into values, with the label of each field's column for error messages."""
+
+    def __init__(
+        self,
+        table: Table,
+        columns: list[f.Column],
+        ignored: Sequence[str],
+        report: Report,
+        progress: Progress | None = None,
+    ) -> None:
+        self.report = report
+        self.labels: dict[str, str] = {}
+        self.present: set[str] = set()
+        self.rows: list[Row] = []
+        self.count = 0  # data rows read
+        self.partial: list[Row] = []  # rows with a bad cell: their other cells are still checked against the database
+        by_name = {name: column for column in columns for name in column.names}
+        header = [h.replace("\ufeff", "").strip() for h in table.header]
+        index_of: dict[str, int] = {}
+        unnamed: list[int] = []  # columns without a header: refused once a row has a value there
+        for i, raw in enumerate(header):
+            name = normalise_header(raw)
+            if not name:
+                unnamed.append(i)
+                continue
+            column = by_name.get(name)
+            if column is None:
+                if name not in ignored:
+                    expected = ", ".join(c.field for c in columns)
+                    self.problem(1, column_label(i, header), f"Unknown column {raw!r}; the columns are: {expected}.")
+                continue
+            if column.field in index_of:
+                first = column_label(index_of[column.field], header)
+                self.problem(1, column_label(i, header), f"Column {column.field!r} appears twice (first in {first}).")
+                continue
+            index_of[column.field] = i
+            self.labels[column.field] = column_label(i, header)
+        for column in columns:
+            if column.required and column.field not in index_of:
+                names = " or ".join(repr(n) for n in column.names[:3])
+                self.problem(1, repr(column.field), f"Missing column {names}: it is required.")
+        if ignored and (skipped := [h for h in header if normalise_header(h) in ignored]):
+            report.notes.append(f"Ignored columns ProjMan has no field for: {', '.join(skipped)}.")
+        if report.problems:
+            return
+        self.present = set(index_of)
+        wanted = [(column, index_of[column.field]) for column in columns if column.field in index_of]
+        total = table.estimated_rows
+        try:
+            for number, cells in table.rows:
+                self.count += 1
+                if progress and self.count % 1000 == 0:
+                    progress("checking", min(self.count, total), total)
+                self.parse(number, cells, header, wanted, unnamed)
+        except FileProblem as exc:
+            self.problem(exc.row, exc.column, exc.message)
+            return
+        if progress:
+            progress("checking", total, total)
+        if not self.count:
+            self.problem(2, None, "The file has a header but no data rows.")
+
+    def parse(
+        self, number: int, cells: list[str], header: list[str], wanted: list[tuple[f.Column, int]], unnamed: list[int]
+    ) -> None:
+        values: dict[str, Any] = {}
+        bad = False
+        for i in [*unnamed, *range(len(header), len(cells))]:
+            if i < len(cells) and cells[i].strip():
+                where = "in a column without a name in the header" if i in unnamed else "beyond the last named column"
+                self.problem(number, column_label(i, header), f"A value {where}.")
+                bad = True
+        for column, i in wanted:
+            cell = cells[i] if i < len(cells) else ""
+            if len(cell) > MAX_FIELD:
+                self.problem(number, self.labels[column.field], f"The cell holds {len(cell)} characters.")
+                bad = True
+                continue
+            try:
+                values[column.field] = column.parse(cell)
+            except ValueError as exc:
+                self.problem(number, self.labels[column.field], str(exc))
+                bad = True
+        (self.partial if bad else self.rows).append(Row(number, values))
+
+    def problem(self, row: int | None, column: str | None, message: str) -> None:
+        self.report.problems.append(Problem(row, column, message))
+
+    def at(self, row: Row | int, field_name: str | None, message: str) -> None:
+        number = row.number if isinstance(row, Row) else row
+        self.problem(number, self.labels.get(field_name or "", repr(field_name) if field_name else None), message)
+
+
+# --- Phase one, per kind: planning what to write -------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    """Writes for one model: inserts in levels (a level may point to rows of an earlier one), then updates.
+
+    A level holds model instances, or file rows that ``make`` turns into instances a batch at a time while writing
+    (so a big file never has all its instances in memory at once). Values ``("new", key)`` point to a row this step
+    inserts; ``created`` maps those keys to the ids they got.
+    """
+
+    model: type[models.Model]
+    levels: list[list[Any]] = field(default_factory=list)
+    updates: list[models.Model] = field(default_factory=list)
+    update_fields: list[str] = field(default_factory=list)
+    make: Callable[[Any], models.Model] | None = None
+    key: str | None = None
+    created: dict[str, int] = field(default_factory=dict)
+
+    def resolve(self, value: Any) -> Any:
+        return self.created[value[1]] if isinstance(value, tuple) else value
+
+
+def chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def fetch(
+    queryset: models.QuerySet, key: str, keys: Iterable[Any], *, key_of: Callable[[Any], str] | None = None
+) -> list[Any]:
+    """``queryset`` rows whose ``key`` is among ``keys``, one query per batch of keys.
+
+    Given ``key_of`` (how to read the text key off a row), a file that names most of a table reads the whole table
+    in one pass instead, keeping the rows whose key matches without regard to case: building ``IN`` lists of
+    thousands of values costs more than reading the rows. Into an empty table, nothing is read at all.
+    """
+    wanted = set(keys)
+    if not wanted:
+        return []
+    if key_of is not None:
+        stored = queryset.model._default_manager.count()
+        if stored <= 2 * len(wanted):
+            folded = {k.casefold() for k in wanted}
+            return [row for row in queryset.iterator(BATCH_SIZE) if key_of(row).casefold() in folded] if stored else []
+    found: list[Any] = []
+    for part in chunks(sorted(wanted)):
+        found.extend(queryset.filter(**{f"{key}__in": part}))
+    return found
+
+
+def concrete_attnames(model: type[models.Model]) -> list[str]:
+    return [fld.attname for fld in model._meta.concrete_fields]
+
+
+@dataclass(frozen=True)
+class Reference:
+    model: type[models.Model]
+    key: str
+    noun: str  # how an error names what was looked for
+
+
+REFERENCES = {
+    ("departments", "parent"): Reference(Department, "code", "department code"),
+    ("employees", "department"): Reference(Department, "code", "department code"),
+    ("employees", "manager"): Reference(Employee, "employee_number", "employee number"),
+    ("projects", "department"): Reference(Department, "code", "department code"),
+}
+NATURAL_KEYS = {"departments": "code", "employees": "employee_number", "projects": "code", "roles": "name"}
+MODELS = {"departments": Department, "employees": Employee, "projects": Project, "roles": Role}
+
+
+class Planner:
+    """Turns the parsed rows of one kind into the inserts and updates that make the database match them."""
+
+    def __init__(self, kind: str, sheet: Sheet, report: Report, *, member_role: str = MEMBER_ROLE) -> None:
+        self.kind, self.sheet, self.report, self.member_role = kind, sheet, report, member_role
+        self.dry_run = report.dry_run
+        self.row_of_key: dict[Any, int] = {}
+        self.steps: list[Step] = []
+
+    def count(self, model: type[models.Model]) -> Counts:
+        return self.report.counts.setdefault(str(model._meta.verbose_name_plural), Counts())
+
+    def plan(self) -> list[Step]:
+        if self.kind in NATURAL_KEYS:
+            self.plan_keyed()
+        elif self.kind == "assignments":
+            self.plan_assignments_rows()
+        else:
+            self.plan_history()
+        return self.steps
+
+    # Departments, employees, projects, roles ---------------------------------------------------------------
+
+    def plan_keyed(self) -> None:
+        kind, sheet = self.kind, self.sheet
+        model, key = MODELS[kind], NATURAL_KEYS[kind]
+        counts = self.count(model)
+        rows = self.unique_rows(sheet.rows, lambda r: r.values[key].casefold(), key)
+        attnames = concrete_attnames(model)
+        stored = {
+            values[key].casefold(): values
+            for values in fetch(
+                model.objects.values(*attnames), key, [r.values[key] for r in rows], key_of=lambda v: v[key]
+            )
+        }
+        fields = [name for name in sheet.present if name != key]
+        # References become the id they point to, or ("new", key) for the row of this file that will create it.
+        checked = rows + sheet.partial
+        new_keys = {k.casefold() for r in checked if (k := r.values.get(key)) and k.casefold() not in stored}
+        for name in fields:
+            ref = REFERENCES.get((kind, name))
+            if ref is None:
+                continue
+            wanted = {r.values[name] for r in checked if r.values.get(name)}
+            pairs = fetch(ref.model.objects.values_list(ref.key, "id"), ref.key, wanted, key_of=lambda v: v[0])
+            ids = {k.casefold(): i for k, i in pairs}
+            self_reference = ref.model is model
+            for r in checked:
+                target = r.values.get(name)
+                if not target:
+                    r.values[name] = None
+                elif target.casefold() in ids:
+                    r.values[name] = ids[target.casefold()]
+                elif self_reference and target.casefold() in new_keys:
+                    r.values[name] = ("new", target.casefold())
+                else:
+                    where = "in the database or in this file" if self_reference else "in the database"
+                    sheet.at(r, name, f"Unknown {ref.noun} {target!r}: there is none {where}.")
+        self_field = next((n for n in fields if (ref := REFERENCES.get((kind, n))) and ref.model is model), None)
+        if self_field:
+            self.check_cycles(model, key, self_field, rows, lambda r: r.values[self_field])
+        if kind == "employees":
+            self.check_employees(rows, stored, fields)
+        if kind == "projects":
+            for r in rows:
+                start = r.values.get("start_date", (stored.get(r.values[key].casefold()) or {}).get("start_date"))
+                end = r.values.get("end_date", (stored.get(r.values[key].casefold()) or {}).get("end_date"))
+                if start and end and end < start:
+                    sheet.at(r, "end_date", f"The end date {end} is before the start date {start}.")
+        if self.report.problems:
+            return
+        attname_of = {name: model._meta.get_field(name).attname for name in fields}
+        step = Step(model, key=key)
+
+        def make(r: Row) -> models.Model:
+            obj = model(**{key: r.values[key]})
+            for name in fields:
+                setattr(obj, attname_of[name], step.resolve(r.values[name]))
+            return obj
+
+        step.make = make
+        new_rows: dict[str, Row] = {}
+        changed_fields: set[str] = set()
+        for r in rows:
+            row_key = r.values[key].casefold()
+            before = stored.get(row_key)
+            if before is None:
+                new_rows[row_key] = r
+                counts.created += 1
+                continue
+            differs = [name for name in fields if r.values[name] != before[attname_of[name]]]
+            if not differs:
+                counts.unchanged += 1
+                continue
+            changed_fields.update(differs)
+            obj = model(**before)
+            for name in differs:
+                setattr(obj, attname_of[name], r.values[name])  # ("new", key) is resolved when written
+            step.updates.append(obj)
+            counts.updated += 1
+        # New rows pointing to new rows go in after them: a level per step down the tree.
+        depth_of: dict[str, int] = {}
+        for row_key in new_rows:
+            path, node = [], row_key
+            while node not in depth_of:
+                target = new_rows[node].values.get(self_field) if self_field else None
+                if not isinstance(target, tuple):
+                    depth_of[node] = 0
+                    break
+                path.append(node)
+                node = target[1]
+            depth = depth_of[node]
+            for node in reversed(path):
+                depth += 1
+                depth_of[node] = depth
+        levels: dict[int, list[Row]] = defaultdict(list)
+        for row_key, r in new_rows.items():
+            levels[depth_of[row_key]].append(r)
+        step.levels = [levels[d] for d in sorted(levels)]
+        step.update_fields = sorted(changed_fields)
+        self.steps.append(step)
+
+    def unique_rows(self, rows: list[Row], key_of: Callable[[Row], Any], field_name: str) -> list[Row]:
+        """Rows with a natural key not seen on an earlier row; a repeated key is a problem on the later row."""
+        first: dict[Any, int] = {}
+        kept: list[Row] = []
+        for r in rows:
+            k = key_of(r)
+            if k in first:
+                self.sheet.at(r, field_name, f"Duplicate of row {first[k]}: the same key appears twice in the file.")
+                continue
+            first[k] = r.number
+            kept.append(r)
+        self.row_of_key = first
+        return kept
+
+    def check_cycles(
+        self, model: type[models.Model], key: str, field_name: str, rows: list[Row], target_of: Callable[[Row], Any]
+    ) -> None:
+        """No row may end up above itself: the tree as stored, with this file's changes, walked from each row.
+        ``target_of`` gives the id a row points to, ``("new", key)`` for a row of the file, or None."""
+        attname = model._meta.get_field(field_name).attname
+        key_of_id: dict[int, str] = {}
+        parent_of: dict[str, str | None] = {}
+        stored_links = list(model.objects.values_list("id", key, attname))
+        for pk, k, _ in stored_links:
+            key_of_id[pk] = k.casefold()
+        for _, k, parent in stored_links:
+            parent_of[k.casefold()] = key_of_id.get(parent) if parent else None
+        for r in rows:
+            if field_name not in r.values:
+                continue
+            target = target_of(r)
+            parent_of[r.values[key].casefold()] = (
+                target[1] if isinstance(target, tuple) else key_of_id.get(target) if target else None
+            )
+        noun = "department tree" if model is Department else "chain of managers"
+        settled: set[str] = set()  # known to lead up to the top, or already reported: walked once, never again
+        for r in rows:
+            start = r.values[key].casefold()
+            if field_name not in r.values or start in settled:
+                continue
+            path: list[str] = []
+            on_path: set[str] = set()
+            node: str | None = start
+            while node is not None and node not in on_path and node not in settled:
+                path.append(node)
+                on_path.add(node)
+                node = parent_of.get(node)
+            if node is None or node in settled:
+                settled.update(path)
+            elif node == start:  # one report per loop, on the first of its rows
+                settled.update(path)
+                loop = " → ".join([*path, start])
+                self.sheet.at(r, field_name, f"This would make a loop in the {noun}: {loop}.")
+
+    def check_employees(self, rows: list[Row], stored: dict[str, dict], fields: list[str]) -> None:
+        sheet = self.sheet
+        if "work_email" in fields:
+            owners = {
+                email: number.casefold()
+                for email, number in fetch(
+                    Employee.objects.values_list("work_email", "employee_number"),
+                    "work_email",
+                    [r.values["work_email"] for r in rows],
+                    key_of=lambda v: v[0],
+                )
+            }
+            in_file: dict[str, Row] = {}
+            for r in rows:
+                email, number = r.values["work_email"], r.values["employee_number"].casefold()
+                if email in in_file:
+                    sheet.at(r, "work_email", f"{email} is also the address on row {in_file[email].number}.")
+                    continue
+                in_file[email] = r
+                owner = owners.get(email)
+                if owner is not None and owner != number and owner not in self.row_of_key:
+                    sheet.at(r, "work_email", f"{email} already belongs to employee {owner.upper()} in the database.")
+        for r in rows:
+            before = stored.get(r.values["employee_number"].casefold()) or {}
+            hire = r.values.get("hire_date", before.get("hire_date"))
+            leave = r.values.get("leave_date", before.get("leave_date"))
+            if hire and leave and leave < hire:
+                sheet.at(r, "leave_date", f"The leave date {leave} is before the hire date {hire}.")
+        leavers = {
+            before["id"]: r
+            for r in rows
+            if (before := stored.get(r.values["employee_number"].casefold()))
+            and r.values.get("leave_date")
+            and r.values["leave_date"] != before["leave_date"]
+        }
+        held = fetch(Assignment.objects.values_list("employee_id", "start_date", "end_date"), "employee_id", leavers)
+        late: dict[int, int] = defaultdict(int)
+        for employee_id, _, end in held:
+            leave = leavers[employee_id].values["leave_date"]
+            if end is None or end > leave:
+                late[employee_id] += 1
+        for employee_id, n in late.items():
+            sheet.at(
+                leavers[employee_id],
+                "leave_date",
+                f"{n} assignment(s) of this employee run past this leave date; end or hand them over first "
+                "(setting the leave date in the admin ends them).",
+            )
+
+    # Assignments -------------------------------------------------------------------------------------------
+
+    def plan_assignments_rows(self) -> None:
+        sheet = self.sheet
+        for r in sheet.rows:
+            if bool(r.values.get("department")) == bool(r.values.get("project")):
+                sheet.at(r, "department", "Fill in exactly one of department and project (by code).")
+        good = {id(r) for r in sheet.rows if bool(r.values.get("department")) != bool(r.values.get("project"))}
+        rows = sheet.rows + sheet.partial
+        employees = self.employees_by_number([r.values["employee"] for r in rows if r.values.get("employee")])
+        roles = {role.name.casefold(): role for role in Role.objects.all()}
+        departments = self.targets(Department, [r.values.get("department") for r in rows])
+        projects = self.targets(Project, [r.values.get("project") for r in rows])
+        wanted: list[tuple[Row, Assignment]] = []
+        for r in rows:
+            v = r.values
+            employee = employees.get(v["employee"].casefold()) if v.get("employee") else None
+            role = roles.get(v["role"].casefold()) if v.get("role") else None
+            department = departments.get(v["department"].casefold()) if v.get("department") else None
+            project = projects.get(v["project"].casefold()) if v.get("project") else None
+            for found, name, noun in ((employee, "employee", "employee number"), (role, "role", "role")):
+                if found is None and v.get(name):
+                    sheet.at(r, name, f"Unknown {noun} {v[name]!r}: there is none in the database.")
+            if v.get("department") and department is None:
+                sheet.at(
+                    r, "department", f"Unknown department code {v['department']!r}: there is none in the database."
+                )
+            if v.get("project") and project is None:
+                sheet.at(r, "project", f"Unknown project code {v['project']!r}: there is none in the database.")
+            if id(r) not in good or employee is None or role is None or (department or project) is None:
+                continue
+            a = Assignment(employee=employee, role=role, department=department, project=project)
+            for name in ("level", "start_date", "end_date", "allocation", "note"):
+                if name in sheet.present:
+                    setattr(a, name, v[name])
+            a.level = a.level or role.default_level
+            wanted.append((r, a))
+        fields = [n for n in ("level", "end_date", "allocation", "note") if n in sheet.present]
+        self.plan_assignments(wanted, fields)
+
+    def employees_by_number(self, numbers: Iterable[str]) -> dict[str, Employee]:
+        people = fetch(
+            Employee.objects.only("id", "employee_number", "first_name", "last_name", "leave_date", "hire_date"),
+            "employee_number",
+            numbers,
+        )
+        return {e.employee_number.casefold(): e for e in people}
+
+    def targets(self, model: type[Department | Project], codes: Iterable[str | None]) -> dict[str, Any]:
+        found = fetch(model.objects.only("id", "code", "name"), "code", [c for c in codes if c])
+        return {t.code.casefold(): t for t in found}
+
+    def plan_assignments(
+        self, wanted: list[tuple[Row, Assignment]], fields: list[str], column_of: dict[str, str] | None = None
+    ) -> None:
+        """Match ``wanted`` assignments to stored ones by employee, role, target and start; check every rule
+        against each other and against the stored assignments of the same targets; plan the writes."""
+        counts = self.count(Assignment)
+        sheet = self.sheet
+        department_ids = {a.department_id for _, a in wanted if a.department_id}
+        project_ids = {a.project_id for _, a in wanted if a.project_id}
+        if not self.dry_run:  # what the rules are checked against holds until the import commits
+            for part in chunks(sorted(department_ids)):
+                lock_targets(department_ids=part)
+            for part in chunks(sorted(project_ids)):
+                lock_targets(project_ids=part)
+        stored = fetch(
+            Assignment.objects.select_related("employee", "role", "department", "project"),
+            "department_id",
+            department_ids,
+        )
+        stored += fetch(
+            Assignment.objects.select_related("employee", "role", "department", "project"), "project_id", project_ids
+        )
+
+        def natural(a: Assignment) -> tuple:
+            return (a.employee_id, a.role_id, a.department_id, a.project_id, a.start_date)
+
+        by_key = {natural(a): a for a in stored}
+        first_row: dict[tuple, int] = {}
+        batch: list[tuple[Row, Assignment]] = []
+        replaced: set[int] = set()
+        step = Step(Assignment)
+        changed_fields: set[str] = set()
+        creates: list[Assignment] = []
+        for r, a in wanted:
+            k = natural(a)
+            if k in first_row:
+                sheet.at(
+                    r, "start_date", f"Duplicate of row {first_row[k]}: same employee, role, target and start date."
+                )
+                continue
+            first_row[k] = r.number
+            before = by_key.get(k)
+            if before is None:
+                creates.append(a)
+                counts.created += 1
+                batch.append((r, a))
+                continue
+            differs = [n for n in fields if getattr(a, n) != getattr(before, n)]
+            if not differs:
+                counts.unchanged += 1
+                continue
+            for n in differs:
+                setattr(before, n, getattr(a, n))
+            changed_fields.update(differs)
+            replaced.add(before.pk)
+            step.updates.append(before)
+            batch.append((r, before))
+            counts.updated += 1
+        saved = [a for a in stored if a.pk not in replaced]
+        violations = assignments_batch_violations([a for _, a in batch], saved)
+        column_of = column_of or {"__all__": "department"}
+        for (r, _), errors in zip(batch, violations, strict=True):
+            for name, messages in errors.items():
+                column = column_of.get(name, name)
+                if column not in sheet.labels:
+                    column = next(iter(sheet.labels))
+                for message in messages:
+                    sheet.at(r, column, message)
+        step.levels = [creates] if creates else []
+        step.update_fields = sorted(changed_fields)
+        self.steps.append(step)
+
+    # Job history -------------------------------------------------------------------------------------------
+
+    def plan_history(self) -> None:
+        """Each employee's rows, in date order, become periods in a home department (an assignment of the member
+        role there, ended the day before the next move, or on the leave date); the row in force today sets the
+        employee's department, job title and manager."""
+        sheet = self.sheet
+        rows = self.unique_rows(
+            sheet.rows, lambda r: (r.values["employee_number"].casefold(), r.values["effective_date"]), "effective_date"
+        )
+        employees = self.employees_by_number(
+            [r.values["employee_number"] for r in rows] + [r.values["manager"] for r in rows if r.values.get("manager")]
+        )
+        departments = self.targets(Department, [r.values["department"] for r in rows])
+        role = Role.objects.filter(name=self.member_role).first()
+        role_step = None
+        if role is None:
+            role = Role(name=self.member_role, applies_to=AppliesTo.DEPARTMENT, default_level=Level.RESPONSIBLE)
+            role_step = Step(Role, levels=[[role]])
+            self.count(Role).created += 1
+            self.report.notes.append(f"The role {self.member_role!r} is created for home-department assignments.")
+        elif not role.applies_to_target(Department()):
+            sheet.problem(None, None, f"The role {self.member_role!r} does not apply to departments.")
+            return
+        by_employee: dict[str, list[Row]] = defaultdict(list)
+        for r in rows:
+            v = r.values
+            ok = True
+            if v["employee_number"].casefold() not in employees:
+                sheet.at(
+                    r,
+                    "employee_number",
+                    f"Unknown employee number {v['employee_number']!r}: there is none in the database.",
+                )
+                ok = False
+            if v["department"].casefold() not in departments:
+                sheet.at(
+                    r, "department", f"Unknown department code {v['department']!r}: there is none in the database."
+                )
+                ok = False
+            if v.get("manager") and v["manager"].casefold() not in employees:
+                sheet.at(r, "manager", f"Unknown employee number {v['manager']!r}: there is none in the database.")
+                ok = False
+            elif v.get("manager") and v["manager"].casefold() == v["employee_number"].casefold():
+                sheet.at(r, "manager", "An employee cannot be their own manager.")
+                ok = False
+            employee = employees.get(v["employee_number"].casefold())
+            if ok and employee.leave_date is not None and v["effective_date"] > employee.leave_date:
+                sheet.at(
+                    r,
+                    "effective_date",
+                    f"{employee} left on {employee.leave_date}; a change cannot take effect after that.",
+                )
+                ok = False
+            if ok:
+                by_employee[v["employee_number"].casefold()].append(r)
+        today = timezone.localdate()
+        in_force = {}  # employee → the row that sets their department, title and manager today
+        for number, changes in by_employee.items():
+            current = [r for r in changes if r.values["effective_date"] <= today]
+            if current:
+                in_force[number] = max(current, key=lambda r: r.values["effective_date"])
+        if "manager" in sheet.present:
+            managers = {
+                r.number: employees[r.values["manager"].casefold()].pk if r.values.get("manager") else None
+                for r in in_force.values()
+            }
+            self.check_cycles(
+                Employee, "employee_number", "manager", list(in_force.values()), lambda r: managers[r.number]
+            )
+        self.stored_employee_fields = {
+            values["id"]: values
+            for values in fetch(
+                Employee.objects.values("id", "department_id", "job_title", "manager_id"),
+                "id",
+                [employees[number].pk for number in by_employee],
+            )
+        }
+        wanted: list[tuple[Row, Assignment]] = []
+        people = Step(Employee)
+        changed: set[str] = set()
+        self.count(Employee)
+        for number, changes in by_employee.items():
+            employee = employees[number]
+            changes.sort(key=lambda r: r.values["effective_date"])
+            periods: list[tuple[Row, datetime.date, datetime.date | None]] = []
+            for r in changes:
+                start = r.values["effective_date"]
+                if (
+                    periods
+                    and departments[r.values["department"].casefold()].pk
+                    == departments[periods[-1][0].values["department"].casefold()].pk
+                ):
+                    continue  # same department: a new title or manager, not a move
+                if periods:
+                    periods[-1] = (periods[-1][0], periods[-1][1], start - ONE_DAY)
+                periods.append((r, start, None))
+            if employee.leave_date is not None:
+                last_row, last_start, _ = periods[-1]
+                periods[-1] = (last_row, last_start, employee.leave_date)
+            for r, start, end in periods:
+                a = Assignment(
+                    employee=employee,
+                    role=role,
+                    department=departments[r.values["department"].casefold()],
+                    level=role.default_level,
+                    start_date=start,
+                    end_date=end,
+                )
+                wanted.append((r, a))
+            if number in in_force:
+                self.plan_employee_update(employee, in_force[number], employees, departments, people, changed)
+        fields_changed = sorted(changed)
+        if role_step:
+            self.steps.append(role_step)
+        history_columns = {"start_date": "effective_date", "end_date": "effective_date"}
+        self.plan_assignments(wanted, ["end_date"], {**history_columns, "__all__": "department", "role": "department"})
+        if people.updates:
+            people.update_fields = fields_changed
+            # Employees were loaded with only a few fields: complete them before writing their history.
+            full = {e.pk: e for e in fetch(Employee.objects.all(), "id", [e.pk for e in people.updates])}
+            for e in people.updates:
+                for name in fields_changed:
+                    setattr(full[e.pk], name, getattr(e, name))
+            people.updates = [full[e.pk] for e in people.updates]
+            self.steps.insert(0, people)
+
+    def plan_employee_update(
+        self,
+        employee: Employee,
+        row: Row,
+        employees: dict[str, Employee],
+        departments: dict[str, Department],
+        people: Step,
+        changed: set[str],
+    ) -> None:
+        v = row.values
+        wanted = {"department_id": departments[v["department"].casefold()].pk}
+        if "job_title" in self.sheet.present:
+            wanted["job_title"] = v["job_title"]
+        if "manager" in self.sheet.present:
+            wanted["manager_id"] = employees[v["manager"].casefold()].pk if v.get("manager") else None
+        stored = self.stored_employee_fields[employee.pk]
+        differs = [name for name, value in wanted.items() if stored[name] != value]
+        if not differs:
+            self.count(Employee).unchanged += 1
+            return
+        for name in differs:
+            setattr(employee, name, wanted[name])
+        changed.update(n.removesuffix("_id") for n in differs)
+        people.updates.append(employee)
+        self.count(Employee).updated += 1
+
+
+# --- Phase two: one transaction --------------------------------------------------------------------------------
+
+
+def write(steps: list[Step], *, user: Any = None, reason: str = "", progress: Progress | None = None) -> None:
+    when = timezone.now()
+    total = sum(len(level) for s in steps for level in s.levels) + sum(len(s.updates) for s in steps)
+    done = 0
+    for step in steps:
+        for level in step.levels:
+            for part in chunks(level):
+                objs = [step.make(item) for item in part] if step.make else part
+                insert_with_history(step.model, objs, user=user, reason=reason, when=when)
+                if step.key:
+                    step.created.update((getattr(obj, step.key).casefold(), obj.pk) for obj in objs)
+                done += len(part)
+                if progress:
+                    progress("writing", done, total)
+        if step.updates:
+            attnames = [step.model._meta.get_field(name).attname for name in step.update_fields]
+            for obj in step.updates:
+                for attname in attnames:
+                    setattr(obj, attname, step.resolve(getattr(obj, attname)))
+            for part in chunks(step.updates):
+                bulk_update_with_history(
+                    list(part),
+                    step.model,
+                    step.update_fields,
+                    batch_size=BATCH_SIZE,
+                    default_user=user,
+                    default_change_reason=reason,
+                    default_date=when,
+                )
+                done += len(part)
+                if progress:
+                    progress("writing", done, total)
+
+
+def run_import(
+    kind: str,
+    data: bytes,
+    *,
+    filename: str = "",
+    format: str | None = None,
+    encoding: str | None = None,
+    dry_run: bool = False,
+    user: Any = None,
+    member_role: str = MEMBER_ROLE,
+    progress: Progress | None = None,
+) -> Report:
+    """Import ``data`` (the bytes of a CSV or XLSX file) as rows of ``kind``; see the module docstring."""
+    report = Report(kind=kind, filename=filename, dry_run=dry_run)
+    if kind not in KINDS:
+        report.problems.append(Problem(None, None, f"Unknown kind {kind!r}; expected one of {', '.join(KINDS)}."))
+        return report
+    try:
+        table = read_table(data, filename=filename, encoding=encoding)
+    except FileProblem as exc:
+        report.problems.append(Problem(exc.row, exc.column, exc.message))
+        return report
+    report.encoding, report.delimiter = table.encoding, table.delimiter
+    chosen = format or recognise_format(kind, table.header)
+    if (kind, chosen) not in COLUMNS:
+        expected = ", ".join(formats_for(kind))
+        report.problems.append(Problem(None, None, f"The {chosen!r} format has no {kind}; for {kind} use: {expected}."))
+        return report
+    report.format = chosen
+    sheet = Sheet(table, COLUMNS[(kind, chosen)], IGNORED.get((kind, chosen), ()), report, progress)
+    report.rows = sheet.count
+    reason = f"import_org {kind}" + (f" {filename}" if filename else "")
+    try:
+        with transaction.atomic():
+            steps = Planner(kind, sheet, report, member_role=member_role).plan()
+            report.problems.sort(key=lambda p: (p.row or 0, p.column or ""))
+            if report.problems or dry_run:
+                return report
+            write(steps, user=user, reason=reason[:100], progress=progress)
+            report.written = True
+    except (IntegrityError, DatabaseError) as exc:
+        # A rule only the database knew about (or a concurrent writer): nothing of this import stays.
+        report.written = False
+        report.problems.append(Problem(None, None, f"The database refused the import, so nothing was written: {exc}"))
+    return report

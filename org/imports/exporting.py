@@ -1,0 +1,193 @@
+"""Exports: the rows of one kind in the columns the importer reads, so that export then import changes nothing.
+
+Cells that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage return) get a leading
+apostrophe; the importer drops it again.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from collections.abc import Iterator
+from typing import IO, Any
+
+from django.db.models import QuerySet
+from openpyxl import Workbook
+
+from org.imports.engine import MEMBER_ROLE, formats_for
+from org.imports.fields import FORMULA_STARTS
+from org.models import Assignment, Department, Employee, Project, Role
+
+HEADERS: dict[tuple[str, str], list[str]] = {
+    ("departments", "projman"): ["code", "name", "parent", "active"],
+    ("employees", "projman"): [
+        "employee_number",
+        "first_name",
+        "last_name",
+        "work_email",
+        "job_title",
+        "department",
+        "manager",
+        "hire_date",
+        "leave_date",
+    ],
+    ("employees", "orangehrm"): [
+        "first_name",
+        "middle_name",
+        "last_name",
+        "employee_id",
+        "other_id",
+        "driver's_license_no",
+        "license_expiry_date",
+        "gender",
+        "marital_status",
+        "nationality",
+        "date_of_birth",
+        "address_street_1",
+        "address_street_2",
+        "city",
+        "state/province",
+        "zip/postal_code",
+        "country",
+        "home_telephone",
+        "mobile",
+        "work_telephone",
+        "work_email",
+        "other_email",
+    ],
+    ("projects", "projman"): ["code", "name", "description", "department", "status", "start_date", "end_date"],
+    ("roles", "projman"): ["name", "description", "applies_to", "default_level", "single_holder"],
+    ("assignments", "projman"): [
+        "employee",
+        "role",
+        "department",
+        "project",
+        "level",
+        "start_date",
+        "end_date",
+        "allocation",
+        "note",
+    ],
+    ("history", "projman"): ["employee_number", "effective_date", "department", "job_title", "manager"],
+    ("history", "jobhistory"): ["Employee ID", "Effective Date", "Department", "Job Title", "Manager ID"],
+}
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell that a spreadsheet would evaluate, made plain text with a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _rows(kind: str, fmt: str) -> Iterator[tuple]:
+    chunk = 2000
+    if kind == "departments":
+        qs: QuerySet = Department.objects.order_by("code").values_list("code", "name", "parent__code", "active")
+        for code, name, parent, active in qs.iterator(chunk):
+            yield code, name, parent, "true" if active else "false"
+    elif kind == "employees":
+        qs = Employee.objects.order_by("employee_number")
+        if fmt == "orangehrm":
+            blank = [""] * 16
+            for first, last, number, email in qs.values_list(
+                "first_name", "last_name", "employee_number", "work_email"
+            ).iterator(chunk):
+                yield first, "", last, number, *blank, email, ""
+        else:
+            yield from qs.values_list(
+                "employee_number",
+                "first_name",
+                "last_name",
+                "work_email",
+                "job_title",
+                "department__code",
+                "manager__employee_number",
+                "hire_date",
+                "leave_date",
+            ).iterator(chunk)
+    elif kind == "projects":
+        yield from (
+            Project.objects.order_by("code")
+            .values_list("code", "name", "description", "department__code", "status", "start_date", "end_date")
+            .iterator(chunk)
+        )
+    elif kind == "roles":
+        qs = Role.objects.order_by("name")
+        for *values, single in qs.values_list("name", "description", "applies_to", "default_level", "single_holder"):
+            yield *values, "true" if single else "false"
+    elif kind == "assignments":
+        yield from (
+            Assignment.objects.order_by("employee__employee_number", "role__name", "start_date", "id")
+            .values_list(
+                "employee__employee_number",
+                "role__name",
+                "department__code",
+                "project__code",
+                "level",
+                "start_date",
+                "end_date",
+                "allocation",
+                "note",
+            )
+            .iterator(chunk)
+        )
+    elif kind == "history":
+        yield from (
+            Assignment.objects.filter(role__name=MEMBER_ROLE, department__isnull=False)
+            .order_by("employee__employee_number", "start_date")
+            .values_list(
+                "employee__employee_number",
+                "start_date",
+                "department__code",
+                "employee__job_title",
+                "employee__manager__employee_number",
+            )
+            .iterator(chunk)
+        )
+
+
+def export_rows(kind: str, fmt: str = "projman") -> tuple[list[str], Iterator[list[Any]]]:
+    if (kind, fmt) not in HEADERS:
+        raise ValueError(f"No {fmt!r} export for {kind}; use one of: {', '.join(formats_for(kind))}.")
+
+    def cells() -> Iterator[list[Any]]:
+        for row in _rows(kind, fmt):
+            yield [neutralise("" if v is None else v) for v in row]
+
+    return HEADERS[(kind, fmt)], cells()
+
+
+def write_csv(kind: str, stream: IO[str], fmt: str = "projman") -> int:
+    header, rows = export_rows(kind, fmt)
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow([v.isoformat() if isinstance(v, datetime.date) else v for v in row])
+        count += 1
+    return count
+
+
+def write_xlsx(kind: str, stream: IO[bytes], fmt: str = "projman") -> int:
+    header, rows = export_rows(kind, fmt)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(kind)
+    sheet.append(header)
+    count = 0
+    for row in rows:
+        sheet.append(row)
+        count += 1
+    workbook.save(stream)
+    return count
+
+
+def export_bytes(kind: str, *, xlsx: bool = False, fmt: str = "projman") -> bytes:
+    if xlsx:
+        buffer = io.BytesIO()
+        write_xlsx(kind, buffer, fmt)
+        return buffer.getvalue()
+    text = io.StringIO()
+    write_csv(kind, text, fmt)
+    return text.getvalue().encode()

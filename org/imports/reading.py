@@ -1,0 +1,181 @@
+"""Reading an uploaded file into rows of text, whatever its format, encoding and delimiter.
+
+Nothing here knows about departments or employees: a file becomes a header and rows of strings, each row carrying
+the number a spreadsheet would show for it (the header is row 1). Problems that stop the file being read at all are
+raised as ``FileProblem`` with the row and column where they were found.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+
+MAX_FIELD = 10_000  # characters; no column of ours holds more, so a longer cell is a broken file, not data
+XLSX_MAGIC = b"PK\x03\x04"
+
+
+class FileProblem(Exception):
+    def __init__(self, message: str, row: int | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.row, self.column = message, row, column
+
+
+@dataclass
+class Table:
+    header: list[str]
+    # (row number as a spreadsheet shows it, cells), read once; a CSV is parsed as it is read, so its rows are
+    # never all in memory as text, and a syntax error further down raises FileProblem while iterating.
+    rows: Iterable[tuple[int, list[str]]]
+    estimated_rows: int  # for progress: the line count of a CSV (a cell may span lines), exact for XLSX
+    encoding: str | None  # None for XLSX
+    delimiter: str | None
+
+
+def normalise_header(name: str) -> str:
+    """'Employee Number', ' employee-number ' and 'EMPLOYEE_NUMBER' all become 'employee_number'."""
+    return re.sub(r"[\s_\-]+", "_", name.replace("\ufeff", "").strip().lower()).strip("_")
+
+
+def column_label(index: int, header: list[str]) -> str:
+    """How an error names column ``index`` (0-based): its letter and, when it has one, its header."""
+    letter = get_column_letter(index + 1)
+    name = header[index] if index < len(header) and header[index] else ""
+    return f"{letter} ({name})" if name else letter
+
+
+def read_table(data: bytes, *, filename: str = "", encoding: str | None = None) -> Table:
+    if not data.strip():
+        raise FileProblem("The file is empty; expected a header row and at least one data row.", row=1)
+    if data.startswith(XLSX_MAGIC) or filename.lower().endswith(".xlsx"):
+        return _read_xlsx(data)
+    return _read_csv(data, encoding)
+
+
+def decode(data: bytes, encoding: str | None) -> tuple[str, str]:
+    """The text and the encoding used: the one asked for, else UTF-8 (with or without BOM), UTF-16 with a BOM,
+    else Windows-1252, else Latin-1 (which decodes anything)."""
+    if encoding:
+        try:
+            return data.decode(encoding), encoding
+        except LookupError:
+            raise FileProblem(f"Unknown encoding {encoding!r}; try utf-8, cp1252 or latin-1.") from None
+        except UnicodeDecodeError as exc:
+            raise _decode_problem(data, exc, encoding) from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise _decode_problem(data, exc, "utf-16") from None
+    for candidate in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return data.decode(candidate), candidate
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def _decode_problem(data: bytes, exc: UnicodeDecodeError, encoding: str) -> FileProblem:
+    before = data[: exc.start]
+    line_start = before.rfind(b"\n") + 1
+    row = before.count(b"\n") + 1
+    line = before[line_start:]
+    delimiter = b";" if line.count(b";") > line.count(b",") else b","
+    column = get_column_letter(line.count(delimiter) + 1)
+    return FileProblem(
+        f"Byte 0x{data[exc.start]:02x} is not valid {encoding}; choose the file's encoding with --encoding "
+        "(e.g. cp1252 or latin-1) or save it as UTF-8.",
+        row=row,
+        column=column,
+    )
+
+
+def _read_csv(data: bytes, encoding: str | None) -> Table:
+    text, used = decode(data, encoding)
+    if "\x00" in text:
+        raise FileProblem("The file contains NUL bytes: it is not a CSV text file (nor an XLSX workbook).", row=1)
+    text = text.lstrip("\ufeff")
+    first_line = text.split("\n", 1)[0]
+    delimiter = max((";", ",", "\t"), key=first_line.count) if any(d in first_line for d in ";,\t") else ","
+    reader = csv.reader(_lines(text), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise FileProblem(f"The CSV cannot be read here: {exc}.", row=1) from None
+    if header is None or not any(h.strip() for h in header):
+        raise FileProblem("The file has no header row; expected the column names on row 1.", row=1)
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for cells in reader:
+                if any(cell.strip() for cell in cells):  # blank lines are not rows
+                    yield reader.line_num, cells
+        except csv.Error as exc:
+            raise FileProblem(f"The CSV cannot be read here: {exc}.", row=max(1, reader.line_num)) from None
+
+    newline = "\n" if "\n" in text else "\r"
+    return Table(header, rows(), text.count(newline), used, delimiter)
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their endings (LF, CRLF, or old Mac CR), without copying it whole."""
+    newline = "\n" if "\n" in text else "\r"
+    start = 0
+    while start < len(text):
+        end = text.find(newline, start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat() if value.time() == datetime.time() else value.isoformat(sep=" ")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_xlsx(data: bytes) -> Table:
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise FileProblem(f"The file is not a readable XLSX workbook ({exc}).", row=1) from None
+    try:
+        sheet = workbook.worksheets[0]
+        lines: Iterator[tuple] = sheet.iter_rows(values_only=True)
+        header: list[str] | None = None
+        rows: list[tuple[int, list[str]]] = []
+        for number, values in enumerate(lines, start=1):
+            cells = [_cell_text(v) for v in values]
+            if header is None:
+                if not any(c.strip() for c in cells):
+                    continue
+                header = cells
+                continue
+            if any(c.strip() for c in cells):
+                rows.append((number, cells))
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise FileProblem(f"The XLSX workbook is damaged ({exc}).") from None
+    finally:
+        workbook.close()
+    if header is None:
+        raise FileProblem("The workbook's first sheet is empty; expected a header row and data rows.", row=1)
+    while header and not header[-1].strip():
+        header.pop()
+    return Table(header, rows, len(rows), None, None)

@@ -1,0 +1,60 @@
+"""Helpers for the import and export tests: run the commands on a file, and take a snapshot of every org table
+(and its history) to prove that a failed import changed nothing."""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from org.models import Assignment, Department, Employee, Project, Role
+
+ORG_MODELS = (Department, Employee, Project, Role, Assignment)
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+
+
+def write(tmp_path: Path, content: str | bytes, name: str = "file.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
+    return path
+
+
+def import_ok(kind: str, path: Path, *args: str) -> str:
+    out, err = StringIO(), StringIO()
+    call_command("import_org", kind, str(path), *args, stdout=out, stderr=err)
+    assert err.getvalue() == "", err.getvalue()
+    return out.getvalue()
+
+
+def import_fails(kind: str, path: Path, *args: str) -> str:
+    """The problems the command reports (one a line); fails the test if the import succeeded."""
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("import_org", kind, str(path), *args, stdout=out, stderr=err)
+    except CommandError as exc:
+        assert "the database is unchanged" in str(exc)
+        return err.getvalue()
+    raise AssertionError(f"the import succeeded:\n{out.getvalue()}")
+
+
+def export(kind: str, *args: str) -> str:
+    out = StringIO()
+    call_command("export_org", kind, *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def snapshot() -> dict[str, list]:
+    """Every row of every org table and history table, in a stable order."""
+    tables: dict[str, list] = {}
+    for model in ORG_MODELS:
+        for m in (model, model.history.model):
+            tables[m.__name__] = sorted(map(repr, m._default_manager.values_list()))
+    return tables
+
+
+def load_examples(tmp_path: Path | None = None) -> None:
+    """The example files of docs/examples, imported in dependency order."""
+    for kind in ("departments", "roles", "employees", "projects", "assignments"):
+        import_ok(kind, EXAMPLES / f"{kind}.csv")

@@ -1,0 +1,110 @@
+"""export_org: the columns import_org reads, round trips that change nothing, cells safe in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from openpyxl import load_workbook
+
+from org.models import Assignment, Department, Employee, Project, Role
+from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory
+from tests.imports import export, import_ok, load_examples, snapshot, write
+
+pytestmark = pytest.mark.django_db
+KINDS = ("departments", "roles", "employees", "projects", "assignments")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_export_then_import_changes_nothing_for_every_kind(tmp_path, suffix):
+    load_examples()
+    import_ok("history", write(tmp_path, _history(), "h.csv"))
+    before = snapshot()
+
+    for kind in (*KINDS, "history"):
+        path = tmp_path / f"{kind}{suffix}"
+        call_command("export_org", kind, "--output", str(path), stderr=io.StringIO())
+        output = import_ok(kind, path)
+        assert "Nothing to change" in output, (kind, output)
+    assert snapshot() == before
+
+
+def _history() -> str:
+    return "employee_number,effective_date,department,job_title,manager\nE003,2020-09-01,ENG,Analyst,E001\n"
+
+
+def test_export_to_an_empty_database_imports_into_another_as_the_same_rows(tmp_path):
+    load_examples()
+    files = {kind: write(tmp_path, export(kind), f"{kind}.csv") for kind in KINDS}
+    first = {kind: export(kind) for kind in KINDS}
+    for model in (Assignment, Project, Employee, Role):
+        model.objects.all().delete()
+    Department.objects.update(parent=None)
+    Department.objects.all().delete()
+
+    for kind in KINDS:
+        import_ok(kind, files[kind])
+
+    assert {kind: export(kind) for kind in KINDS} == first
+
+
+def test_the_csv_header_is_projmans_columns():
+    assert export("employees").splitlines()[0] == (
+        "employee_number,first_name,last_name,work_email,job_title,department,manager,hire_date,leave_date"
+    )
+
+
+@pytest.mark.parametrize("dangerous", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tx"])
+def test_cells_that_a_spreadsheet_would_run_are_neutralised_and_survive_the_round_trip(tmp_path, dangerous):
+    department = DepartmentFactory(code="FIN", name=dangerous)
+    EmployeeFactory(first_name=dangerous, department=department)
+
+    text = export("employees")
+    workbook_path = tmp_path / "e.xlsx"
+    call_command("export_org", "employees", "-o", str(workbook_path), stderr=io.StringIO())
+
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1][1] == f"'{dangerous}"
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t")) for row in rows for cell in row)
+    cells = [c.value for row in load_workbook(workbook_path).active.iter_rows(min_row=2) for c in row]
+    assert f"'{dangerous}" in cells
+    assert not any(isinstance(c, str) and c.startswith(("=", "+", "-", "@")) for c in cells)
+    before = snapshot()
+    assert "Nothing to change" in import_ok("employees", write(tmp_path, text))
+    assert "Nothing to change" in import_ok("departments", write(tmp_path, export("departments"), "d.csv"))
+    assert snapshot() == before
+
+
+def test_export_assignments_names_targets_by_code():
+    AssignmentFactory(project__code="ERP", employee__employee_number="E7", role__name="Developer")
+
+    lines = export("assignments").splitlines()
+
+    assert lines[1].startswith("E7,Developer,,ERP,R,2024-01-01,,50,")
+
+
+def test_the_hr_formats_export_in_their_own_columns_and_import_back_unchanged(tmp_path):
+    load_examples()
+    import_ok("history", write(tmp_path, _history(), "h.csv"))
+    before = snapshot()
+
+    orangehrm = export("employees", "--format", "orangehrm")
+    history = export("history", "--format", "jobhistory")
+
+    assert orangehrm.splitlines()[0].startswith("first_name,middle_name,last_name,employee_id,other_id,")
+    assert history.splitlines()[:2] == [
+        "Employee ID,Effective Date,Department,Job Title,Manager ID",
+        "E003,2020-09-01,ENG,Analyst,E001",
+    ]
+    assert "format orangehrm" in import_ok("employees", write(tmp_path, orangehrm, "o.csv"))
+    assert "Nothing to change" in import_ok("employees", write(tmp_path, orangehrm, "o.csv"))
+    assert "Nothing to change" in import_ok("history", write(tmp_path, history, "j.csv"))
+    assert snapshot() == before
+
+
+def test_a_format_without_that_kind_is_refused():
+    with pytest.raises(CommandError, match="No orangehrm export for roles; choose one of: projman"):
+        call_command("export_org", "roles", "--format", "orangehrm")

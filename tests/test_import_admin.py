@@ -1,0 +1,182 @@
+"""The import page in the admin: upload, dry-run preview with every problem, confirm; the same engine as the
+command, for users who may add the rows; never a server error."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core import signing
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from org.imports.admin import pending_dir
+from org.models import Assignment, Department, Employee
+from tests.factories import UserFactory
+from tests.imports import EXAMPLES, load_examples, snapshot
+
+pytestmark = pytest.mark.django_db
+URL = reverse("admin:org_employee_import")
+EMPLOYEES = (EXAMPLES / "employees.csv").read_bytes()
+
+
+def upload(client, content: bytes, name: str = "people.csv", url: str = URL, **fields):
+    return client.post(url, {"kind": "employees", "file": SimpleUploadedFile(name, content), **fields})
+
+
+def token_of(response) -> str:
+    return re.search(r'name="token" value="([^"]+)"', response.content.decode()).group(1)
+
+
+@pytest.fixture
+def departments():
+    for code in ("ENG", "PLT", "DAT", "FIN"):
+        Department.objects.create(code=code, name=code)
+
+
+def test_the_changelist_links_to_the_import_page(hr_client):
+    response = hr_client.get(reverse("admin:org_employee_changelist"))
+
+    assert URL in response.content.decode()
+
+
+def test_upload_shows_the_dry_run_and_writes_nothing_until_confirmed(hr_client, hr_admin, departments):
+    before = snapshot()
+
+    preview = upload(hr_client, EMPLOYEES)
+
+    assert preview.status_code == 200
+    page = preview.content.decode()
+    assert "people.csv: 5 rows, format projman" in page
+    assert "<td>Employees</td><td>5</td><td>0</td><td>0</td>" in page
+    assert 'name="confirm"' in page
+    assert snapshot() == before
+    waiting = signing.loads(token_of(preview), salt="org.import")["file"]
+    assert (pending_dir() / waiting).read_bytes() == EMPLOYEES
+
+    done = hr_client.post(URL, {"token": token_of(preview), "confirm": "1"})
+
+    assert done.status_code == 302
+    assert done["Location"] == reverse("admin:org_employee_changelist")
+    assert Employee.objects.count() == 5
+    created = Employee.history.filter(history_type="+")
+    assert set(created.values_list("history_user", flat=True)) == {hr_admin.pk}
+    assert not (pending_dir() / waiting).exists()
+
+
+def test_problems_are_listed_with_row_and_column_and_there_is_nothing_to_confirm(hr_client, departments):
+    content = EMPLOYEES + b"E009,Zed,Zulu,not-an-email,,NOPE,,,\n"
+
+    response = upload(hr_client, content)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "2 problems found; nothing was written." in page
+    assert "<td>7</td><td>D (work_email)</td><td>&#x27;not-an-email&#x27; is not an email address" in page
+    assert "<td>7</td><td>F (department)</td><td>Unknown department code &#x27;NOPE&#x27;" in page
+    assert 'name="confirm"' not in page
+    assert not Employee.objects.exists()
+
+
+def test_the_orangehrm_template_can_be_chosen_and_its_note_shown(hr_client):
+    response = upload(hr_client, (EXAMPLES / "orangehrm.csv").read_bytes(), format="orangehrm")
+
+    page = response.content.decode()
+    assert "format orangehrm" in page
+    assert "Ignored columns ProjMan has no field for: middle_name" in page
+
+
+def test_job_history_is_imported_from_the_assignments_page(hr_client, tmp_path):
+    load_examples()
+    url = reverse("admin:org_assignment_import")
+    preview = hr_client.post(
+        url, {"kind": "history", "file": SimpleUploadedFile("h.csv", (EXAMPLES / "history.csv").read_bytes())}
+    )
+    assert "format jobhistory" in preview.content.decode()
+
+    hr_client.post(url, {"token": token_of(preview), "confirm": "1"})
+
+    assert Assignment.objects.filter(role__name="Team Member").count() == 3
+
+
+def test_a_file_that_became_invalid_between_preview_and_confirm_is_refused_whole(hr_client, departments):
+    preview = upload(hr_client, EMPLOYEES)
+    Employee.objects.create(
+        employee_number="X1", first_name="A", last_name="B", work_email="ana.garcia@projman.example"
+    )
+    before = snapshot()
+
+    response = hr_client.post(URL, {"token": token_of(preview), "confirm": "1"})
+
+    assert response.status_code == 200
+    assert "ana.garcia@projman.example already belongs to employee X1" in response.content.decode()
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "eyJmaWxlIjoiLi4vLi4vZXRjL3Bhc3N3ZCJ9:forged:sig"])
+def test_a_missing_or_forged_confirmation_is_an_error_message_not_a_server_error(hr_client, token):
+    response = hr_client.post(URL, {"token": token, "confirm": "1"})
+
+    assert response.status_code == 200
+    assert "That preview has expired or is not yours" in response.content.decode()
+
+
+def test_someone_elses_preview_cannot_be_confirmed(hr_client, client, departments):
+    preview = upload(hr_client, EMPLOYEES)
+    other = UserFactory(username="other-hr", is_staff=True, is_superuser=True)
+    client.force_login(other)
+
+    response = client.post(URL, {"token": token_of(preview), "confirm": "1"})
+
+    assert "That preview has expired or is not yours" in response.content.decode()
+    assert not Employee.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\x00\x01\x02\xff", b"PK\x03\x04broken", "é".encode("latin-1") * 10, b"a,b\n" + b"x" * 200_000],
+)
+def test_garbage_uploads_get_a_page_with_problems(hr_client, content):
+    response = upload(hr_client, content, name="garbage.xlsx" if content.startswith(b"PK") else "garbage.csv")
+
+    assert response.status_code == 200
+    assert "nothing was written" in response.content.decode()
+
+
+def test_an_empty_upload_is_a_form_error(hr_client):
+    response = upload(hr_client, b"")
+
+    assert response.status_code == 200
+    assert "The submitted file is empty." in response.content.decode()
+
+
+def test_staff_without_add_permission_are_refused_and_outsiders_sent_to_log_in(client, outsider):
+    clerk = UserFactory(username="clerk", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_employee"))
+    client.force_login(clerk)
+
+    assert client.get(URL).status_code == 403
+    assert upload(client, EMPLOYEES).status_code == 403
+    assert URL not in client.get(reverse("admin:org_employee_changelist")).content.decode()
+
+    client.force_login(outsider)
+    assert client.get(URL).status_code == 302
+
+
+def test_hr_users_with_add_permission_may_import_their_kind_only(client, departments):
+    clerk = UserFactory(username="hr-clerk", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="add_employee"))
+    client.force_login(clerk)
+
+    assert client.get(URL).status_code == 200
+    assert client.get(reverse("admin:org_department_import")).status_code == 403
+
+
+def test_the_format_must_fit_the_kind(hr_client):
+    response = hr_client.post(
+        reverse("admin:org_assignment_import"),
+        {"kind": "assignments", "format": "jobhistory", "file": SimpleUploadedFile("a.csv", b"x\n1\n")},
+    )
+
+    assert "This format has no rows of that kind." in response.content.decode()

@@ -1,0 +1,311 @@
+"""The catalogue of broken files: each one is refused with the expected message at the expected row and column,
+every problem of the file is reported, and the database is left exactly as it was (rows and history alike)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from org.imports.engine import run_import
+from tests.imports import import_fails, load_examples, snapshot, write
+
+pytestmark = pytest.mark.django_db
+
+EMPLOYEES = "employee_number,first_name,last_name,work_email,department,manager,hire_date,leave_date\n"
+ASSIGNMENTS = "employee,role,department,project,level,start_date,end_date,allocation\n"
+
+# id: (kind, file content, extra arguments, expected lines of the report, each "row …, column …: message" start)
+CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
+    "missing column": (
+        "employees",
+        "employee_number,first_name,last_name\nE9,A,B\n",
+        (),
+        ["row 1, column 'work_email': Missing column 'work_email': it is required."],
+    ),
+    "extra column": (
+        "departments",
+        "code,name,parent,active,colour\nX,Y,,,blue\n",
+        (),
+        ["row 1, column E (colour): Unknown column 'colour'; the columns are: code, name, parent, active."],
+    ),
+    "column twice": (
+        "departments",
+        "code,name,Name\nX,Y,Z\n",
+        (),
+        ["row 1, column C (Name): Column 'name' appears twice (first in B (name))."],
+    ),
+    "wrong encoding": (
+        "employees",
+        (EMPLOYEES + "E9,Iñigo,Muñoz,i@x.example,ENG,,,\n").encode("cp1252"),
+        ("--encoding", "utf-8"),
+        ["row 2, column B: Byte 0xf1 is not valid utf-8"],
+    ),
+    "unknown encoding": ("employees", EMPLOYEES, ("--encoding", "klingon"), ["Unknown encoding 'klingon'"]),
+    "empty file": ("roles", b"", (), ["row 1: The file is empty; expected a header row and at least one data row."]),
+    "blank lines only": ("roles", "\n\n  \n", (), ["row 1: The file is empty"]),
+    "header only": ("roles", "name,description\n", (), ["row 2: The file has a header but no data rows."]),
+    "bad dates": (
+        "employees",
+        EMPLOYEES + "E9,A,B,a@x.example,ENG,,2020-13-01,\nE10,C,D,c@x.example,ENG,,31/02/2020,\n"
+        "E11,E,F,e@x.example,ENG,,yesterday,\n",
+        (),
+        [
+            "row 2, column G (hire_date): '2020-13-01' is not a date of the calendar.",
+            "row 3, column G (hire_date): '31/02/2020' is not a date of the calendar.",
+            "row 4, column G (hire_date): 'yesterday' is not a date; expected YYYY-MM-DD or DD/MM/YYYY.",
+        ],
+    ),
+    "bad emails": (
+        "employees",
+        EMPLOYEES + "E9,A,B,not-an-email,ENG,,,\nE10,C,D,,ENG,,,\nE11,E,F,a@b@c.example,ENG,,,\n",
+        (),
+        [
+            "row 2, column D (work_email): 'not-an-email' is not an email address; expected name@example.com.",
+            "row 3, column D (work_email): A value is required here: an email address.",
+            "row 4, column D (work_email): 'a@b@c.example' is not an email address",
+        ],
+    ),
+    "duplicate keys in the file": (
+        "departments",
+        "code,name\nNEW,One\nnew,Two\nNEW,Three\n",
+        (),
+        [
+            "row 3, column A (code): Duplicate of row 2: the same key appears twice in the file.",
+            "row 4, column A (code): Duplicate of row 2",
+        ],
+    ),
+    "duplicate email in the file": (
+        "employees",
+        EMPLOYEES + "E9,A,B,same@x.example,ENG,,,\nE10,C,D,SAME@x.example,ENG,,,\n",
+        (),
+        ["row 3, column D (work_email): same@x.example is also the address on row 2."],
+    ),
+    "duplicate email against the database": (
+        "employees",
+        EMPLOYEES + "E9,A,B,Ana.Garcia@projman.example,ENG,,,\n",
+        (),
+        ["row 2, column D (work_email): ana.garcia@projman.example already belongs to employee E001 in the database."],
+    ),
+    "unknown references": (
+        "employees",
+        EMPLOYEES + "E9,A,B,a@x.example,NOPE,E404,,\n",
+        (),
+        [
+            "row 2, column E (department): Unknown department code 'NOPE': there is none in the database.",
+            "row 2, column F (manager): Unknown employee number 'E404': there is none in the database or in this file.",
+        ],
+    ),
+    "a bad cell and an unknown reference on one row": (
+        "employees",
+        EMPLOYEES + "E9,A,B,nope,NOPE,,,\n",
+        (),
+        [
+            "row 2, column D (work_email): 'nope' is not an email address; expected name@example.com.",
+            "row 2, column E (department): Unknown department code 'NOPE': there is none in the database.",
+        ],
+    ),
+    "unknown assignment references": (
+        "assignments",
+        ASSIGNMENTS
+        + "E404,Developer,,ERP,,2024-01-01,,\nE001,Juggler,,ERP,,2024-01-01,,\nE001,Developer,,NOPE,,2024-01-01,,\n",
+        (),
+        [
+            "row 2, column A (employee): Unknown employee number 'E404': there is none in the database.",
+            "row 3, column B (role): Unknown role 'Juggler': there is none in the database.",
+            "row 4, column D (project): Unknown project code 'NOPE': there is none in the database.",
+        ],
+    ),
+    "a second Accountable": (
+        "assignments",
+        ASSIGNMENTS + "E001,Sponsor,,ERP,A,2025-01-01,,\n",
+        (),
+        [
+            "row 2, column E (level): Only one Accountable per target: Carla Pérez is Accountable for "
+            "ERP — ERP migration from 2024-07-01, open-ended."
+        ],
+    ),
+    "two Accountables inside the file": (
+        "assignments",
+        ASSIGNMENTS + "E001,Sponsor,,AI,,2025-01-01,,\nE004,Sponsor,,AI,,2025-06-01,2025-12-31,\n",
+        (),
+        [
+            "row 2, column E (level): Only one Accountable per target: Dan Jones is Accountable for",
+            "row 3, column E (level): Only one Accountable per target: Ana García is Accountable for",
+        ],
+    ),
+    "a single-holder role held twice and a self overlap": (
+        "assignments",
+        ASSIGNMENTS + "E001,Project Manager,,WEB,R,2024-01-01,,\nE003,Project Manager,,WEB,R,2024-02-01,,\n"
+        "E005,Developer,,WEB,,2024-06-01,,\n",
+        (),
+        [
+            "row 2, column B (role): Project Manager has a single holder: Carla Pérez holds it on WEB",
+            "row 3, column B (role): Project Manager has a single holder: Ana García holds it on WEB",
+            "row 4, column F (start_date): No overlap with itself: Elena Díaz already holds Developer on WEB",
+            "row 4, column G (end_date): Elena Díaz left on 2024-12-31; the assignment must end by then.",
+        ],
+    ),
+    "assignment rules of one row": (
+        "assignments",
+        ASSIGNMENTS + "E001,Developer,ENG,ERP,,2024-01-01,,\nE001,Developer,,AI,,2024-05-01,2024-04-01,\n"
+        "E001,Developer,,AI,,2025-05-01,,150\nE001,Developer,ENG,,,2024-01-01,,\n"
+        "E005,Advisor,,AI,,2025-06-01,,\n",
+        (),
+        [
+            "row 2, column C (department): Fill in exactly one of department and project (by code).",
+            "row 3, column G (end_date): The end date cannot be before the start date.",
+            "row 4, column H (allocation): '150' is out of range; expected a whole number from 0 to 100.",
+            "row 5, column B (role): The role Developer applies to projects only.",
+            "row 6, column F (start_date): Elena Díaz left on 2024-12-31; an assignment cannot start after that.",
+        ],
+    ),
+    "a department cycle": (
+        "departments",
+        "code,name,parent\nENG,Engineering,DAT\n",
+        (),
+        ["row 2, column C (parent): This would make a loop in the department tree: eng → dat → eng."],
+    ),
+    "a cycle inside the file": (
+        "departments",
+        "code,name,parent\nA,A,B\nB,B,A\n",
+        (),
+        ["row 2, column C (parent): This would make a loop in the department tree: a → b → a."],
+    ),
+    "a manager cycle": (
+        "employees",
+        EMPLOYEES + "E001,Ana,García,ana.garcia@projman.example,ENG,E002,,\n",
+        (),
+        ["row 2, column F (manager): This would make a loop in the chain of managers: e001 → e002 → e001."],
+    ),
+    "dates in the wrong order": (
+        "employees",
+        EMPLOYEES + "E9,A,B,a@x.example,ENG,,2020-01-01,2019-01-01\n",
+        (),
+        ["row 2, column H (leave_date): The leave date 2019-01-01 is before the hire date 2020-01-01."],
+    ),
+    "a leaver still holding assignments": (
+        "employees",
+        "employee_number,first_name,last_name,work_email,leave_date\nE002,Bob,Smith,bob.smith@projman.example,2024-01-31\n",
+        (),
+        ["row 2, column E (leave_date): 2 assignment(s) of this employee run past this leave date"],
+    ),
+    "a huge field": (
+        "departments",
+        "code,name\nBIG," + "x" * 300 + "\n",
+        (),
+        ["row 2, column B (name): The value is 300 characters long; at most 200 fit."],
+    ),
+    "a huge note": (
+        "assignments",
+        ASSIGNMENTS.strip() + ",note\nE001,Developer,,AI,,2025-01-01,,," + "y" * 20_000 + "\n",
+        (),
+        ["row 2, column I (note): The cell holds 20000 characters."],
+    ),
+    "a field beyond the csv limit": (
+        "roles",
+        "name,description\nBig," + "z" * 200_000 + "\n",
+        (),
+        ["row 2: The CSV cannot be read here: field larger than field limit (131072)."],
+    ),
+    "a formula-looking cell": (
+        "departments",
+        "code,name\nXL,=cmd|' /C calc'!A0\nXM,@SUM(1)\n",
+        (),
+        [
+            "row 2, column B (name): \"=cmd|' /C calc'!A0\" starts with '=' and would run as a spreadsheet formula; "
+            "put an apostrophe (') in front to keep it as text.",
+            "row 3, column B (name): '@SUM(1)' starts with '@'",
+        ],
+    ),
+    "a value beyond the last column": (
+        "roles",
+        "name,description\nCoach,Helps,oops\n",
+        (),
+        ["row 2, column C: A value beyond the last named column."],
+    ),
+    "a value under no header": (
+        "roles",
+        "name,,description\nCoach,oops,Helps\n",
+        (),
+        ["row 2, column B: A value in a column without a name in the header."],
+    ),
+    "an unknown choice": (
+        "projects",
+        "code,name,department,status\nZ,Zed,ENG,finished\n",
+        (),
+        ["row 2, column D (status): 'finished' is not known; expected one of proposed, active, on_hold, closed."],
+    ),
+    "a yes-or-no that is neither": (
+        "departments",
+        "code,name,active\nZ,Zed,maybe\n",
+        (),
+        ["row 2, column C (active): 'maybe' is not yes or no; expected true/false, yes/no or 1/0."],
+    ),
+    "required cells left empty": (
+        "projects",
+        "code,name,department\n,Nameless,ENG\nQ,,\n",
+        (),
+        [
+            "row 2, column A (code): A value is required here.",
+            "row 3, column B (name): A value is required here.",
+            "row 3, column C (department): A value is required here.",
+        ],
+    ),
+    "not a workbook": ("roles", b"PK\x03\x04 this is no zip", (), ["row 1: The file is not a readable XLSX workbook"]),
+    "a binary file": ("roles", b"name\n\x00\x01\x02", (), ["row 1: The file contains NUL bytes"]),
+    "a format without that kind": (
+        "projects",
+        "code,name,department\nZ,Zed,ENG\n",
+        ("--format", "orangehrm"),
+        ["The 'orangehrm' format has no projects; for projects use: projman."],
+    ),
+}
+
+
+@pytest.mark.parametrize(("kind", "content", "args", "expected"), CATALOGUE.values(), ids=CATALOGUE.keys())
+def test_a_broken_file_is_refused_with_every_problem_named_and_nothing_written(tmp_path, kind, content, args, expected):
+    load_examples()
+    path = write(tmp_path, content, "broken.csv")
+    before = snapshot()
+
+    report = import_fails(kind, path, *args)
+
+    lines = report.splitlines()
+    for message in expected:
+        assert any(line.startswith(f"broken.csv: {message}") for line in lines), f"{message!r} not in:\n{report}"
+    assert len(lines) == len(expected), report
+    assert snapshot() == before
+
+
+def test_every_bad_row_is_reported_not_only_the_first(tmp_path):
+    load_examples()
+    rows = "".join(f"E{i},A,B,bad{i},ENG,,,\n" for i in range(100, 150))
+
+    report = import_fails("employees", write(tmp_path, EMPLOYEES + rows))
+
+    assert len(report.splitlines()) == 50
+    assert "row 51, column D (work_email): 'bad149' is not an email address" in report
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(CommandError, match=r"Cannot read .*nothing\.csv"):
+        call_command("import_org", "roles", str(tmp_path / "nothing.csv"))
+
+
+def test_a_row_leading_into_a_loop_and_the_loop_itself_are_told_apart(tmp_path):
+    path = write(tmp_path, "code,name,parent\nA,A,B\nB,B,C\nC,C,B\n", "loop.csv")
+
+    report = import_fails("departments", path)
+
+    assert report == "loop.csv: row 3, column C (parent): This would make a loop in the department tree: b → c → b.\n"
+
+
+def test_a_long_chain_of_managers_is_checked_in_linear_time(tmp_path):
+    rows = "".join(f"E{i},A,B,e{i}@x.example,E{i - 1}\n" for i in range(1, 20_000))
+    path = write(tmp_path, "employee_number,first_name,last_name,work_email,manager\nE0,A,B,e0@x.example,\n" + rows)
+
+    report = run_import("employees", path.read_bytes(), dry_run=True)
+
+    assert report.ok, report.problems[:3]
+    assert report.counts["employees"].created == 20_000

@@ -1,0 +1,195 @@
+"""The HR formats: OrangeHRM 5's employee import template, and an effective-dated job history."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from org.models import Assignment, Employee, Role
+from tests.imports import EXAMPLES, import_fails, import_ok, load_examples, snapshot, write
+
+D = datetime.date
+pytestmark = pytest.mark.django_db
+ORANGEHRM_HEADER = (EXAMPLES / "orangehrm.csv").read_text().splitlines()[0]
+
+
+def orangehrm_row(first: str, last: str, number: str, email: str, middle: str = "") -> str:
+    cells = [first, middle, last, number] + [""] * 16 + [email, ""]
+    return ",".join(cells)
+
+
+def test_the_orangehrm_template_is_recognised_and_its_extra_columns_noted():
+    load_examples()
+
+    output = import_ok("employees", EXAMPLES / "orangehrm.csv")
+
+    assert "format orangehrm" in output
+    assert "note: Ignored columns ProjMan has no field for: middle_name, other_id, driver's_license_no" in output
+    assert "employees: 1 created, 0 updated, 1 unchanged" in output
+    frank = Employee.objects.get(employee_number="E006")
+    assert (frank.first_name, frank.last_name, frank.work_email) == ("Frank", "Miller", "frank.miller@projman.example")
+    assert (frank.department, frank.job_title, frank.manager) == (None, "", None)
+
+
+def test_reimporting_the_template_never_clears_what_another_file_set(tmp_path):
+    load_examples()
+    path = write(
+        tmp_path, ORANGEHRM_HEADER + "\n" + orangehrm_row("Bobby", "Smith", "E002", "bob.smith@projman.example")
+    )
+
+    output = import_ok("employees", path)
+
+    assert "employees: 0 created, 1 updated, 0 unchanged" in output
+    bob = Employee.objects.get(employee_number="E002")
+    assert bob.first_name == "Bobby"
+    assert (bob.department.code, bob.job_title, bob.manager.employee_number) == ("PLT", "Platform Lead", "E001")
+    assert bob.hire_date == D(2019, 6, 15)
+    before = snapshot()
+    assert "Nothing to change" in import_ok("employees", path)
+    assert snapshot() == before
+
+
+def test_orangehrm_columns_in_another_order_and_case_are_matched(tmp_path):
+    header = ORANGEHRM_HEADER.split(",")
+    shuffled = list(reversed(header))
+    upper = [h.upper().replace("_", " ") for h in shuffled]
+    row = dict(zip(header, orangehrm_row("Gus", "Grey", "E777", "gus@x.example").split(","), strict=True))
+    path = write(tmp_path, ",".join(upper) + "\n" + ",".join(row[h] for h in shuffled) + "\n")
+
+    output = import_ok("employees", path, "--format", "orangehrm")
+
+    assert "employees: 1 created" in output
+    assert Employee.objects.get(employee_number="E777").last_name == "Grey"
+
+
+def test_an_orangehrm_row_without_work_email_is_refused_with_its_row_and_column(tmp_path):
+    path = write(tmp_path, ORANGEHRM_HEADER + "\n" + orangehrm_row("Hal", "Hill", "E8", ""), "o.csv")
+
+    report = import_fails("employees", path)
+
+    assert report == "o.csv: row 2, column U (work_email): A value is required here: an email address.\n"
+    assert not Employee.objects.exists()
+
+
+# --- Job history ---------------------------------------------------------------------------------------------
+
+
+def member_periods(number: str) -> list[tuple]:
+    return list(
+        Assignment.objects.filter(employee__employee_number=number, role__name="Team Member")
+        .order_by("start_date")
+        .values_list("department__code", "start_date", "end_date", "level")
+    )
+
+
+def test_job_history_becomes_dated_department_assignments_and_todays_department_title_and_manager():
+    load_examples()
+
+    output = import_ok("history", EXAMPLES / "history.csv")
+
+    assert "format jobhistory" in output
+    assert member_periods("E003") == [("ENG", D(2020, 9, 1), D(2021, 12, 31), "R"), ("DAT", D(2022, 1, 1), None, "R")]
+    carla = Employee.objects.get(employee_number="E003")
+    assert (carla.department.code, carla.job_title, carla.manager.employee_number) == ("DAT", "Data Engineer", "E001")
+    assert Assignment.history.filter(history_type="+", role__name="Team Member").count() == 3
+    before = snapshot()
+    assert "Nothing to change" in import_ok("history", EXAMPLES / "history.csv")
+    assert snapshot() == before
+
+
+def test_a_later_move_ends_the_open_period_and_moves_the_employee(tmp_path):
+    load_examples()
+    import_ok("history", EXAMPLES / "history.csv")
+    moved = (EXAMPLES / "history.csv").read_text() + "E003,2024-03-01,FIN,Controller,E004\n"
+
+    output = import_ok("history", write(tmp_path, moved))
+
+    assert "employees: 0 created, 1 updated" in output
+    assert "assignments: 1 created, 1 updated, 2 unchanged" in output
+    assert member_periods("E003")[-2:] == [
+        ("DAT", D(2022, 1, 1), D(2024, 2, 29), "R"),
+        ("FIN", D(2024, 3, 1), None, "R"),
+    ]
+    carla = Employee.objects.get(employee_number="E003")
+    assert (carla.department.code, carla.job_title, carla.manager.employee_number) == ("FIN", "Controller", "E004")
+    assert carla.history.latest().history_type == "~"
+
+
+def test_a_new_title_in_the_same_department_is_not_a_move_and_a_leaver_period_ends_on_the_leave_date(tmp_path):
+    load_examples()
+    path = write(
+        tmp_path,
+        "Emp No;Effective From;Dept;Position;Supervisor ID\n"
+        "E005;01/02/2021;PLT;Junior Developer;E002\nE005;01/02/2023;PLT;Developer;E002\n",
+    )
+
+    import_ok("history", path)
+
+    assert member_periods("E005") == [("PLT", D(2021, 2, 1), D(2024, 12, 31), "R")]
+    assert Employee.objects.get(employee_number="E005").job_title == "Developer"
+
+
+def test_rows_dated_in_the_future_are_planned_but_do_not_move_the_employee_yet(tmp_path):
+    load_examples()
+    later = datetime.date.today() + datetime.timedelta(days=30)
+    path = write(
+        tmp_path,
+        f"employee_number,effective_date,department\nE004,2017-01-10,FIN\nE004,{later.isoformat()},DAT\n",
+    )
+
+    import_ok("history", path)
+
+    assert member_periods("E004")[-1] == ("DAT", later, None, "R")
+    assert Employee.objects.get(employee_number="E004").department.code == "FIN"
+
+
+def test_the_member_role_is_created_when_missing_and_can_be_chosen(tmp_path):
+    load_examples()
+    path = write(tmp_path, "employee_number,effective_date,department\nE004,2017-01-10,FIN\n")
+
+    output = import_ok("history", path, "--member-role", "Staff")
+
+    assert "note: The role 'Staff' is created for home-department assignments." in output
+    staff = Role.objects.get(name="Staff")
+    assert staff.applies_to == "department"
+    assert staff.history.count() == 1
+    assert Assignment.objects.filter(role=staff, employee__employee_number="E004").count() == 1
+
+
+def test_job_history_problems_name_their_row_and_column(tmp_path):
+    load_examples()
+    path = write(
+        tmp_path,
+        "Employee ID,Effective Date,Department,Job Title,Manager ID\n"
+        "E404,2020-01-01,ENG,X,\n"
+        "E001,2020-01-01,NOPE,X,\n"
+        "E001,2021-01-01,ENG,X,E001\n"
+        "E005,2025-06-01,PLT,X,\n"
+        "E002,2020-01-01,PLT,X,\nE002,2020-01-01,DAT,X,\n",
+        "h.csv",
+    )
+    before = snapshot()
+
+    report = import_fails("history", path)
+
+    assert report.splitlines() == [
+        "h.csv: row 2, column A (Employee ID): Unknown employee number 'E404': there is none in the database.",
+        "h.csv: row 3, column C (Department): Unknown department code 'NOPE': there is none in the database.",
+        "h.csv: row 4, column E (Manager ID): An employee cannot be their own manager.",
+        "h.csv: row 5, column B (Effective Date): Elena Díaz left on 2024-12-31; "
+        "a change cannot take effect after that.",
+        "h.csv: row 7, column B (Effective Date): Duplicate of row 6: the same key appears twice in the file.",
+    ]
+    assert snapshot() == before
+
+
+def test_job_history_cannot_make_a_loop_of_managers(tmp_path):
+    load_examples()
+    path = write(tmp_path, "employee_number,effective_date,department,manager\nE001,2020-01-01,ENG,E003\n", "h.csv")
+
+    report = import_fails("history", path)
+
+    assert report == (
+        "h.csv: row 2, column D (manager): This would make a loop in the chain of managers: e001 → e003 → e001.\n"
+    )

@@ -1,0 +1,181 @@
+"""import_org for each kind in ProjMan's own columns: creates, updates, leaves alone, writes history, dry runs."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Role
+from tests.imports import EXAMPLES, import_ok, load_examples, snapshot, write
+
+D = datetime.date
+pytestmark = pytest.mark.django_db
+
+
+def test_the_examples_import_in_order_with_a_history_record_for_every_row():
+    load_examples()
+
+    assert Department.objects.get(code="PLT").parent.code == "ENG"
+    assert Department.objects.get(code="OPS").active is False
+    bob = Employee.objects.get(employee_number="E002")
+    assert (bob.manager.employee_number, bob.department.code, bob.hire_date) == ("E001", "PLT", D(2019, 6, 15))
+    assert Employee.objects.get(employee_number="E003").hire_date == D(2020, 9, 1)  # day-first date
+    assert Project.objects.get(code="WEB").status == ProjectStatus.ON_HOLD
+    assert Role.objects.get(name="Project Manager").single_holder is True
+    sponsor = Assignment.objects.get(role__name="Sponsor")
+    assert sponsor.level == Level.CONSULTED
+    assert Assignment.objects.get(employee__employee_number="E003", role__name="Project Manager").level == "A"
+    for model in (Department, Employee, Project, Role, Assignment):
+        assert model.history.filter(history_type="+").count() == model.objects.count() > 0
+        assert set(model.history.values_list("history_change_reason", flat=True)) == {
+            f"import_org {model._meta.verbose_name_plural} {model._meta.verbose_name_plural}.csv"
+        }
+
+
+def test_importing_the_same_file_again_writes_nothing_and_says_so():
+    load_examples()
+    before = snapshot()
+
+    for kind in ("departments", "roles", "employees", "projects", "assignments"):
+        output = import_ok(kind, EXAMPLES / f"{kind}.csv")
+        assert "0 created, 0 updated" in output
+        assert "Nothing to change" in output
+    assert snapshot() == before
+
+
+def test_a_changed_row_is_updated_in_place_with_a_change_record(tmp_path):
+    load_examples()
+    bob = Employee.objects.get(employee_number="E002")
+    path = write(
+        tmp_path,
+        "employee_number,first_name,last_name,work_email,job_title,department\n"
+        "E002,Bob,Smith,BOB.SMITH@projman.example,Staff Engineer,DAT\n"
+        "E001,Ana,García,ana.garcia@projman.example,CTO,ENG\n",
+    )
+
+    output = import_ok("employees", path)
+
+    assert "employees: 0 created, 1 updated, 1 unchanged" in output
+    bob.refresh_from_db()
+    assert (bob.job_title, bob.department.code, bob.pk) == ("Staff Engineer", "DAT", bob.pk)
+    assert bob.manager.employee_number == "E001"  # no manager column: left as it was
+    change = bob.history.latest()
+    assert change.history_type == "~"
+    assert change.job_title == "Staff Engineer"
+    assert change.manager_id == bob.manager_id  # the history row is the whole row, not just the changed fields
+
+
+def test_dry_run_counts_what_would_change_and_writes_nothing(tmp_path):
+    load_examples()
+    path = write(
+        tmp_path,
+        "code,name,parent\nENG,Engineering and Research,\nNEW,New department,ENG\nFIN,Finance,\n",
+    )
+    before = snapshot()
+
+    output = import_ok("departments", path, "--dry-run")
+
+    assert "departments: 1 would be created, 1 would be updated, 1 unchanged" in output
+    assert "Dry run: nothing was written." in output
+    assert snapshot() == before
+
+
+def test_rows_may_point_to_rows_further_down_the_same_file(tmp_path):
+    path = write(
+        tmp_path,
+        "code;name;parent\nC;Leaf;B\nB;Middle;A\nA;Top;\n",  # semicolons, children before parents
+    )
+
+    import_ok("departments", path)
+
+    assert Department.objects.get(code="C").parent.parent.code == "A"
+    assert Department.objects.get(code="A").parent is None
+
+
+def test_employees_may_name_a_manager_defined_later_in_the_file(tmp_path, department):
+    path = write(
+        tmp_path,
+        "employee_number,first_name,last_name,work_email,department,manager\n"
+        "E3,Cat,Three,c@x.example,FIN,E2\nE2,Bo,Two,b@x.example,FIN,E1\nE1,Al,One,a@x.example,FIN,\n",
+    )
+
+    import_ok("employees", path)
+
+    assert Employee.objects.get(employee_number="E3").manager.manager.employee_number == "E1"
+
+
+def test_projects_and_roles_by_label_or_value_in_any_case(tmp_path, department):
+    roles = write(tmp_path, "Name,Applies To,Default Level,Single Holder\nLead,PROJECT,accountable,Yes\n", "r.csv")
+    projects = write(tmp_path, "CODE,Name,Department,Status\nX1,Thing,FIN,On hold\n", "p.csv")
+
+    import_ok("roles", roles)
+    import_ok("projects", projects)
+
+    lead = Role.objects.get(name="Lead")
+    assert (lead.applies_to, lead.default_level, lead.single_holder) == ("project", "A", True)
+    assert Project.objects.get(code="X1").status == ProjectStatus.ON_HOLD
+
+
+def test_assignments_take_the_roles_default_level_and_can_be_ended_by_a_later_file(tmp_path):
+    load_examples()
+    path = write(
+        tmp_path,
+        "employee,role,project,start_date,end_date\nE003,Project Manager,ERP,2024-07-01,2025-03-31\n",
+    )
+
+    output = import_ok("assignments", path)
+
+    assert "assignments: 0 created, 1 updated, 0 unchanged" in output
+    held = Assignment.objects.get(employee__employee_number="E003", role__name="Project Manager")
+    assert held.end_date == D(2025, 3, 31)
+    assert held.allocation == 50  # no allocation column: kept
+    assert held.history.latest().history_type == "~"
+
+
+def test_xlsx_with_dates_as_cells_imports_like_csv(tmp_path, department):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Employee Number", "First Name", "Last Name", "Work Email", "Department", "Hire Date"])
+    sheet.append([1001, "Ana", "López", "ana@x.example", "FIN", datetime.datetime(2021, 4, 5)])
+    workbook.save(tmp_path / "people.xlsx")
+
+    import_ok("employees", tmp_path / "people.xlsx")
+
+    ana = Employee.objects.get(employee_number="1001")  # a number cell, read as its digits
+    assert ana.hire_date == D(2021, 4, 5)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "latin-1"])
+def test_encodings_are_detected(tmp_path, encoding, department):
+    path = write(
+        tmp_path,
+        "employee_number,first_name,last_name,work_email,department\nE9,Iñigo,Muñoz Ibáñez,i@x.example,FIN\n",
+        encoding=encoding,
+    )
+
+    import_ok("employees", path)
+
+    assert Employee.objects.get(employee_number="E9").last_name == "Muñoz Ibáñez"
+
+
+def test_an_encoding_can_be_chosen(tmp_path, department):
+    content = "employee_number,first_name,last_name,work_email,department\nE9,Zoë,Œuvre,z@x.example,FIN\n"
+    path = write(tmp_path, content, encoding="cp1252")
+
+    output = import_ok("employees", path, "--encoding", "cp1252")
+
+    assert "cp1252" in output
+    assert Employee.objects.get(employee_number="E9").last_name == "Œuvre"
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_any_line_ending_and_a_cell_spanning_lines(tmp_path, newline):
+    content = newline.join(["name,description", 'Coach,"Helps people,', 'one at a time"', "Mentor,", ""])
+
+    import_ok("roles", write(tmp_path, content))
+
+    assert Role.objects.get(name="Coach").description == f"Helps people,{newline}one at a time"
+    assert Role.objects.filter(name="Mentor").exists()

@@ -1,0 +1,92 @@
+"""Size: 10,000 employees on MariaDB inside the suite; queries that grow with batches, not rows; the progress bar."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from org.imports.engine import BATCH_SIZE, run_import
+from org.management.commands.import_org import ProgressBar
+from org.models import Department, Employee
+
+pytestmark = pytest.mark.django_db
+
+
+def employees_csv(count: int, *, title: str = "Engineer") -> bytes:
+    lines = ["employee_number,first_name,last_name,work_email,job_title,department,manager,hire_date"]
+    for i in range(count):
+        manager = f"E{(i - 1) // 8:06d}" if i else ""  # a tree eight wide: managers come earlier in the file
+        lines.append(
+            f"E{i:06d},First{i},Last{i},e{i}@example.com,{title},D{i % 50:02d},{manager},2020-01-{i % 28 + 1:02d}"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def departments():
+    Department.objects.bulk_create(Department(code=f"D{i:02d}", name=f"Department {i}") for i in range(50))
+
+
+@pytest.mark.mariadb
+def test_ten_thousand_employees_on_mariadb_in_one_go_then_unchanged_then_updated(departments):
+    data = employees_csv(10_000)
+
+    report = run_import("employees", data, filename="big.csv")
+
+    assert report.ok, report.problems[:5]
+    assert report.counts["employees"].created == 10_000
+    assert Employee.objects.count() == Employee.history.count() == 10_000
+    assert Employee.objects.get(employee_number="E009999").manager.employee_number == f"E{9998 // 8:06d}"
+
+    again = run_import("employees", data, filename="big.csv")
+
+    assert (again.counts["employees"].unchanged, again.changes) == (10_000, 0)
+    assert Employee.history.count() == 10_000
+
+    promoted = run_import("employees", employees_csv(10_000, title="Senior Engineer"), filename="big.csv")
+
+    assert promoted.counts["employees"].updated == 10_000
+    assert Employee.objects.filter(job_title="Senior Engineer").count() == 10_000
+    assert Employee.history.filter(history_type="~").count() == 10_000
+
+
+@pytest.mark.parametrize("rows", [2_000, 8_000])
+def test_queries_grow_with_batches_not_rows(departments, rows):
+    data = employees_csv(rows)
+    with CaptureQueriesContext(connection) as first:
+        assert run_import("employees", data).ok
+    with CaptureQueriesContext(connection) as again:
+        assert run_import("employees", data).ok
+
+    # Statements insert BATCH_SIZE rows, or fewer where the backend caps the parameters of one query (SQLite);
+    # each level of the manager tree (eight wide: up to 7 levels here) is a batch of its own.
+    history_fields = list(Employee.history.model._meta.concrete_fields)
+    per_statement = min(BATCH_SIZE, connection.ops.bulk_batch_size(history_fields, [None] * BATCH_SIZE))
+    levels = 7
+    # Stored rows, departments and managers, e-mails: each by batches of keys, or a count and one read of the table.
+    lookups = 3 * max(2, math.ceil(rows / BATCH_SIZE))
+    fixed = 5  # savepoint, release, the manager tree for the loop check, a count or two to spare
+    assert len(first) <= fixed + lookups + 2 * (math.ceil(rows / per_statement) + levels)
+    assert len(again) <= fixed + lookups
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_draws_on_a_terminal_and_stays_quiet_elsewhere(departments):
+    terminal, pipe = Terminal(), io.StringIO()
+
+    run_import("employees", employees_csv(3_000), progress=ProgressBar(terminal))
+    run_import("employees", employees_csv(3_000), progress=ProgressBar(pipe))
+
+    drawn = terminal.getvalue()
+    assert "\rchecking   [" in drawn
+    assert "3,000/3,000" in drawn
+    assert "\rwriting    [##############################] 3,000/3,000\n" in drawn
+    assert pipe.getvalue() == ""
