@@ -12,9 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from org import services, views
-from org.models import Employee, Level, ProjectStatus
+from org import selectors, services, views
+from org.models import Department, Employee, Level, ProjectStatus
 from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory, ProjectFactory
+from tests.imports import load_examples
 
 pytestmark = pytest.mark.django_db
 
@@ -135,3 +136,16 @@ def test_gap_list_is_the_same_remembered_or_not(viewer_client, gaps, monkeypatch
     response = viewer_client.get(reverse("org:gap", args=["unassigned"]), {"sort": "-name"})
     names = [row.record.employee_number for row in response.context["table"].paginated_rows]
     assert names == ["IDLE2", "IDLE1", "IDLE0", "IDLE"]
+
+
+def test_an_import_renews_the_remembered_figures(viewer_client):
+    url = reverse("org:dashboard")
+    before = viewer_client.get(url).context["counts"]
+    assert [number for _label, number, _url in before][:2] == [0, 0]  # no staff, no departments
+    load_examples()  # bulk INSERTs with their history rows, not the ORM's save()
+    after = viewer_client.get(url).context["counts"]
+    assert [number for _label, number, _url in after][:2] == [
+        selectors.employees_employed_on(timezone.localdate()).count(),
+        Department.objects.active().count(),
+    ]
+    assert after[0][1] > 0
