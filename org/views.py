@@ -15,6 +15,7 @@ from typing import Any
 
 import django_filters
 import django_tables2 as tables
+import tablib
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import EmptyPage, Page
 from django.db.models import Count, Model, QuerySet, Sum
@@ -284,20 +285,24 @@ def responsible(request: HttpRequest) -> HttpResponse:
 # --- Projects ------------------------------------------------------------------------------
 
 
+MATRIX_SORTS = {"person": ("last_name", "first_name", "pk"), "-person": ("-last_name", "-first_name", "-pk")}
+
+
 def _raci_matrix(request: HttpRequest, in_force: QuerySet[Assignment], problems: list[str]) -> dict[str, Any]:
     """A page of people by the roles they hold on the target, each cell a RACI letter: two queries.
 
-    The rows are put together here, not in the template: a page is up to 50 people by every role.
+    Sorted by person (``matrix_sort=person`` or ``-person``). The rows are put together here, not in the
+    template: a page is up to 50 people by every role.
     """
-    people = Employee.objects.filter(pk__in=in_force.values("employee")).order_by("last_name", "first_name", "pk")
+    sort = request.GET.get("matrix_sort") or "person"
+    if sort not in MATRIX_SORTS:
+        problems.append(
+            gettext("There is no column “%(columns)s” to sort by; showing the usual order.") % {"columns": sort}
+        )
+        sort = "person"
+    people = Employee.objects.filter(pk__in=in_force.values("employee")).order_by(*MATRIX_SORTS[sort])
     page = _page(request, people, "matrix_page", MATRIX_PER_PAGE, problems)
-    cells: dict[tuple[int, int], str] = {}
-    roles: dict[int, Any] = {}
-    for assignment in in_force.filter(employee__in=[e.pk for e in page.object_list]):
-        roles[assignment.role_id] = assignment.role
-        cells[(assignment.employee_id, assignment.role_id)] = assignment.level
-    columns = sorted(roles.values(), key=lambda role: role.name)
-    rows = [(person, [cells.get((person.pk, role.pk), "") for role in columns]) for person in page.object_list]
+    columns, rows = _matrix_rows(in_force, page.object_list)
     letters = {
         level: f'<td class="raci raci-{level}"><abbr title="{escape(Level(level).label)}">{level}</abbr></td>'
         for level in Level.values
@@ -309,8 +314,47 @@ def _raci_matrix(request: HttpRequest, in_force: QuerySet[Assignment], problems:
         + "</tr>"
         for person, levels in rows
     ]
+    next_sort = "-person" if sort == "person" else "person"
     # Every value in ``html`` went through escape().
-    return {"roles": columns, "rows": rows, "html": mark_safe("\n".join(html)), "page": page}
+    return {"roles": columns, "rows": rows, "html": mark_safe("\n".join(html)), "page": page, "next_sort": next_sort}
+
+
+def _matrix_rows(
+    in_force: QuerySet[Assignment], people: list[Employee]
+) -> tuple[list[Any], list[tuple[Employee, list[str]]]]:
+    """The roles ``people`` hold in ``in_force`` (by name), and each person's RACI letter in each: one query."""
+    cells: dict[tuple[int, int], str] = {}
+    roles: dict[int, Any] = {}
+    for assignment in in_force.filter(employee__in=[person.pk for person in people]):
+        roles[assignment.role_id] = assignment.role
+        cells[(assignment.employee_id, assignment.role_id)] = assignment.level
+    columns = sorted(roles.values(), key=lambda role: role.name)
+    return columns, [(person, [cells.get((person.pk, role.pk), "") for role in columns]) for person in people]
+
+
+def _matrix_export(
+    request: HttpRequest, in_force: QuerySet[Assignment], filename: str, problems: list[str]
+) -> HttpResponse | None:
+    """The whole RACI matrix (every person, in the page's order) as CSV or XLSX; None (and a message) if too big."""
+    sort = request.GET.get("matrix_sort") if request.GET.get("matrix_sort") in MATRIX_SORTS else "person"
+    people = Employee.objects.filter(pk__in=in_force.values("employee")).order_by(*MATRIX_SORTS[sort])
+    if people[: EXPORT_MAX_ROWS + 1].count() > EXPORT_MAX_ROWS:
+        problems.append(
+            gettext("That table has more than %(limit)s rows; narrow the filters to export it.")
+            % {"limit": EXPORT_MAX_ROWS}
+        )
+        return None
+    columns, rows = _matrix_rows(in_force, list(people))
+    export_format = request.GET["_export"]
+    dataset = tablib.Dataset(
+        headers=[gettext("Person"), gettext("Employee number"), *(role.name for role in columns)],
+        title=f"{filename}-matrix"[:31],
+    )
+    for person, levels in rows:
+        dataset.append([person.full_name, person.employee_number, *levels])
+    response = HttpResponse(dataset.export(export_format), content_type=TableExport.FORMATS[export_format])
+    response["Content-Disposition"] = f'attachment; filename="{filename}-matrix.{export_format}"'
+    return response
 
 
 @login_required
@@ -335,7 +379,10 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
     )
     problems: list[str] = []
     name = f"project-{project.code}-{day.isoformat()}"
-    if response := _export(request, name, team, past, future, problems=problems):
+    if TableExport.is_valid_format(request.GET.get("_export")) and request.GET.get("_table") == "matrix":
+        if response := _matrix_export(request, in_force, name, problems):
+            return response
+    elif response := _export(request, name, team, past, future, problems=problems):
         return response
     context = {
         "project": project,

@@ -141,3 +141,28 @@ def test_admin_link_only_for_users_who_may_edit(client, viewer, erp):
     viewer.save()
     viewer.user_permissions.add(Permission.objects.get(codename="change_project"))
     assert admin_url in client.get(url(erp)).content.decode()
+
+
+def test_raci_matrix_sorts_by_person_and_exports(viewer_client, erp):
+    people = [str(person) for person, _cells in viewer_client.get(url(erp)).context["matrix"]["rows"]]
+    assert people == ["Carla Pérez", "Bob Smith"]
+    reverse_order = viewer_client.get(url(erp, matrix_sort="-person"))
+    assert [str(person) for person, _cells in reverse_order.context["matrix"]["rows"]] == ["Bob Smith", "Carla Pérez"]
+    assert "matrix_sort=person" in reverse_order.content.decode()  # the header link turns it back
+    export = viewer_client.get(url(erp, _export="csv", _table="matrix", matrix_sort="-person"))
+    assert export["Content-Disposition"].endswith('-matrix.csv"')
+    assert list(csv.reader(io.StringIO(export.content.decode()))) == [
+        ["Person", "Employee number", "Developer", "Project Manager", "Sponsor"],
+        ["Bob Smith", "E2", "", "A", ""],
+        ["Carla Pérez", "E3", "R", "", "C"],
+    ]
+    xlsx = viewer_client.get(url(erp, _export="xlsx", _table="matrix"))
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert [cell.value for cell in sheet[2]] == ["Carla Pérez", "E3", "R", None, "C"]
+
+
+def test_unknown_matrix_sort_is_a_message(viewer_client, erp):
+    response = viewer_client.get(url(erp, matrix_sort="salary"))
+    assert response.status_code == 200
+    assert "to sort by; showing the usual order" in response.content.decode()
+    assert len(response.context["matrix"]["rows"]) == 2

@@ -42,6 +42,7 @@ PAGES = {
     "project": ("org:project", "project", "", 8),
     "project past date": ("org:project", "project", "?as_of=2023-06-01&matrix_page=1&team-sort=role", 8),
     "project xlsx": ("org:project", "project", "?_export=xlsx&_table=team", 5),
+    "project matrix csv": ("org:project", "project", "?_export=csv&_table=matrix&matrix_sort=-person", 6),
     "projects": ("org:projects", None, "?q=Project&status=active&department={root}", 7),
     "department": ("org:department", "department", "", 9),
     "department root": ("org:department", "root", "?as_of=2024-01-01", 9),
