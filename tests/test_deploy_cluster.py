@@ -17,20 +17,15 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.deploy_files import compose, service_env
-from tests.topology import CLUSTER, ROOT, http_get, serving
+from tests.topology import CLUSTER, ROOT, http_get, require_cluster_tools, serving
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.cluster]
 
 ENTRYPOINT = [sys.executable, str(ROOT / "ops" / "entrypoint")]
-
-
-def _found(name: str) -> bool:
-    return bool(shutil.which(name) or Path("/usr/sbin", name).exists())
 
 
 def _socket_sql(socket: str, statement: str, *, names: bool = False) -> str:
@@ -47,12 +42,7 @@ def _socket_sql(socket: str, statement: str, *, names: bool = False) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    missing = [name for name in ("mariadbd", "mariadb-install-db", "haproxy", "mariadb") if not _found(name)]
-    if missing:
-        message = f"needs {', '.join(missing)} (Debian: mariadb-server, haproxy)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_cluster_tools()
     directory = tmp_path_factory.mktemp("compose") / "db"
     done = subprocess.run(
         [*CLUSTER, "--dir", str(directory), "--bare", "up"], capture_output=True, text=True, timeout=180

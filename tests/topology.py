@@ -165,6 +165,19 @@ class Topology:
             yield url
 
 
+def require_cluster_tools() -> None:
+    """Skip (fail under CI=true) a test that needs ops/cluster when MariaDB's or HAProxy's binaries are missing."""
+    import pytest
+
+    names = ("mariadbd", "mariadb-install-db", "haproxy", "mariadb")
+    missing = [name for name in names if not (shutil.which(name) or Path("/usr/sbin", name).exists())]
+    if missing:
+        message = f"ops/cluster needs {', '.join(missing)} (Debian: mariadb-server, haproxy)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 @contextlib.contextmanager
 def serving(env: dict[str, str], seconds: float = 30) -> Iterator[str]:
     """The app under gunicorn on a free 127.0.0.1 port, started as the image and the systemd unit start it
