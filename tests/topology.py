@@ -202,8 +202,12 @@ def serving(env: dict[str, str], seconds: float = 30) -> Iterator[str]:
                 time.sleep(0.2)
             yield url
         finally:
-            server.terminate()
-            server.wait(10)
+            server.terminate()  # gunicorn finishes the requests in hand first, for up to its graceful_timeout (20 s)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(10)
 
 
 def session_snippet(username: str, *, superuser: bool = False) -> str:
