@@ -10,16 +10,13 @@ state the failover left behind.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.topology import CLUSTER, ROOT, Topology, http_get
+from tests.topology import CLUSTER, ROOT, Topology, http_get, require_cluster_tools
 
 IDLE_TIMEOUT_SECONDS = 3
 
@@ -28,12 +25,7 @@ pytestmark = [pytest.mark.mariadb, pytest.mark.cluster]
 
 @pytest.fixture(scope="module")
 def topology(tmp_path_factory):
-    missing = [name for name in ("mariadbd", "mariadb-install-db", "haproxy", "mariadb") if not _found(name)]
-    if missing:
-        message = f"ops/cluster needs {', '.join(missing)} (Debian: mariadb-server, haproxy)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_cluster_tools()
     topology = Topology(tmp_path_factory.mktemp("cluster") / "db")
     topology.run("--idle-timeout", f"{IDLE_TIMEOUT_SECONDS}s", "up")
     topology.load_env()
@@ -48,10 +40,6 @@ def topology(tmp_path_factory):
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     yield topology
     topology.run("down", check=False)
-
-
-def _found(name: str) -> bool:
-    return bool(shutil.which(name) or Path("/usr/sbin", name).exists())
 
 
 def test_up_refuses_a_directory_it_did_not_make(tmp_path):

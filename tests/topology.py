@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -164,28 +165,49 @@ class Topology:
             yield url
 
 
+def require_cluster_tools() -> None:
+    """Skip (fail under CI=true) a test that needs ops/cluster when MariaDB's or HAProxy's binaries are missing."""
+    import pytest
+
+    names = ("mariadbd", "mariadb-install-db", "haproxy", "mariadb")
+    missing = [name for name in names if not (shutil.which(name) or Path("/usr/sbin", name).exists())]
+    if missing:
+        message = f"ops/cluster needs {', '.join(missing)} (Debian: mariadb-server, haproxy)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 @contextlib.contextmanager
 def serving(env: dict[str, str], seconds: float = 30) -> Iterator[str]:
-    """The app under gunicorn (one sync worker, as deployed) on a free 127.0.0.1 port; yields its URL."""
+    """The app under gunicorn on a free 127.0.0.1 port, started as the image and the systemd unit start it
+    (``ops/entrypoint serve``: ops/gunicorn.conf.py); one sync worker unless ``env`` says otherwise. Yields its URL."""
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "projman.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + seconds
-        while http_get(url + "/healthz")[0] != 200:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise AssertionError(f"gunicorn did not serve /healthz within {seconds} s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
+    with tempfile.TemporaryFile() as errors:  # gunicorn's own log, shown if it does not come up
+        server = subprocess.Popen(
+            [sys.executable, str(ROOT / "ops" / "entrypoint"), "serve"],
+            cwd=ROOT,
+            env={"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "1", **env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + seconds
+            while http_get(url + "/healthz")[0] != 200:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    errors.seek(0)
+                    log = errors.read().decode(errors="replace")[-3000:]
+                    raise AssertionError(f"gunicorn did not serve /healthz within {seconds} s:\n{log}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            server.terminate()  # gunicorn finishes the requests in hand first, for up to its graceful_timeout (20 s)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(10)
 
 
 def session_snippet(username: str, *, superuser: bool = False) -> str:
