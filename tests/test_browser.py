@@ -20,6 +20,7 @@ from django.core.management import call_command
 from org import services
 from org.models import Assignment, Employee, Project
 from tests.factories import UserFactory
+from tests.topology import missing_tool
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
@@ -31,10 +32,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        message = "Chromium is not installed (Debian: apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool("Chromium is not installed (Debian: apt-get install chromium)")
     # Playwright's sync API runs an event loop in this thread; the ORM calls
     # the tests make between browser steps are still plain synchronous code.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

@@ -23,6 +23,7 @@ from tests.deploy_files import (
     read_dockerfile,
     service_env,
 )
+from tests.topology import missing_tool
 
 APP_IMAGE_SERVICES = {"cluster-init", "agent1", "agent2", "init", "app1", "app2"}
 EXAMPLE = env_file(ROOT / ".env.example")
@@ -148,7 +149,7 @@ def test_compose_images_are_pinned_to_the_versions_the_tests_run():
     mariadbd = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
     haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
     if not (Path(mariadbd).exists() and Path(haproxy).exists()):
-        pytest.skip("mariadbd and haproxy are not installed")
+        missing_tool("mariadbd and haproxy are not installed (Debian: mariadb-server, haproxy)")
     local_mariadb = re.search(
         r"Ver (\d+\.\d+)\.", subprocess.run([mariadbd, "--version"], capture_output=True, text=True).stdout
     )
@@ -237,7 +238,7 @@ def test_compose_secrets_come_only_from_the_untracked_env_file():
 def _haproxy_check(env: dict[str, str]) -> subprocess.CompletedProcess:
     binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
     if not Path(binary).exists():
-        pytest.skip("haproxy is not installed (Debian: haproxy)")
+        missing_tool("haproxy is not installed (Debian: haproxy)")
     config = ROOT / "ops" / "haproxy" / "haproxy.cfg"
     return subprocess.run([binary, "-c", "-f", str(config)], env=env, capture_output=True, text=True, timeout=30)
 
@@ -291,7 +292,7 @@ def test_systemd_unit_runs_the_entrypoint_as_the_app_user():
 
 def test_systemd_accepts_the_unit(tmp_path):
     if not shutil.which("systemd-analyze"):
-        pytest.skip("systemd-analyze is not installed")
+        missing_tool("systemd-analyze is not installed (Debian: systemd)")
     text = (ROOT / "ops" / "systemd" / "projman.service").read_text()
     # The app's paths do not exist here; systemd checks that ExecStart is executable, so point it at one that is.
     unit = tmp_path / "projman.service"

@@ -25,6 +25,7 @@ from django.utils.translation import ngettext
 from org import services
 from org.models import Assignment, Department, Level, ProjectStatus
 from tests.factories import AssignmentFactory
+from tests.topology import missing_tool
 
 D = datetime.date
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES"
@@ -151,7 +152,7 @@ def test_compiled_catalogue_is_the_po(messages):
 def test_msgfmt_check():
     msgfmt = shutil.which("msgfmt")
     if msgfmt is None:
-        pytest.skip("msgfmt (gettext) is not installed; the .po checks above still ran")
+        missing_tool("msgfmt is not installed (Debian: gettext); the .po checks above still ran")
     result = subprocess.run(
         [msgfmt, "--check", "--statistics", "-o", "/dev/null", str(PO)],
         capture_output=True,
