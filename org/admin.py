@@ -10,9 +10,10 @@ costs the same number of queries whatever the size of the company.
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList, messages
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -28,6 +29,7 @@ from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from org import selectors, services
+from org.filters import search_assignments
 from org.imports.admin import ImportAdminMixin
 from org.models import Assignment, Department, Employee, Project, Role
 
@@ -443,11 +445,26 @@ class RoleAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     search_fields = ("name", "description")
 
 
+class AssignmentChangeList(ChangeList):
+    """The employee and role of a page fetched after it (two small queries).
+
+    Joined in, they make MariaDB's optimizer start from the small role table
+    and sort every matching assignment for one page (0.3 to 0.5 s on 100,000
+    assignments); the outer joins to the target cannot be reordered, so the
+    page is read straight off the start-date index.
+    """
+
+    def get_queryset(self, request, exclude_parameters=None):
+        return super().get_queryset(request, exclude_parameters).prefetch_related("employee", "role")
+
+
 @admin.register(Assignment)
 class AssignmentAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     form = AssignmentForm
     list_display = ("employee", "role", "target_link", "level", "start_date", "end_date", "allocation")
-    list_select_related = ("employee", "role", "department", "project")
+    list_select_related = ("department", "project")  # employee and role: AssignmentChangeList
+    ordering = ("-start_date", "-id")  # one direction, so the start-date index gives the order
+    show_full_result_count = False  # "N of M": a second count over every assignment
     list_filter = (AssignmentStatusFilter, "level", "role", AssignmentTargetSubtreeFilter)
     search_fields = (
         "employee__employee_number",
@@ -463,6 +480,16 @@ class AssignmentAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     date_hierarchy = "start_date"
     actions = ("end_today", "hand_over")
     view_on_site = False
+
+    def get_changelist(self, request, **kwargs):
+        return AssignmentChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        """The staff pages' search (org.filters.search_assignments): names, numbers and emails by their start,
+        departments, projects and roles anywhere — resolved to ids first, not matched across every joined row."""
+        if not search_term.strip():
+            return queryset, False
+        return search_assignments(queryset, search_term), False
 
     @admin.display(description=_("target"))
     def target_link(self, obj: Assignment) -> str:

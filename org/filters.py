@@ -155,32 +155,7 @@ class AssignmentFilter(django_filters.FilterSet):
         return timezone.localdate()
 
     def search(self, queryset: QuerySet[Assignment], name: str, value: str) -> QuerySet[Assignment]:
-        """Every word must match one of the searched fields, so "Ana García" finds her.
-
-        Each word is looked up in the people, departments, projects and roles
-        tables first, never in every assignment joined to them. A word that
-        matches a few rows becomes a list of ids, which the assignment indexes
-        answer directly. One that matches many (a common surname) stays a
-        subquery on ``field_id + 0``: that hides the column's index, so the
-        database reads the newest assignments in order and keeps those that
-        match — soon enough for a page — rather than gathering and sorting
-        every assignment of every match.
-        """
-        for number, word in enumerate(value.split()):
-            condition = Q()
-            for field, (model, fields) in SEARCH_TARGETS.items():
-                matches = model.objects.filter(_any_field_matches(fields, word)).order_by().values_list("pk", flat=True)
-                ids = list(matches[: SEARCH_IDS + 1])
-                if len(ids) > SEARCH_IDS:
-                    unindexed = f"_search_{number}_{field}"
-                    queryset = queryset.alias(**{unindexed: F(f"{field}_id") + 0})
-                    condition |= Q(**{f"{unindexed}__in": matches})
-                elif ids:
-                    condition |= Q(**{f"{field}__in": ids})
-            if not condition:
-                return queryset.none()
-            queryset = queryset.filter(condition)
-        return queryset
+        return search_assignments(queryset, value)
 
     def in_subtree(self, queryset: QuerySet[Assignment], name: str, value: str) -> QuerySet[Assignment]:
         ids = selectors.department_subtree_ids(int(value))
@@ -188,6 +163,37 @@ class AssignmentFilter(django_filters.FilterSet):
 
     def in_force_on(self, queryset: QuerySet[Assignment], name: str, value: datetime.date) -> QuerySet[Assignment]:
         return queryset.as_of(value)
+
+
+def search_assignments(queryset: QuerySet[Assignment], value: str) -> QuerySet[Assignment]:
+    """Assignments whose every word matches one of the searched fields, so "Ana García" finds hers.
+
+    The staff pages' search box and the admin's assignment search both use it.
+
+    Each word is looked up in the people, departments, projects and roles
+    tables first, never in every assignment joined to them. A word that
+    matches a few rows becomes a list of ids, which the assignment indexes
+    answer directly. One that matches many (a common surname) stays a
+    subquery on ``field_id + 0``: that hides the column's index, so the
+    database reads the newest assignments in order and keeps those that
+    match — soon enough for a page — rather than gathering and sorting
+    every assignment of every match.
+    """
+    for number, word in enumerate(value.split()):
+        condition = Q()
+        for field, (model, fields) in SEARCH_TARGETS.items():
+            matches = model.objects.filter(_any_field_matches(fields, word)).order_by().values_list("pk", flat=True)
+            ids = list(matches[: SEARCH_IDS + 1])
+            if len(ids) > SEARCH_IDS:
+                unindexed = f"_search_{number}_{field}"
+                queryset = queryset.alias(**{unindexed: F(f"{field}_id") + 0})
+                condition |= Q(**{f"{unindexed}__in": matches})
+            elif ids:
+                condition |= Q(**{f"{field}__in": ids})
+        if not condition:
+            return queryset.none()
+        queryset = queryset.filter(condition)
+    return queryset
 
 
 def _any_field_matches(lookups: tuple[str, ...], word: str) -> Q:

@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from org import services
 from org.models import Assignment, Department, Employee, Level, Project, Role
 from tests.company import build_company
 
@@ -63,14 +64,15 @@ PAGES = {
     "role:add": ("", 3),
     "role:change": ("", 4),
     "role:history": ("", 6),
-    "assignment:changelist": ("", 9),
-    "assignment:changelist ?q=": ("?q=Last1", 9),
-    "assignment:changelist ?current": ("?status=current", 9),
-    "assignment:changelist ?past": ("?status=past", 9),
-    "assignment:changelist ?future": ("?status=future", 9),
-    "assignment:changelist ?level": ("?level__exact=R", 9),
-    "assignment:changelist ?role": ("?role__id__exact={role}", 9),
-    "assignment:changelist ?tree": ("?department_tree={root}", 10),
+    # Assignments: employee and role fetched after the page (+2), no full count (-1), search words resolved first.
+    "assignment:changelist": ("", 10),
+    "assignment:changelist ?q=": ("?q=Last1", 14),
+    "assignment:changelist ?current": ("?status=current", 10),
+    "assignment:changelist ?past": ("?status=past", 8),
+    "assignment:changelist ?future": ("?status=future", 8),
+    "assignment:changelist ?level": ("?level__exact=R", 10),
+    "assignment:changelist ?role": ("?role__id__exact={role}", 10),
+    "assignment:changelist ?tree": ("?department_tree={root}", 11),
     "assignment:add": ("", 3),
     "assignment:change": ("", 10),
     "assignment:history": ("", 8),
@@ -104,6 +106,29 @@ def test_filters_narrow_the_lists(hr_client):
     Employee.objects.filter(pk=company["employee"].pk).update(department=child)
     response = hr_client.get(reverse("admin:org_employee_changelist") + f"?department_tree={branch.pk}")
     assert {e.pk for e in response.context["cl"].result_list} == {company["employee"].pk}
+
+
+def test_assignment_search_and_order(hr_client, ana, bob, project, department, manager_role, developer_role, head_role):
+    services.assignment_create(employee=ana, role=manager_role, target=project, start_date=D(2024, 1, 1))
+    services.assignment_create(employee=bob, role=developer_role, target=project, start_date=D(2025, 1, 1))
+    services.assignment_create(employee=bob, role=head_role, target=department, start_date=D(2023, 1, 1))
+    url = reverse("admin:org_assignment_changelist")
+
+    def found(query: str) -> list[tuple[str, str]]:
+        listed = hr_client.get(url, {"q": query}).context["cl"].result_list
+        return [(str(a.employee), a.role.name) for a in listed]
+
+    # Newest first; people by the start of a name, targets and roles anywhere in their names.
+    assert found("") == [
+        ("Bob Smith", "Developer"),
+        ("Ana García", "Project Manager"),
+        ("Bob Smith", "Head of Department"),
+    ]
+    assert found("smi") == [("Bob Smith", "Developer"), ("Bob Smith", "Head of Department")]
+    assert found("Bob developer") == [("Bob Smith", "Developer")]
+    assert found(project.code.lower()) == [("Bob Smith", "Developer"), ("Ana García", "Project Manager")]
+    assert found("mith") == []  # not the start of a name
+    assert found("nobody-at-all") == []
 
 
 def test_malformed_filter_value_is_not_a_500(hr_client):

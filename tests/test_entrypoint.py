@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.topology import ROOT, serving
 
 ENTRYPOINT = [sys.executable, str(ROOT / "ops" / "entrypoint")]
@@ -135,6 +137,7 @@ def test_init_refuses_a_weak_or_missing_administrator_password(tmp_path):
     assert "PROJMAN_ADMIN_PASSWORD_FILE=" in done.stderr and "No such file or directory" in done.stderr
 
 
+@pytest.mark.mariadb  # needs the MySQL driver, which the MariaDB pass installs
 def test_init_gives_up_on_a_database_that_does_not_answer(tmp_path):
     env = _clean_env(DATABASE_URL="mysql://projman:x@127.0.0.1:1/projman", PROJMAN_WAIT_SECONDS="2")
     done = _run("init", env=env, timeout=60)
