@@ -116,15 +116,22 @@ def _export(request: HttpRequest, filename: str, *all_tables: tables.Table, prob
     table = next((t for t in all_tables if t.export_name == wanted), None)
     if table is None:
         raise Http404(gettext("This page has no table called “%(name)s”.") % {"name": wanted})
-    if table.data.data.order_by()[: EXPORT_MAX_ROWS + 1].count() > EXPORT_MAX_ROWS:
-        problems.append(
-            gettext("That table has more than %(limit)s rows; narrow the filters to export it.")
-            % {"limit": EXPORT_MAX_ROWS}
-        )
+    if _too_big_to_export(table.data.data, problems):
         return None
     name = f"{filename}-{wanted}" if wanted else filename
     exporter = TableExport(export_format, table, dataset_kwargs={"title": name[:31]})
     return exporter.response(filename=f"{name}.{export_format}")
+
+
+def _too_big_to_export(rows: QuerySet, problems: list[str]) -> bool:
+    """More than ``EXPORT_MAX_ROWS`` rows (counted no further): say so on the page."""
+    if rows.order_by()[: EXPORT_MAX_ROWS + 1].count() <= EXPORT_MAX_ROWS:
+        return False
+    problems.append(
+        gettext("That table has more than %(limit)s rows; narrow the filters to export it.")
+        % {"limit": EXPORT_MAX_ROWS}
+    )
+    return True
 
 
 def _page(request: HttpRequest, queryset: QuerySet, param: str, per_page: int, problems: list[str]) -> Page:
@@ -205,6 +212,10 @@ GAPS: dict[str, Gap] = {
 }
 
 
+def _gap_rows(day: datetime.date) -> dict[str, QuerySet]:
+    return {kind: gap.rows(day) for kind, gap in GAPS.items()}
+
+
 def _dashboard_figures(day: datetime.date) -> dict[str, Any]:
     """The dashboard's counts and the first rows of each gap: small, so it can be remembered."""
     return {
@@ -214,7 +225,7 @@ def _dashboard_figures(day: datetime.date) -> dict[str, Any]:
             "projects": Project.objects.count(),
             "assignments": Assignment.objects.as_of(day).count(),
         },
-        "gaps": {kind: (gap.rows(day).count(), list(gap.rows(day)[:DASHBOARD_ROWS])) for kind, gap in GAPS.items()},
+        "gaps": {kind: (rows.count(), list(rows[:DASHBOARD_ROWS])) for kind, rows in _gap_rows(day).items()},
     }
 
 
@@ -294,13 +305,7 @@ def _raci_matrix(request: HttpRequest, in_force: QuerySet[Assignment], problems:
     Sorted by person (``matrix_sort=person`` or ``-person``). The rows are put together here, not in the
     template: a page is up to 50 people by every role.
     """
-    sort = request.GET.get("matrix_sort") or "person"
-    if sort not in MATRIX_SORTS:
-        problems.append(
-            gettext("There is no column “%(columns)s” to sort by; showing the usual order.") % {"columns": sort}
-        )
-        sort = "person"
-    people = Employee.objects.filter(pk__in=in_force.values("employee")).order_by(*MATRIX_SORTS[sort])
+    sort, people = _matrix_people(request, in_force, problems)
     page = _page(request, people, "matrix_page", MATRIX_PER_PAGE, problems)
     columns, rows = _matrix_rows(in_force, page.object_list)
     letters = {
@@ -317,6 +322,19 @@ def _raci_matrix(request: HttpRequest, in_force: QuerySet[Assignment], problems:
     next_sort = "-person" if sort == "person" else "person"
     # Every value in ``html`` went through escape().
     return {"roles": columns, "rows": rows, "html": mark_safe("\n".join(html)), "page": page, "next_sort": next_sort}
+
+
+def _matrix_people(
+    request: HttpRequest, in_force: QuerySet[Assignment], problems: list[str]
+) -> tuple[str, QuerySet[Employee]]:
+    """The matrix's sort (``matrix_sort``; an unknown one is a message) and its people in that order."""
+    sort = request.GET.get("matrix_sort") or "person"
+    if sort not in MATRIX_SORTS:
+        problems.append(
+            gettext("There is no column “%(columns)s” to sort by; showing the usual order.") % {"columns": sort}
+        )
+        sort = "person"
+    return sort, Employee.objects.filter(pk__in=in_force.values("employee")).order_by(*MATRIX_SORTS[sort])
 
 
 def _matrix_rows(
@@ -336,13 +354,8 @@ def _matrix_export(
     request: HttpRequest, in_force: QuerySet[Assignment], filename: str, problems: list[str]
 ) -> HttpResponse | None:
     """The whole RACI matrix (every person, in the page's order) as CSV or XLSX; None (and a message) if too big."""
-    sort = request.GET.get("matrix_sort") if request.GET.get("matrix_sort") in MATRIX_SORTS else "person"
-    people = Employee.objects.filter(pk__in=in_force.values("employee")).order_by(*MATRIX_SORTS[sort])
-    if people[: EXPORT_MAX_ROWS + 1].count() > EXPORT_MAX_ROWS:
-        problems.append(
-            gettext("That table has more than %(limit)s rows; narrow the filters to export it.")
-            % {"limit": EXPORT_MAX_ROWS}
-        )
+    _sort, people = _matrix_people(request, in_force, problems)
+    if _too_big_to_export(people, problems):
         return None
     columns, rows = _matrix_rows(in_force, list(people))
     export_format = request.GET["_export"]
