@@ -48,7 +48,7 @@ COMPANIES = {
 
 
 def manage(topology: Topology, *args: str) -> str:
-    done = topology.manage(*args)
+    done = topology.manage(*args, timeout=900)  # the large company takes 25 s on an idle machine
     if done.returncode != 0:
         raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return done.stdout

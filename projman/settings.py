@@ -153,6 +153,11 @@ if DATABASE_PIN_SECONDS <= DATABASE_MAX_LAG:
         "pin would send a user's reads to a replica that may not have their write yet."
     )
 
+# How long a read (GET) whose connection broke is tried again on new connections before the user gets the 503 page
+# (projman.middleware): long enough to ride out a writer switch (about a second), short enough not to hold a
+# worker for long while the database is really gone. 0 turns the retry off.
+DATABASE_READ_RETRY_SECONDS = _int("DATABASE_READ_RETRY_SECONDS", 3, low=0)
+
 # The nodes behind HAProxy, for `manage.py cluster_status` only; the app itself goes through the proxy.
 DATABASE_NODES = _nodes("DATABASE_NODES")
 

@@ -55,14 +55,14 @@ class Topology:
         assert done.returncode == 0, done.stderr[-3000:]
         return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
-    def manage(self, *args: str) -> subprocess.CompletedProcess:
+    def manage(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
             env=self.app_env(),
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=timeout,
         )
 
     def app_background(self, *args: str) -> subprocess.Popen:
