@@ -2,9 +2,9 @@
 
 ``bulk_create_with_history`` runs every value of every row through the ORM's insert compiler, twice (the row, then
 its history record), which at 100,000 rows costs several times the database's own work. Here the values are read
-straight off the instances and sent as one ``INSERT … VALUES (…), (…) RETURNING id`` per batch; the history records,
-which need the new ids, follow with the same columns simple_history would write. Both run inside the caller's
-transaction.
+straight off the instances (or the plain dicts an import makes of its rows, which cost no model instance each) and
+sent as one ``INSERT … VALUES (…), (…) RETURNING id`` per batch; the history records, which need the new ids, follow
+with the same columns simple_history would write. Both run inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -41,24 +41,40 @@ def _insert(table: str, columns: list[str], rows: Sequence[Sequence[Any]], *, re
 
 
 def insert_with_history(
-    model: type[models.Model], objs: Sequence[models.Model], *, user: Any, reason: str, when: datetime.datetime
-) -> None:
-    """Insert ``objs`` (new, unsaved), set their ids, and write a "+" history record for each."""
+    model: type[models.Model],
+    objs: Sequence[models.Model] | Sequence[dict[str, Any]],
+    *,
+    user: Any,
+    reason: str,
+    when: datetime.datetime,
+) -> list[int]:
+    """Insert ``objs`` and write a "+" history record for each; return the new ids, in order.
+
+    ``objs`` are new, unsaved instances (which get their ids), or dicts of field attname to value, where a field
+    left out takes its default."""
     if not objs:
-        return
+        return []
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    relations = [f for f in fields if f.is_relation]
-    for obj in objs:  # a foreign key set to an object inserted earlier in this import: take its id now
-        for field in relations:
-            related = field.get_cached_value(obj, None)
-            if related is not None and getattr(obj, field.attname) is None:
-                setattr(obj, field.attname, related.pk)
+    if isinstance(objs[0], dict):
+        defaults = {f.attname: f.get_default() for f in fields}
+        objs = [{**defaults, **obj} for obj in objs]
+    else:
+        relations = [f for f in fields if f.is_relation]
+        for obj in objs:  # a foreign key set to an object inserted earlier in this import: take its id now
+            for field in relations:
+                related = field.get_cached_value(obj, None)
+                if related is not None and getattr(obj, field.attname) is None:
+                    setattr(obj, field.attname, related.pk)
     ids = _insert(model._meta.db_table, [f.column for f in fields], _values(objs, fields), returning=True)
     if len(ids) != len(objs):
         raise RuntimeError(f"{model.__name__}: {len(objs)} rows inserted, {len(ids)} ids returned")
-    for obj, pk in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding, obj._state.db = False, connection.alias
+    if isinstance(objs[0], dict):
+        for obj, pk in zip(objs, ids, strict=True):
+            obj[model._meta.pk.attname] = pk
+    else:
+        for obj, pk in zip(objs, ids, strict=True):
+            obj.pk = pk
+            obj._state.adding, obj._state.db = False, connection.alias
     history = model.history.model
     tracked = {f.attname for f in history.tracked_fields}
     extra = {
@@ -79,9 +95,10 @@ def insert_with_history(
     else:
         columns = [f.column for f in copied]
     _insert(history._meta.db_table, columns, rows, returning=False)
+    return ids
 
 
-def _values(objs: Sequence[models.Model], fields: Sequence[models.Field]) -> list[list[Any]]:
+def _values(objs: Sequence[models.Model] | Sequence[dict[str, Any]], fields: Sequence[models.Field]) -> list[list[Any]]:
     """The rows as the database driver takes them: dates adapted the way the ORM would, the rest as they are
     (text, numbers, booleans and ids need no conversion for either backend)."""
     plain = [f.attname for f in fields]
@@ -91,7 +108,7 @@ def _values(objs: Sequence[models.Model], fields: Sequence[models.Field]) -> lis
     adapt = connection.ops.adapt_datefield_value
     rows = []
     for obj in objs:
-        row = [getattr(obj, name) for name in plain]
+        row = [obj[name] for name in plain] if isinstance(obj, dict) else [getattr(obj, name) for name in plain]
         for i in dated:
             row[i] = adapt(row[i])
         rows.append(row)

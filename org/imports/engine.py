@@ -328,16 +328,16 @@ class Sheet:
 class Step:
     """Writes for one model: inserts in levels (a level may point to rows of an earlier one), then updates.
 
-    A level holds model instances, or file rows that ``make`` turns into instances a batch at a time while writing
-    (so a big file never has all its instances in memory at once). Values ``("new", key)`` point to a row this step
-    inserts; ``created`` maps those keys to the ids they got.
+    A level holds model instances, or file rows that ``make`` turns into plain dicts of values a batch at a time
+    while writing (so a big file never has all its values twice in memory, and costs no model instance a row).
+    Values ``("new", key)`` point to a row this step inserts; ``created`` maps those keys to the ids they got.
     """
 
     model: type[models.Model]
     levels: list[list[Any]] = field(default_factory=list)
     updates: list[models.Model] = field(default_factory=list)
     update_fields: list[str] = field(default_factory=list)
-    make: Callable[[Any], models.Model] | None = None
+    make: Callable[[Any], dict[str, Any]] | None = None
     key: str | None = None
     created: dict[str, int] = field(default_factory=dict)
 
@@ -468,11 +468,8 @@ class Planner:
         attname_of = {name: model._meta.get_field(name).attname for name in fields}
         step = Step(model, key=key)
 
-        def make(r: Row) -> models.Model:
-            obj = model(**{key: r.values[key]})
-            for name in fields:
-                setattr(obj, attname_of[name], step.resolve(r.values[name]))
-            return obj
+        def make(r: Row) -> dict[str, Any]:
+            return {key: r.values[key], **{attname_of[name]: step.resolve(r.values[name]) for name in fields}}
 
         step.make = make
         new_rows: dict[str, Row] = {}
@@ -908,9 +905,10 @@ def write(steps: list[Step], *, user: Any = None, reason: str = "", progress: Pr
         for level in step.levels:
             for part in chunks(level):
                 objs = [step.make(item) for item in part] if step.make else part
-                insert_with_history(step.model, objs, user=user, reason=reason, when=when)
+                ids = insert_with_history(step.model, objs, user=user, reason=reason, when=when)
                 if step.key:
-                    step.created.update((getattr(obj, step.key).casefold(), obj.pk) for obj in objs)
+                    keys = (obj[step.key] if isinstance(obj, dict) else getattr(obj, step.key) for obj in objs)
+                    step.created.update(zip((k.casefold() for k in keys), ids, strict=True))
                 done += len(part)
                 if progress:
                     progress("writing", done, total)
