@@ -24,6 +24,7 @@ import http.client
 import itertools
 import json
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -260,7 +261,7 @@ def main() -> int:
             direct = f"mysql://{credentials}@127.0.0.1:{topology.env[f'NODE{writer}_PORT']}/projman"
             server = {
                 "DEBUG": "false",
-                "SECRET_KEY": "load-bench-" + "k" * 40,
+                "SECRET_KEY": secrets.token_urlsafe(50),
                 "ALLOWED_HOSTS": "127.0.0.1",
                 "SESSION_COOKIE_SECURE": "false",
                 "GUNICORN_WORKERS": str(args.workers),

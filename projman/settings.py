@@ -7,10 +7,14 @@ is no insecure fallback for ``SECRET_KEY``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -57,6 +61,11 @@ def _nodes(name: str) -> list[tuple[str, int]]:
     return nodes
 
 
+def _csp_hash(source: str) -> str:
+    """A Content-Security-Policy source that allows exactly this inline text (a style attribute's value)."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
 def _secret(name: str) -> str | None:
     """Read NAME, or the file named by NAME_FILE (Docker and systemd secrets)."""
     path = env.str(f"{name}_FILE", default=None)
@@ -91,6 +100,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "simple_history",
+    "axes",
     "django_tables2",
     "django_filters",
     "org",
@@ -98,6 +108,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "projman.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -108,6 +119,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "projman.urls"
@@ -255,8 +268,63 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "org:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- HTTPS, cookies, sessions, headers: with DEBUG off `manage.py check --deploy` reports nothing --------------------
+# SESSION_COOKIE_SECURE says the site is reached over HTTPS (a TLS proxy in front of gunicorn). Turned off, for a
+# trial over plain HTTP, it takes the redirect and HSTS with it unless those are set on their own.
 SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", default=SESSION_COOKIE_SECURE)
+# /healthz answers a monitor on the server itself over plain HTTP (the image's HEALTHCHECK, a load balancer).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if SESSION_COOKIE_SECURE else 0, low=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", default=True)
+# Behind a proxy that terminates TLS, Django sees plain HTTP; SECURE_PROXY_SSL_HEADER=true trusts the proxy's
+# X-Forwarded-Proto (set it only when that proxy overwrites the header a client sends).
+if _bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True  # no script of ours reads it: forms carry the token
+# A session ends after SESSION_HOURS (default a working day) and when the browser closes.
+SESSION_COOKIE_AGE = _int("SESSION_HOURS", 10, low=1) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): our pages and the admin load scripts, styles and images from this site
+# only, run no inline script and cannot be framed. tests/test_browser.py fails on any CSP violation in Chromium.
+# One inline style attribute is allowed by its hash: django-simple-history's history list writes
+# style="border-top: 0" on its paginator.
+_ALLOWED_STYLE_ATTRIBUTES = ["border-top: 0"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-hashes'", *(_csp_hash(style) for style in _ALLOWED_STYLE_ATTRIBUTES)],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username from one address, that
+# pair is refused for LOGIN_LOCKOUT_MINUTES, whatever the password; the lockout page says so. The pair, not the
+# username alone, so nobody can lock a colleague out from elsewhere; the same answer for an unknown username, so the
+# lockout tells nothing about which accounts exist. Behind a proxy every client has the proxy's address: the limit
+# then holds per username.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _int("LOGIN_FAILURE_LIMIT", 5, low=1)
+AXES_COOLOFF_TIME = timedelta(minutes=_int("LOGIN_LOCKOUT_MINUTES", 15, low=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "projman.views.locked_out"
 
 # django-multidb-router's read-your-writes cookie (used only with DATABASE_REPLICA_URL); no script needs to read it.
 MULTIDB_PINNING_SECONDS = DATABASE_PIN_SECONDS

@@ -1,11 +1,14 @@
-"""Views of the project itself, outside the org app: the health check a load balancer or monitor polls."""
+"""Views of the project itself, outside the org app: the health check a load balancer or monitor polls, and the
+page a locked-out login gets."""
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -36,3 +39,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
     }
     healthy = all(state == "ok" for state in checks.values())
     return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+
+
+def locked_out(request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
+    """django-axes' answer to a login from a username and address that failed too often (AXES_LOCKOUT_CALLABLE):
+    429 and a page that says what happened and for how long. It reads the same for every username, existing or not.
+    """
+    context = {
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+    }
+    return render(request, "registration/locked_out.html", context, status=429)

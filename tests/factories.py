@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+import secrets
 
 import factory
 from django.contrib.auth import get_user_model
@@ -15,7 +16,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
-    password = factory.django.Password("not-a-real-password-123")
+    password = factory.django.Password(secrets.token_urlsafe(16))  # tests that log in with it set their own
 
 
 class DepartmentFactory(factory.django.DjangoModelFactory):

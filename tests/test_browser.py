@@ -12,6 +12,7 @@ import datetime
 import io
 import os
 import re
+import secrets
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from tests.topology import missing_tool
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-PASSWORD = "browser-test-password-1"
+PASSWORD = secrets.token_urlsafe(16)  # generated: no password in a tracked file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,13 +57,23 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
+    """A page in a fresh context; every test using it also fails on a Content-Security-Policy violation, which
+    Chromium reports on the console ("Refused to … because it violates the following Content Security Policy")."""
     context = browser.new_context(
         base_url=live_server.url, accept_downloads=True, viewport={"width": 1280, "height": 900}
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(f"{page.url}: {message.text}") if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert not violations, "\n".join(violations)
 
 
 def shot(page, name: str) -> None:
@@ -151,3 +162,36 @@ def test_past_holder_after_a_hand_over_made_in_the_test(page, company):
     page.goto(f"/projects/{project.code}/")
     assert page.locator("tr", has_text=successor.full_name).filter(has_text="A").first.is_visible()
     shot(page, "08-project-after-hand-over")
+
+
+def test_every_kind_of_page_works_under_the_content_security_policy(page, company):
+    """The staff pages and the admin's list, search, add (autocomplete), change (inlines), history and import pages
+    under the CSP header: the page fixture fails the test on any violation."""
+    UserFactory(username="hr", is_staff=True, is_superuser=True, password=PASSWORD)
+    employee = Employee.objects.order_by("pk").first()
+    assignment = Assignment.objects.order_by("pk").first()
+    log_in(page, "hr")
+    for path in [
+        "/",
+        "/gaps/projects-without-accountable/",
+        "/responsible/?q=a",
+        f"/projects/{company.code}/",
+        "/projects/",
+        "/departments/",
+        f"/departments/{company.department.code}/",
+        "/employees/",
+        f"/employees/{employee.employee_number}/",
+        "/admin/",
+        "/admin/org/assignment/?q=a",
+        f"/admin/org/employee/{employee.pk}/change/",
+        f"/admin/org/assignment/{assignment.pk}/history/",
+        "/admin/org/employee/import/",
+    ]:
+        response = page.goto(path)
+        assert response.status == 200, path
+        page.wait_for_load_state("networkidle")
+    page.goto("/admin/org/assignment/add/")
+    page.locator(".field-employee .select2-selection").click()  # the autocomplete widget opens its search box
+    page.locator(".select2-search__field").fill(employee.last_name[:3])
+    page.locator(".select2-results__option", has_text=employee.last_name).first.wait_for()
+    shot(page, "09-admin-autocomplete-under-csp")

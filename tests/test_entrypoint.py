@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 
@@ -115,7 +116,9 @@ def test_init_migrates_and_creates_the_first_administrator_once(tmp_path):
     assert "Applying org.0001" in done.stdout and "administrator 'boss' created." in done.stdout
     assert _user_check(env, "boss", "correct horse battery staple") == "True boss@example.com True"
     # Again, with another password: nothing to migrate, the administrator left as it was.
-    done = _run("init", env={**env, "PROJMAN_ADMIN_PASSWORD_FILE": "", "PROJMAN_ADMIN_PASSWORD": "another long one 42"})
+    done = _run(
+        "init", env={**env, "PROJMAN_ADMIN_PASSWORD_FILE": "", "PROJMAN_ADMIN_PASSWORD": secrets.token_urlsafe(16)}
+    )
     assert done.returncode == 0, done.stderr
     assert "No migrations to apply" in done.stdout and "administrator 'boss' exists; left unchanged." in done.stdout
     assert _user_check(env, "boss", "correct horse battery staple") == "True boss@example.com True"

@@ -29,7 +29,7 @@ django.setup()
 from django.test import Client
 client = Client()
 client.cookies["sessionid"] = "a-session-the-database-would-have-to-look-up"
-response = client.get(sys.argv[1])
+response = client.get(sys.argv[1], secure=True)  # as through the TLS proxy of production
 print(json.dumps({"status": response.status_code, "body": response.content.decode(),
                   "retry_after": response.get("Retry-After")}))
 """
