@@ -129,8 +129,9 @@ WRONG = "Please enter a correct username and password"
 LOCKED = "After 5 failed logins to this account from your address"
 
 
-def attempt(client, username: str, password: str, *, address: str = "203.0.113.7", path: str = LOGIN):
-    return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=address)
+def attempt(client, username: str, password: str, *, address: str = "203.0.113.7", path: str = LOGIN, **headers):
+    """A login from ``address`` (RFC 5737 documentation addresses stand for clients elsewhere)."""
+    return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=address, **headers)
 
 
 def shown(response) -> str:
@@ -209,11 +210,6 @@ def test_django_password_validators_refuse_weak_passwords(db):
 def test_the_lockout_page_speaks_spanish(client, member):
     user, _password = member
     for _ in range(5):
-        response = client.post(
-            LOGIN,
-            {"username": user.username, "password": "wrong"},
-            REMOTE_ADDR="203.0.113.7",
-            HTTP_ACCEPT_LANGUAGE="es",
-        )
+        response = attempt(client, user.username, "wrong", HTTP_ACCEPT_LANGUAGE="es")
     assert response.status_code == 429
     assert "se rechazan durante 15 minutos, incluso con la contraseña correcta" in response.content.decode()
