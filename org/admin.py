@@ -5,6 +5,10 @@ the same locked rule checks the services use (the admin wraps each change view
 in one transaction, so the lock taken while validating holds until the save),
 and saving calls the services. Every list joins its related rows, so a page
 costs the same number of queries whatever the size of the company.
+
+Who sees and changes what follows ``org.access``: a department manager's lists,
+forms, autocompletes, actions and history pages hold their own part of the tree
+only, and anything outside it answers 404.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList, messages
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +34,7 @@ from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from org import selectors, services
+from org.access import scope_of
 from org.filters import search_assignments
 from org.imports.admin import ImportAdminMixin
 from org.models import Assignment, Department, Employee, Project, Role
@@ -301,6 +307,43 @@ def hand_over_view(
 # --- Model admins ------------------------------------------------------------------
 
 
+class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
+    """A model admin whose rows are cut to the user's scope (org.access) by ``in_scope``; a row outside it answers
+    404 on its change, delete and history pages, as if it did not exist."""
+
+    def in_scope(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset
+
+    def get_queryset(self, request):
+        return self.in_scope(request, super().get_queryset(request))
+
+    def _visible_or_404(self, request: HttpRequest, object_id: str | None) -> None:
+        if object_id is None or scope_of(request.user).everything:
+            return  # HR sees everything, the history of deleted rows included
+        try:
+            found = self.get_queryset(request).filter(pk=unquote(object_id)).exists()
+        except (ValueError, ValidationError):
+            found = False
+        if not found:
+            raise Http404
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self._visible_or_404(request, object_id)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._visible_or_404(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._visible_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._visible_or_404(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
 def _head_name(target_field: str) -> Subquery:
     today = timezone.localdate()
     heads = (
@@ -314,13 +357,16 @@ def _head_name(target_field: str) -> Subquery:
 
 
 @admin.register(Department)
-class DepartmentAdmin(ImportAdminMixin, SimpleHistoryAdmin):
+class DepartmentAdmin(ScopedAdmin):
     list_display = ("code", "name", "parent", "head", "active")
     list_select_related = ("parent",)
     list_filter = ("active", DepartmentSelfSubtreeFilter)
     search_fields = ("code", "name")
     autocomplete_fields = ("parent",)
     inlines = assignment_inlines("department")
+
+    def in_scope(self, request, queryset):
+        return scope_of(request.user).departments(queryset)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(head_name=_head_name("department"))
@@ -359,7 +405,7 @@ class EmployeeForm(forms.ModelForm):
 
 
 @admin.register(Employee)
-class EmployeeAdmin(ImportAdminMixin, SimpleHistoryAdmin):
+class EmployeeAdmin(ScopedAdmin):  # every employee may be picked for an assignment: not cut to a scope
     form = EmployeeForm
     list_display = (
         "employee_number",
@@ -401,7 +447,7 @@ class EmployeeAdmin(ImportAdminMixin, SimpleHistoryAdmin):
                     % {"count": ended},
                 )
 
-    @admin.action(description=_("Hand over all their assignments to…"))
+    @admin.action(description=_("Hand over all their assignments to…"), permissions=["change"])
     def hand_over(self, request, queryset):
         leavers = list(queryset)
 
@@ -421,7 +467,7 @@ class EmployeeAdmin(ImportAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Project)
-class ProjectAdmin(ImportAdminMixin, SimpleHistoryAdmin):
+class ProjectAdmin(ScopedAdmin):
     list_display = ("code", "name", "department", "status", "accountable", "start_date", "end_date")
     list_select_related = ("department",)
     list_filter = ("status", DepartmentSubtreeFilter)
@@ -429,6 +475,9 @@ class ProjectAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     autocomplete_fields = ("department",)
     date_hierarchy = "start_date"
     inlines = assignment_inlines("project")
+
+    def in_scope(self, request, queryset):
+        return scope_of(request.user).projects(queryset)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(head_name=_head_name("project"))
@@ -439,7 +488,7 @@ class ProjectAdmin(ImportAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Role)
-class RoleAdmin(ImportAdminMixin, SimpleHistoryAdmin):
+class RoleAdmin(ScopedAdmin):  # roles apply company-wide: not cut to a scope
     list_display = ("name", "applies_to", "default_level", "single_holder")
     list_filter = ("applies_to", "default_level", "single_holder")
     search_fields = ("name", "description")
@@ -459,7 +508,7 @@ class AssignmentChangeList(ChangeList):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(ImportAdminMixin, SimpleHistoryAdmin):
+class AssignmentAdmin(ScopedAdmin):
     form = AssignmentForm
     list_display = ("employee", "role", "target_link", "level", "start_date", "end_date", "allocation")
     list_select_related = ("department", "project")  # employee and role: AssignmentChangeList
@@ -485,6 +534,21 @@ class AssignmentAdmin(ImportAdminMixin, SimpleHistoryAdmin):
 
     def get_changelist(self, request, **kwargs):
         return AssignmentChangeList
+
+    def in_scope(self, request, queryset):
+        return scope_of(request.user).assignments(queryset)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or scope_of(request.user).covers(obj))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        """A target must lie in the user's scope: a crafted value outside it is "not one of the available choices"."""
+        scope = scope_of(request.user)
+        if db_field.name == "department":
+            kwargs["queryset"] = scope.departments(Department.objects.all())
+        elif db_field.name == "project":
+            kwargs["queryset"] = scope.projects(Project.objects.all())
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_search_results(self, request, queryset, search_term):
         """The staff pages' search (org.filters.search_assignments): names, numbers and emails by their start,
@@ -512,7 +576,7 @@ class AssignmentAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         services.assignment_save(obj)
 
-    @admin.action(description=_("End today"))
+    @admin.action(description=_("End today"), permissions=["change"])
     def end_today(self, request, queryset):
         today = timezone.localdate()
         try:
@@ -527,7 +591,7 @@ class AssignmentAdmin(ImportAdminMixin, SimpleHistoryAdmin):
             messages.SUCCESS,
         )
 
-    @admin.action(description=_("Hand over to…"))
+    @admin.action(description=_("Hand over to…"), permissions=["change"])
     def hand_over(self, request, queryset):
         selected = list(queryset.with_related())
 

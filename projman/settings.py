@@ -92,7 +92,7 @@ if not SECRET_KEY and DEBUG:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "projman.apps.ProjManAdminConfig",  # django.contrib.admin with the site of projman.admin_site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -319,6 +319,8 @@ CONTENT_SECURITY_POLICY = {
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Today's department managers get the "Department managers" group's permissions (org.access).
+    "org.access.ManagerPermissionBackend",
 ]
 AXES_FAILURE_LIMIT = _int("LOGIN_FAILURE_LIMIT", 5, low=1)
 AXES_COOLOFF_TIME = timedelta(minutes=_int("LOGIN_LOCKOUT_MINUTES", 15, low=1))

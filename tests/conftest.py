@@ -1,8 +1,8 @@
 """Shared fixtures: the personas and the rules about real services.
 
 Personas: ``hr_admin`` (a superuser: HR staff run the admin), ``outsider`` (an
-account that is not staff), ``viewer`` (a staff member who reads the staff pages
-but is not admin staff: logged in, no permissions). Tests marked ``mariadb`` need a real MariaDB; on
+account in no group), ``viewer`` (a member of staff in the Viewers group: reads
+the staff pages, no admin). Tests marked ``mariadb`` need a real MariaDB; on
 SQLite they are skipped in a developer's run and fail under CI=true.
 """
 
@@ -12,9 +12,11 @@ import datetime
 import os
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
 
+from org.access import VIEWER_GROUP
 from org.models import AppliesTo, Level
 from tests.factories import (
     DepartmentFactory,
@@ -66,7 +68,10 @@ def outsider(db):
 
 @pytest.fixture
 def viewer(db):
-    return UserFactory(username="viewer")
+    """A member of the Viewers group (org.access): reads the staff pages, no admin."""
+    user = UserFactory(username="viewer")
+    user.groups.add(Group.objects.get(name=VIEWER_GROUP))
+    return user
 
 
 @pytest.fixture

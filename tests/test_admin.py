@@ -32,50 +32,51 @@ def url_for(name: str, company: dict, suffix: str = "") -> str:
 
 
 # Queries per page, the same at every size. Each page spends a handful on the
-# session, the user and the admin's own bookkeeping; what is pinned is the total.
+# session, the user, whether the user has left (org.access) and the admin's own
+# bookkeeping; what is pinned is the total.
 PAGES = {
-    "department:changelist": ("", 6),
-    "department:changelist ?q=": ("?q=Department", 6),
-    "department:changelist ?active": ("?active__exact=1", 6),
-    "department:changelist ?tree": ("?department_tree={root}", 7),
-    "department:add": ("", 3),
-    "department:change": ("", 6),
-    "department:history": ("", 5),
-    "employee:changelist": ("", 6),
-    "employee:changelist ?q=": ("?q=Last1", 6),
-    "employee:changelist ?employment": ("?employment=current", 6),
-    "employee:changelist ?left": ("?employment=left", 6),
-    "employee:changelist ?tree": ("?department_tree={root}", 7),
-    "employee:add": ("", 3),
-    "employee:change": ("", 6),
-    "employee:history": ("", 5),
-    "project:changelist": ("", 8),
-    "project:changelist ?q=": ("?q=Project", 8),
-    "project:changelist ?status": ("?status__exact=active", 8),
-    "project:changelist ?tree": ("?department_tree={root}", 9),
-    "project:add": ("", 3),
-    "project:change": ("", 6),
-    "project:history": ("", 5),
-    "role:changelist": ("", 5),
-    "role:changelist ?q=": ("?q=Role", 5),
-    "role:changelist ?applies_to": ("?applies_to__exact=both", 5),
-    "role:changelist ?single": ("?single_holder__exact=0", 5),
-    "role:changelist ?level": ("?default_level__exact=R", 5),
-    "role:add": ("", 3),
-    "role:change": ("", 4),
-    "role:history": ("", 6),
+    "department:changelist": ("", 7),
+    "department:changelist ?q=": ("?q=Department", 7),
+    "department:changelist ?active": ("?active__exact=1", 7),
+    "department:changelist ?tree": ("?department_tree={root}", 8),
+    "department:add": ("", 4),
+    "department:change": ("", 7),
+    "department:history": ("", 6),
+    "employee:changelist": ("", 7),
+    "employee:changelist ?q=": ("?q=Last1", 7),
+    "employee:changelist ?employment": ("?employment=current", 7),
+    "employee:changelist ?left": ("?employment=left", 7),
+    "employee:changelist ?tree": ("?department_tree={root}", 8),
+    "employee:add": ("", 4),
+    "employee:change": ("", 7),
+    "employee:history": ("", 6),
+    "project:changelist": ("", 9),
+    "project:changelist ?q=": ("?q=Project", 9),
+    "project:changelist ?status": ("?status__exact=active", 9),
+    "project:changelist ?tree": ("?department_tree={root}", 10),
+    "project:add": ("", 4),
+    "project:change": ("", 7),
+    "project:history": ("", 6),
+    "role:changelist": ("", 6),
+    "role:changelist ?q=": ("?q=Role", 6),
+    "role:changelist ?applies_to": ("?applies_to__exact=both", 6),
+    "role:changelist ?single": ("?single_holder__exact=0", 6),
+    "role:changelist ?level": ("?default_level__exact=R", 6),
+    "role:add": ("", 4),
+    "role:change": ("", 5),
+    "role:history": ("", 7),
     # Assignments: employee and role fetched after the page (+2), no full count (-1), search words resolved first.
-    "assignment:changelist": ("", 8),
-    "assignment:changelist ?q=": ("?q=Last1", 12),
-    "assignment:changelist ?current": ("?status=current", 8),
-    "assignment:changelist ?past": ("?status=past", 6),
-    "assignment:changelist ?future": ("?status=future", 6),
-    "assignment:changelist ?level": ("?level__exact=R", 8),
-    "assignment:changelist ?role": ("?role__id__exact={role}", 8),
-    "assignment:changelist ?tree": ("?department_tree={root}", 9),
-    "assignment:add": ("", 3),
-    "assignment:change": ("", 10),
-    "assignment:history": ("", 8),
+    "assignment:changelist": ("", 9),
+    "assignment:changelist ?q=": ("?q=Last1", 13),
+    "assignment:changelist ?current": ("?status=current", 9),
+    "assignment:changelist ?past": ("?status=past", 7),
+    "assignment:changelist ?future": ("?status=future", 7),
+    "assignment:changelist ?level": ("?level__exact=R", 9),
+    "assignment:changelist ?role": ("?role__id__exact={role}", 9),
+    "assignment:changelist ?tree": ("?department_tree={root}", 10),
+    "assignment:add": ("", 4),
+    "assignment:change": ("", 11),
+    "assignment:history": ("", 9),
 }
 
 
@@ -404,12 +405,13 @@ def test_department_cycle_is_a_form_error(hr_client, department):
 
 
 def test_assignments_cannot_be_deleted_by_staff(client, db, ana, project, developer_role):
+    from django.contrib.auth.models import Group
+
+    from org.access import HR_GROUP
     from tests.factories import UserFactory
 
     staff = UserFactory(username="pmo", is_staff=True)
-    from django.contrib.auth.models import Permission
-
-    staff.user_permissions.set(Permission.objects.filter(codename__endswith="_assignment"))
+    staff.groups.add(Group.objects.get(name=HR_GROUP))  # every permission, delete_assignment included
     client.force_login(staff)
     assignment = Assignment.objects.create(
         employee=ana, role=developer_role, project=project, level="R", start_date=D(2024, 1, 1)

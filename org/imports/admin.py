@@ -22,6 +22,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from org.access import is_hr
 from org.imports.engine import FORMATS, Report, formats_for, run_import
 from org.models import Assignment, Department, Employee, Project, Role
 
@@ -106,8 +107,12 @@ class ImportAdminMixin:
         name = f"{opts.app_label}_{opts.model_name}_import"
         return [path("import/", view, name=name), *super().get_urls()]
 
+    def may_import(self, request: HttpRequest) -> bool:
+        """Imports write many rows at once, past any one department: HR administrators only (org.access)."""
+        return is_hr(request.user) and self.has_add_permission(request)
+
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        if self.has_add_permission(request):
+        if self.may_import(request):
             opts = self.model._meta
             extra_context = {
                 **(extra_context or {}),
@@ -116,7 +121,7 @@ class ImportAdminMixin:
         return super().changelist_view(request, extra_context)
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_add_permission(request):
+        if not self.may_import(request):
             raise PermissionDenied
         kinds = KINDS_OF_MODEL[self.model]
         report: Report | None = None

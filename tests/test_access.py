@@ -1,0 +1,334 @@
+"""Who may see and change what in the admin (org.access), persona by persona.
+
+The company: ROOT with departments A (and A1 under it) and B; project PA owned by A1, PB by B. Personas:
+``hr`` (HR administrators group, not a superuser), ``manager_a`` and ``manager_b`` (hold the Accountable
+assignment on A and on B, through the login user linked to their employee record), ``viewer`` (Viewers group),
+``leaver`` (HR group and staff flag, but their employee record has left), ``anonymous``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from org import services
+from org.access import HR_GROUP, VIEWER_GROUP
+from org.models import AppliesTo, Assignment, Department, Level, Project
+from tests.factories import DepartmentFactory, EmployeeFactory, ProjectFactory, RoleFactory, UserFactory
+
+PERSONAS = ("hr", "manager_a", "manager_b", "viewer", "leaver", "anonymous")
+LAST_YEAR = datetime.date(2025, 1, 1)
+
+
+@dataclass
+class Company:
+    departments: dict[str, Department]
+    projects: dict[str, Project]
+    assignments: dict[str, Assignment]
+    clients: dict[str, Client] = field(default_factory=dict)
+    users: dict = field(default_factory=dict)
+
+    def client(self, persona: str) -> Client:
+        return self.clients[persona]
+
+
+def _user(name: str, *groups: str, employee=None, **flags):
+    user = UserFactory(username=name, **flags)
+    for group in groups:
+        user.groups.add(Group.objects.get(name=group))
+    if employee is not None:
+        employee.user = user
+        employee.save()
+    return user
+
+
+@pytest.fixture
+def company(db) -> Company:
+    root = DepartmentFactory(code="ROOT")
+    a = DepartmentFactory(code="A", parent=root)
+    a1 = DepartmentFactory(code="A1", parent=a)
+    b = DepartmentFactory(code="B", parent=root)
+    pa = ProjectFactory(code="PA", department=a1)
+    pb = ProjectFactory(code="PB", department=b)
+    head = RoleFactory(
+        name="Head", applies_to=AppliesTo.DEPARTMENT, default_level=Level.ACCOUNTABLE, single_holder=True
+    )
+    developer = RoleFactory(name="Developer", applies_to=AppliesTo.BOTH, default_level=Level.RESPONSIBLE)
+    alice, bruno, dev = EmployeeFactory(department=a), EmployeeFactory(department=b), EmployeeFactory(department=a1)
+    gone = EmployeeFactory(department=a, leave_date=timezone.localdate() - datetime.timedelta(days=1))
+
+    def assign(employee, role, level, target):
+        return services.assignment_create(
+            employee=employee, role=role, level=level, target=target, start_date=LAST_YEAR, allocation=20
+        )
+
+    assignments = {
+        "head_a": assign(alice, head, Level.ACCOUNTABLE, a),
+        "head_b": assign(bruno, head, Level.ACCOUNTABLE, b),
+        "dev_a1": assign(dev, developer, Level.RESPONSIBLE, a1),
+        "dev_pa": assign(dev, developer, Level.RESPONSIBLE, pa),
+        "dev_pb": assign(dev, developer, Level.RESPONSIBLE, pb),
+    }
+    found = Company({"ROOT": root, "A": a, "A1": a1, "B": b}, {"PA": pa, "PB": pb}, assignments)
+    found.users = {
+        "hr": _user("hr", HR_GROUP, is_staff=True),
+        "manager_a": _user("manager_a", employee=alice),
+        "manager_b": _user("manager_b", employee=bruno),
+        "viewer": _user("viewer", VIEWER_GROUP),
+        "leaver": _user("leaver", HR_GROUP, VIEWER_GROUP, employee=gone, is_staff=True),
+    }
+    for persona in PERSONAS:
+        found.clients[persona] = Client()
+        if persona in found.users:
+            found.clients[persona].force_login(found.users[persona])
+    return found
+
+
+def enters(response) -> bool:
+    """The admin answered the page itself, not a redirect to its login page."""
+    return response.status_code == 200
+
+
+# --- Entering the admin -------------------------------------------------------------------------------------
+
+MAY_ENTER_ADMIN = {
+    "hr": True,
+    "manager_a": True,
+    "manager_b": True,
+    "viewer": False,
+    "leaver": False,
+    "anonymous": False,
+}
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("model", ["department", "employee", "project", "role", "assignment"])
+def test_who_enters_each_changelist(company, persona, model):
+    response = company.client(persona).get(reverse(f"admin:org_{model}_changelist"))
+    assert enters(response) is MAY_ENTER_ADMIN[persona]
+    if not MAY_ENTER_ADMIN[persona]:
+        assert response.status_code == 302 and response["Location"].startswith(reverse("admin:login"))
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_healthz_answers_everyone(company, persona):
+    assert company.client(persona).get("/healthz").status_code == 200
+
+
+# --- What each sees ---------------------------------------------------------------------------------------------
+
+VISIBLE_ASSIGNMENTS = {
+    "hr": {"head_a", "head_b", "dev_a1", "dev_pa", "dev_pb"},
+    "manager_a": {"head_a", "dev_a1", "dev_pa"},
+    "manager_b": {"head_b", "dev_pb"},
+}
+
+
+@pytest.mark.parametrize("persona", VISIBLE_ASSIGNMENTS)
+def test_the_assignment_list_holds_the_scope(company, persona):
+    response = company.client(persona).get(reverse("admin:org_assignment_changelist"))
+    shown = {a.pk for a in response.context["cl"].result_list}
+    assert shown == {company.assignments[name].pk for name in VISIBLE_ASSIGNMENTS[persona]}
+
+
+@pytest.mark.parametrize(
+    ("persona", "departments", "projects"),
+    [("hr", {"ROOT", "A", "A1", "B"}, {"PA", "PB"}), ("manager_a", {"A", "A1"}, {"PA"}), ("manager_b", {"B"}, {"PB"})],
+)
+def test_department_and_project_lists_and_autocompletes_hold_the_scope(company, persona, departments, projects):
+    client = company.client(persona)
+    listed = client.get(reverse("admin:org_department_changelist")).context["cl"].result_list
+    assert {d.code for d in listed} == departments
+    listed = client.get(reverse("admin:org_project_changelist")).context["cl"].result_list
+    assert {p.code for p in listed} == projects
+    expected = {
+        "department": {company.departments[code].pk for code in departments},
+        "project": {company.projects[code].pk for code in projects},
+    }
+    for name, ids in expected.items():
+        answer = client.get(
+            reverse("admin:autocomplete"),
+            {"term": "", "app_label": "org", "model_name": "assignment", "field_name": name},
+        ).json()
+        assert {int(item["id"]) for item in answer["results"]} == ids
+
+
+@pytest.mark.parametrize("page", ["change", "history", "delete"])
+@pytest.mark.parametrize(
+    ("persona", "assignment", "status"),
+    [
+        ("hr", "dev_pb", 200),
+        ("manager_a", "dev_pa", 200),
+        ("manager_a", "dev_pb", 404),
+        ("manager_a", "head_b", 404),
+        ("manager_b", "dev_pa", 404),
+        ("manager_b", "dev_pb", 200),
+    ],
+)
+def test_an_assignment_outside_the_scope_answers_404(company, page, persona, assignment, status):
+    response = company.client(persona).get(
+        reverse(f"admin:org_assignment_{page}", args=[company.assignments[assignment].pk])
+    )
+    if page == "delete" and status == 200:
+        status = 403  # assignments are ended, not deleted (superusers only)
+    assert response.status_code == status
+    if status == 404:
+        assert company.assignments[assignment].employee.last_name not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("persona", "url_name", "target", "status"),
+    [
+        ("manager_a", "admin:org_department_change", "A", 200),  # may read it…
+        ("manager_a", "admin:org_department_change", "B", 404),
+        ("manager_a", "admin:org_department_history", "B", 404),
+        ("manager_a", "admin:org_project_change", "PB", 404),
+        ("manager_a", "admin:org_project_history", "PB", 404),
+        ("manager_b", "admin:org_project_change", "PA", 404),
+    ],
+)
+def test_departments_and_projects_outside_the_scope_answer_404(company, persona, url_name, target, status):
+    obj = company.departments.get(target) or company.projects[target]
+    assert company.client(persona).get(reverse(url_name, args=[obj.pk])).status_code == status
+
+
+# --- What each may change -----------------------------------------------------------------------------------------
+
+
+def assignment_form(assignment: Assignment, **changes) -> dict:
+    data = {
+        "employee": assignment.employee_id,
+        "role": assignment.role_id,
+        "department": assignment.department_id or "",
+        "project": assignment.project_id or "",
+        "level": assignment.level,
+        "start_date": assignment.start_date.isoformat(),
+        "end_date": assignment.end_date.isoformat() if assignment.end_date else "",
+        "allocation": assignment.allocation if assignment.allocation is not None else "",
+        "note": assignment.note,
+    }
+    return {**data, **changes}
+
+
+def test_a_manager_ends_an_assignment_in_their_scope(company):
+    dev_pa = company.assignments["dev_pa"]
+    end = timezone.localdate().isoformat()
+    response = company.client("manager_a").post(
+        reverse("admin:org_assignment_change", args=[dev_pa.pk]), assignment_form(dev_pa, end_date=end)
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    dev_pa.refresh_from_db()
+    assert dev_pa.end_date == timezone.localdate()
+
+
+def test_a_manager_adds_an_assignment_in_their_scope_only(company):
+    client = company.client("manager_a")
+    template = company.assignments["dev_pa"]
+    newcomer = EmployeeFactory()
+    inside = assignment_form(template, employee=newcomer.pk, start_date=timezone.localdate().isoformat())
+    assert client.post(reverse("admin:org_assignment_add"), inside).status_code == 302
+    assert Assignment.objects.filter(employee=newcomer, project=company.projects["PA"]).exists()
+
+    outside = {**inside, "project": company.projects["PB"].pk}
+    response = client.post(reverse("admin:org_assignment_add"), outside)
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not Assignment.objects.filter(employee=newcomer, project=company.projects["PB"]).exists()
+
+
+@pytest.mark.parametrize("target", ["ROOT", "B"])
+def test_a_manager_cannot_widen_their_scope_through_their_own_assignment(company, target):
+    head_a = company.assignments["head_a"]
+    response = company.client("manager_a").post(
+        reverse("admin:org_assignment_change", args=[head_a.pk]),
+        assignment_form(head_a, department=company.departments[target].pk),
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    head_a.refresh_from_db()
+    assert head_a.department_id == company.departments["A"].pk
+
+
+def test_a_manager_cannot_make_themselves_accountable_elsewhere(company):
+    head_a = company.assignments["head_a"]
+    data = assignment_form(head_a, department=company.departments["ROOT"].pk, start_date="2026-01-01")
+    response = company.client("manager_a").post(reverse("admin:org_assignment_add"), data)
+    assert response.status_code == 200
+    assert not Assignment.objects.filter(department=company.departments["ROOT"]).exists()
+
+
+def test_a_manager_cannot_move_a_project_to_their_department(company):
+    pb = company.projects["PB"]
+    response = company.client("manager_a").post(
+        reverse("admin:org_project_change", args=[pb.pk]),
+        {"code": pb.code, "name": pb.name, "department": company.departments["A"].pk, "status": pb.status},
+    )
+    assert response.status_code == 404
+    pb.refresh_from_db()
+    assert pb.department == company.departments["B"]
+
+
+def test_a_manager_cannot_move_their_own_project_or_department(company):
+    """Even inside the scope: departments and projects are HR's to change (read-only pages, 403 on a POST)."""
+    pa, a1 = company.projects["PA"], company.departments["A1"]
+    client = company.client("manager_a")
+    response = client.post(
+        reverse("admin:org_project_change", args=[pa.pk]),
+        {"code": pa.code, "name": pa.name, "department": company.departments["B"].pk, "status": pa.status},
+    )
+    assert response.status_code == 403
+    response = client.post(
+        reverse("admin:org_department_change", args=[a1.pk]), {"code": a1.code, "name": a1.name, "parent": ""}
+    )
+    assert response.status_code == 403
+    pa.refresh_from_db()
+    a1.refresh_from_db()
+    assert (pa.department.code, a1.parent.code) == ("A1", "A")
+
+
+def test_a_manager_cannot_add_through_a_department_inline(company):
+    """The department page's "new assignments" inline, posted by hand: the page is read-only for a manager."""
+    a1 = company.departments["A1"]
+    dev = company.assignments["dev_a1"]
+    response = company.client("manager_a").post(
+        reverse("admin:org_department_change", args=[a1.pk]),
+        {"code": a1.code, "name": a1.name, "parent": company.departments["ROOT"].pk, "employee": dev.employee_id},
+    )
+    assert response.status_code == 403
+    assert Assignment.objects.filter(department=a1).count() == 1
+
+
+def test_actions_reach_only_the_scope(company):
+    """ "End today" posted with an id outside the scope ends only what lies inside it."""
+    inside, outside = company.assignments["dev_pa"], company.assignments["dev_pb"]
+    response = company.client("manager_a").post(
+        reverse("admin:org_assignment_changelist"),
+        {"action": "end_today", "_selected_action": [inside.pk, outside.pk]},
+    )
+    assert response.status_code == 302
+    inside.refresh_from_db()
+    outside.refresh_from_db()
+    assert inside.end_date == timezone.localdate()
+    assert outside.end_date is None
+
+
+def test_a_manager_may_not_import(company):
+    client = company.client("manager_a")
+    assert client.get(reverse("admin:org_assignment_import")).status_code == 403
+    assert "import_url" not in client.get(reverse("admin:org_assignment_changelist")).context
+
+
+def test_access_ends_with_the_assignment(company):
+    client = company.client("manager_a")
+    assert enters(client.get(reverse("admin:org_assignment_changelist")))
+    services.assignments_end(
+        assignments=[company.assignments["head_a"]], end_date=timezone.localdate() - datetime.timedelta(days=1)
+    )
+    response = client.get(reverse("admin:org_assignment_changelist"))
+    assert response.status_code == 302
