@@ -332,3 +332,96 @@ def test_access_ends_with_the_assignment(company):
     )
     response = client.get(reverse("admin:org_assignment_changelist"))
     assert response.status_code == 302
+
+
+# --- Fuzz: every persona, odd URLs and crafted posts -----------------------------------------------------------
+
+ODD_IDS = ["0", "-1", "999999", "abc", "1%27", "1;2", "%00", "9" * 30]
+
+
+def fuzz_urls(company: Company, rng) -> list[str]:
+    ids = [str(obj.pk) for obj in [*company.departments.values(), *company.projects.values()]]
+    ids += [str(a.pk) for a in company.assignments.values()] + ODD_IDS
+    urls = []
+    for model in ("department", "employee", "project", "role", "assignment"):
+        for view in ("change", "history", "delete"):
+            urls += [f"/admin/org/{model}/{rng.choice(ids)}/{view}/" for _ in range(4)]
+        urls += [
+            f"/admin/org/{model}/?q={rng.choice(['B', 'PB', 'A', '%', '_', 'x' * 300])}",
+            f"/admin/org/{model}/?department_tree={rng.choice(ids)}",
+            f"/admin/org/{model}/?o={rng.choice(['1', '-2', '99', 'x'])}&p={rng.choice(['2', '-1', 'x'])}",
+            f"/admin/org/{model}/?project__id__exact={rng.choice(ids)}&department__id__exact={rng.choice(ids)}",
+            f"/admin/org/{model}/import/",
+        ]
+    for model, field_name in [
+        ("assignment", "department"),
+        ("assignment", "project"),
+        ("project", "department"),
+        ("department", "parent"),
+        ("employee", "manager"),
+        ("x", "y"),
+    ]:
+        urls.append(f"/admin/autocomplete/?app_label=org&model_name={model}&field_name={field_name}&term=")
+    return urls
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_fuzzed_admin_urls_never_fail_nor_open_another_scope(company, persona):
+    import random
+
+    rng = random.Random(f"access-{persona}")
+    outside = {
+        "manager_a": [company.assignments[n] for n in ("head_b", "dev_pb")] + [company.projects["PB"]],
+        "manager_b": [company.assignments[n] for n in ("head_a", "dev_a1", "dev_pa")] + [company.projects["PA"]],
+    }.get(persona, [])
+    forbidden_pages = {
+        f"/admin/org/{obj._meta.model_name}/{obj.pk}/{view}/" for obj in outside for view in ("change", "history")
+    }
+    client = company.client(persona)
+    for url in fuzz_urls(company, rng):
+        response = client.get(url)
+        assert response.status_code in {200, 302, 400, 403, 404}, (url, response.status_code)
+        if url in forbidden_pages:
+            assert response.status_code == 404, url
+
+
+@pytest.mark.parametrize("persona", ["manager_a", "manager_b", "viewer", "leaver", "anonymous"])
+def test_crafted_posts_never_change_what_lies_outside_the_scope(company, persona):
+    import random
+
+    rng = random.Random(f"posts-{persona}")
+    before = {a.pk: assignment_form(a) for a in Assignment.objects.all()}
+    count = Assignment.objects.count()
+    client = company.client(persona)
+    targets = [d.pk for d in company.departments.values()]
+    projects = [p.pk for p in company.projects.values()]
+    for assignment in company.assignments.values():
+        for _ in range(3):
+            data = assignment_form(
+                assignment,
+                department=rng.choice([*targets, ""]),
+                project=rng.choice([*projects, ""]),
+                end_date=rng.choice(["", "2026-01-01", "not a date"]),
+            )
+            response = client.post(reverse("admin:org_assignment_change", args=[assignment.pk]), data)
+            assert response.status_code in {200, 302, 403, 404}
+        response = client.post(
+            reverse("admin:org_assignment_changelist"), {"action": "end_today", "_selected_action": [assignment.pk]}
+        )
+        assert response.status_code in {200, 302, 403}
+    scope = {
+        "manager_a": {"head_a", "dev_a1", "dev_pa"},
+        "manager_b": {"head_b", "dev_pb"},
+    }.get(persona, set())
+    for name, assignment in company.assignments.items():
+        if name not in scope:
+            assignment.refresh_from_db()
+            assert assignment_form(assignment) == before[assignment.pk], f"{persona} changed {name}"
+    # A change that moves an assignment may end it and start another: only ever on a target in the scope.
+    targets_in_scope = {
+        "manager_a": ({company.departments["A"].pk, company.departments["A1"].pk}, {company.projects["PA"].pk}),
+        "manager_b": ({company.departments["B"].pk}, {company.projects["PB"].pk}),
+    }.get(persona, (set(), set()))
+    for new in Assignment.objects.exclude(pk__in=before):
+        assert new.department_id in targets_in_scope[0] or new.project_id in targets_in_scope[1], new
+    assert Assignment.objects.count() >= count
