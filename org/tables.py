@@ -15,12 +15,15 @@ import django_tables2 as tables
 import django_tables2.utils
 from django.db import models
 from django.forms.utils import flatatt
+from django.http import HttpRequest
 from django.urls import get_script_prefix, reverse
 from django.utils.formats import date_format
 from django.utils.html import escape, format_html
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
+from django_tables2.templatetags.django_tables2 import table_page_range
 
 from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus
 
@@ -128,22 +131,70 @@ def _short_date(value: datetime.date, language: str) -> str:
 
 
 class BaseTable(tables.Table):
-    """django-tables2 for the header, sorting and exports; the page's rows come from ``cells``.
+    """django-tables2 for the columns, sorting and exports; the page's HTML comes from ``html`` and ``cells``.
 
     django-tables2 renders each cell through a dozen calls (accessor, choices,
-    ``render``, ``linkify``) and the cell template, some 40 µs a cell — most of
-    a page's time. Each table here says in ``cells`` what its columns show, as
-    escaped HTML; ``tests/test_pages_tables.py`` checks that this is exactly
-    what django-tables2 itself renders, column by column.
+    ``render``, ``linkify``) and the cell template, some 40 µs a cell, and the
+    header and pager through its template: most of a page's time. Each table
+    here says in ``cells`` what its columns show, as escaped HTML, and ``html``
+    puts the table together in Python; ``tests/test_pages_tables.py`` checks
+    that both are exactly what django-tables2 itself renders.
     """
+
+    #: The request the table is shown for (its sort and page links keep the rest of its query string).
+    request: HttpRequest
+    #: Which table of the page an export link asks for (``_table``); None on a page with one table.
+    export_name: str | None = None
 
     class Meta:
         attrs = {"class": "data"}
-        template_name = "org/table.html"
         empty_text = _("Nothing to show.")
 
     def cells(self, record: Any) -> dict[str, str]:
         raise NotImplementedError
+
+    def html(self) -> SafeString:
+        """The export links, then what ``{% render_table %}`` shows with django-tables2's own template."""
+        tools = (
+            f'<div class="table-tools">{escape(gettext("Export"))}:'
+            f' <a href="{_query(self.request, (), _export="csv", _table=self.export_name)}">CSV</a>'
+            f' <a href="{_query(self.request, (), _export="xlsx", _table=self.export_name)}">XLSX</a></div>'
+        )
+        # Every value below went through escape(), format_html_join (as_html) or cells().
+        return mark_safe(
+            f'{tools}\n<div class="table-container">\n<table {self.attrs.as_html()}>\n'
+            f"<thead><tr>{self._header_html()}</tr></thead>\n<tbody>\n{self.rows_html()}\n</tbody>\n</table>\n"
+            f"{self._pager_html()}</div>"
+        )
+
+    def _header_html(self) -> str:
+        parts = []
+        for column in self.columns:
+            header = escape(column.header)
+            if column.orderable:
+                link = _query(self.request, (self.prefixed_order_by_field, column.order_by_alias.next))
+                header = f'<a href="{link}">{header}</a>'
+            parts.append(f"<th {column.attrs['th'].as_html()}>{header}</th>")
+        return "".join(parts)
+
+    def _pager_html(self) -> str:
+        page = getattr(self, "page", None)
+        if not page or self.paginator.num_pages <= 1:
+            return ""
+        field = self.prefixed_page_field
+        items = []
+        if page.has_previous():
+            link = _query(self.request, (field, page.previous_page_number()))
+            items.append(f'<li class="previous"><a href="{link}">{escape(gettext("previous"))}</a></li>')
+        if page.has_previous() or page.has_next():
+            for number in table_page_range(page, self.paginator):
+                active = ' class="active"' if number == page.number else ""
+                link = "#" if number == "..." else _query(self.request, (field, number))
+                items.append(f'<li{active}><a href="{link}">{number}</a></li>')
+        if page.has_next():
+            link = _query(self.request, (field, page.next_page_number()))
+            items.append(f'<li class="next"><a href="{link}">{escape(gettext("next"))}</a></li>')
+        return '<ul class="pagination">' + "".join(items) + "</ul>\n"
 
     def rows_html(self) -> SafeString:
         """The ``<tr>`` of every row on the page: the visible columns, in order, with their ``td`` attributes."""
@@ -155,6 +206,25 @@ class BaseTable(tables.Table):
         if not rows:
             rows = [f'<tr><td colspan="{len(columns)}">{escape(self.empty_text)}</td></tr>']
         return mark_safe("\n".join(rows))  # every value went through escape() in cells()
+
+
+def _query(request: HttpRequest, replace: tuple[str, object] | tuple[()], **changes: str | None) -> str:
+    """The request's query string with one parameter replaced (``replace``) or several set or, when None,
+    removed (``changes``), escaped.
+
+    ``replace`` follows django-tables2's ``querystring_replace`` (its header and pager links), ``changes``
+    Django's ``querystring`` tag (the export links), so each link reads as it did from their templates.
+    """
+    if replace:
+        key, value = replace
+        return escape("?" + urlencode({**dict(request.GET), key: value}, doseq=True))
+    params = request.GET.copy()
+    for key, value in changes.items():
+        if value is not None:
+            params[key] = value
+        elif key in params:
+            del params[key]
+    return escape(f"?{params.urlencode()}")
 
 
 class AssignmentTable(BaseTable):

@@ -93,6 +93,7 @@ def _table(
     """A table sorted by the request's ``sort`` parameter (``NAME-sort`` when ``name`` is given)."""
     # Not Table(request=...): that would paginate with Django's counting Paginator before ours.
     table = table_class(data, prefix=f"{name}-" if name else "", **kwargs)
+    table.request = request
     table.export_name = name or None
     asked = [
         field for value in request.GET.getlist(table.prefixed_order_by_field) for field in value.split(",") if field
