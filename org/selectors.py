@@ -6,9 +6,11 @@ that lists the result runs one query whatever its size.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import TypeVar
 
 from django.core.cache import cache
@@ -219,14 +221,41 @@ def manager_chain(employee: Employee, *, limit: int = 50) -> list[Employee]:
 
 
 _AUDITED = (Department, Employee, Project, Role, Assignment)
+#: The data version read inside ``one_data_version`` (empty until read); None outside one.
+_version_read: ContextVar[list[tuple[int | None, ...]] | None] = ContextVar("org_data_version", default=None)
+
+
+@contextlib.contextmanager
+def one_data_version() -> Iterator[None]:
+    """Inside the block ``data_version`` asks the database once and answers the same after.
+
+    For a request that only reads (``org.middleware.OneDataVersionPerRead``): a page that
+    shows several remembered figures reads them all from one version, for one query. Nothing
+    written inside the block would be seen by ``remembered`` until it ends, so it must not write.
+    """
+    token = _version_read.set([])
+    try:
+        yield
+    finally:
+        _version_read.reset(token)
 
 
 def data_version() -> tuple[int | None, ...]:
-    """The newest audit-trail row of each domain table, in one query.
+    """The newest audit-trail row of each domain table, in one query (once inside ``one_data_version``).
 
     Every write to the domain — services, admin, imports, the generator —
     leaves a history row, so this changes whenever any domain row does.
     """
+    read = _version_read.get()
+    if read:
+        return read[0]
+    version = _newest_history_ids()
+    if read is not None:
+        read.append(version)
+    return version
+
+
+def _newest_history_ids() -> tuple[int | None, ...]:
     alias = router.db_for_read(Assignment)
     quote = connections[alias].ops.quote_name
     newest = ", ".join(f"(SELECT MAX({quote('history_id')}) FROM {quote(table)})" for table in _history_tables())
