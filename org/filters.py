@@ -8,14 +8,16 @@ enough for a select; the department choices come from one query.
 from __future__ import annotations
 
 import datetime
+import functools
 
 import django_filters
 from django import forms
 from django.db.models import F, Q, QuerySet
 from django.forms.utils import flatatt
 from django.utils import timezone
-from django.utils.html import escape
+from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from org import selectors
@@ -47,12 +49,14 @@ class PlainSelect(forms.Select):
 
     Django renders every option through a template, some 50 µs apiece: a
     tree of a few hundred departments made that the largest cost of a page.
+    Labels already escaped (``remembered_choices``) are not escaped again.
     """
 
     def render(self, name, value, attrs=None, renderer=None) -> SafeString:
         chosen = set(self.format_value(value))
         options = "".join(
-            f'<option value="{escape(key)}"{" selected" if str(key) in chosen else ""}>{escape(label)}</option>'
+            f'<option value="{escape(key)}"{" selected" if str(key) in chosen else ""}>'
+            f"{conditional_escape(label)}</option>"
             for key, label in self.choices
         )
         return mark_safe(
@@ -82,12 +86,46 @@ class PlainDateInput(_PlainInput, forms.DateInput):
 DATE_INPUT = PlainDateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-def department_choices() -> list[tuple[str, str]]:
-    """Every department, indented by depth, in tree order: remembered until the data changes."""
+def department_choices() -> list[tuple[str, SafeString]]:
+    """Every department, indented by depth, in tree order, labels escaped: remembered until the data changes."""
     return selectors.remembered(
         "department-choices",
-        lambda: [(str(d.pk), "\u2003" * depth + f"{d.name} ({d.code})") for d, depth in selectors.department_tree()],
+        lambda: [
+            (str(d.pk), escape("\u2003" * depth + f"{d.name} ({d.code})")) for d, depth in selectors.department_tree()
+        ],
     )
+
+
+def role_choices() -> list[tuple[str, SafeString]]:
+    """Every role by name, labels escaped: remembered until the data changes."""
+    return selectors.remembered(
+        "role-choices",
+        lambda: [(str(pk), escape(name)) for pk, name in Role.objects.order_by("name").values_list("pk", "name")],
+    )
+
+
+class FilterFormMixin:
+    """The filter form as HTML put together in Python, for the same reason as ``PlainSelect``."""
+
+    form: forms.Form
+    request: object
+
+    def html(self) -> SafeString:
+        form = self.form
+        parts = ['<form method="get" class="filters">']
+        if errors := form.non_field_errors():
+            parts.append(str(errors))
+        for field in form:
+            parts.append(
+                f'<div class="field{" invalid" if field.errors else ""}">'
+                f'<label for="{escape(field.id_for_label)}">{escape(field.label)}:</label> {field}'
+                f"{field.errors if field.errors else ''}</div>"
+            )
+        parts.append(f'<button type="submit">{escape(pgettext("button", "Filter"))}</button>')
+        if self.request.GET:
+            parts.append(f'<a href="{escape(self.request.path)}">{escape(gettext("Clear"))}</a>')
+        parts.append("</form>")
+        return mark_safe("".join(parts))  # escaped above; fields and errors render themselves escaped
 
 
 class AsOfForm(forms.Form):
@@ -102,7 +140,7 @@ class AsOfForm(forms.Form):
         return timezone.localdate()
 
 
-class AssignmentFilter(django_filters.FilterSet):
+class AssignmentFilter(FilterFormMixin, django_filters.FilterSet):
     """Who is responsible: assignments in force on an as-of date, narrowed by the other fields."""
 
     q = django_filters.CharFilter(
@@ -112,9 +150,7 @@ class AssignmentFilter(django_filters.FilterSet):
             attrs={"placeholder": _("Start of a person's name, number or email; part of a department, project or role")}
         ),
     )
-    role = django_filters.ModelChoiceFilter(
-        label=_("Role"), queryset=Role.objects.order_by("name"), empty_label=ANY, widget=PlainSelect
-    )
+    role = django_filters.ChoiceFilter(label=_("Role"), empty_label=ANY, widget=PlainSelect)
     level = django_filters.ChoiceFilter(
         label=_("RACI level"), choices=Level.choices, empty_label=ANY, widget=PlainSelect
     )
@@ -136,8 +172,9 @@ class AssignmentFilter(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # Computed once here: callable choices would run their query at validation and again at rendering.
-        self.filters["department"].extra["choices"] = department_choices()
+        # Read when first needed (a page without these filters, or an export, need not), once per form.
+        self.filters["department"].extra["choices"] = functools.cache(department_choices)
+        self.filters["role"].extra["choices"] = functools.cache(role_choices)
 
     @property
     def qs(self) -> QuerySet[Assignment]:
@@ -209,7 +246,7 @@ def _every_word(queryset: QuerySet, value: str, lookups: tuple[str, ...]) -> Que
     return queryset
 
 
-class _SubtreeFilterSet(django_filters.FilterSet):
+class _SubtreeFilterSet(FilterFormMixin, django_filters.FilterSet):
     """A department choice that matches the department and every one under it."""
 
     department = django_filters.ChoiceFilter(
@@ -219,7 +256,7 @@ class _SubtreeFilterSet(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.filters["department"].extra["choices"] = department_choices()
+        self.filters["department"].extra["choices"] = functools.cache(department_choices)
 
     @property
     def qs(self) -> QuerySet:

@@ -283,7 +283,7 @@ def gap_list(request: HttpRequest, kind: str) -> HttpResponse:
 def responsible(request: HttpRequest) -> HttpResponse:
     # Newest first: read off the start-date index, a page costs the same whatever the company's size.
     queryset = Assignment.objects.with_related_fetched_after().order_by("-start_date", "-pk")
-    filterset = AssignmentFilter(request.GET or None, queryset=queryset)
+    filterset = AssignmentFilter(request.GET or None, queryset=queryset, request=request)
     table = _table(request, AssignmentTable, filterset.qs)
     day = filterset.day()
     problems: list[str] = []
@@ -429,7 +429,7 @@ def _filtered_list(
     template: str,
 ) -> HttpResponse:
     """A filterable, sortable, paginated, exportable list of ``queryset``."""
-    filterset = filter_class(request.GET or None, queryset=queryset)
+    filterset = filter_class(request.GET or None, queryset=queryset, request=request)
     table = _table(request, table_class, filterset.qs)
     problems: list[str] = []
     if response := _export(request, export_name, table, problems=problems):

@@ -8,10 +8,15 @@ import io
 
 import openpyxl
 import pytest
+from django.template import RequestContext, Template
+from django.test import RequestFactory
 from django.urls import reverse
+from django.utils.translation import override
+from pytest_django.asserts import assertHTMLEqual
 
 from org import services
-from org.models import Assignment, Level, ProjectStatus
+from org.filters import AssignmentFilter, EmployeeFilter, ProjectFilter
+from org.models import Assignment, Employee, Level, Project, ProjectStatus
 from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory, ProjectFactory
 
 D = datetime.date
@@ -221,3 +226,39 @@ def test_an_export_too_big_to_build_is_refused_with_a_message(viewer_client, com
     assert response["Content-Type"].startswith("text/html")
     assert "more than 2 rows; narrow the filters" in response.content.decode()
     assert viewer_client.get(URL, {"_export": "csv", "q": "ana"})["Content-Type"].startswith("text/csv")
+
+
+#: What the pages rendered for a filter form before ``FilterFormMixin.html`` put it together in Python.
+FILTER_FORM_TEMPLATE = Template("""{% load i18n %}
+<form method="get" class="filters">
+  {% if form.non_field_errors %}{{ form.non_field_errors }}{% endif %}
+  {% for field in form %}
+    <div class="field{% if field.errors %} invalid{% endif %}">
+      <label for="{{ field.id_for_label }}">{{ field.label }}:</label> {{ field }}
+      {% if field.errors %}{{ field.errors }}{% endif %}
+    </div>
+  {% endfor %}
+  <button type="submit">{% translate "Filter" context "button" %}</button>
+  {% if request.GET %}<a href="{{ request.path }}">{% translate "Clear" %}</a>{% endif %}
+</form>""")
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize(
+    ("filter_class", "model", "query"),
+    [
+        (AssignmentFilter, Assignment, ""),
+        (AssignmentFilter, Assignment, "?q=<b>x</b>&level=A&department={finance}&as_of=nope&role=999"),
+        (AssignmentFilter, Assignment, "?role={role}&project_status=active"),
+        (EmployeeFilter, Employee, "?q=a&employment=left&department=abc"),
+        (ProjectFilter, Project, "?status=closed&department={finance}"),
+    ],
+)
+def test_filter_form_is_what_its_template_rendered(company, manager_role, filter_class, model, query, language):
+    DepartmentFactory(code="R&D", name="<Research> & Development", parent=company["finance"])
+    request = RequestFactory().get("/list/" + query.format(finance=company["finance"].pk, role=manager_role.pk))
+    with override(language):
+        filterset = filter_class(request.GET or None, queryset=model.objects.all(), request=request)
+        theirs = FILTER_FORM_TEMPLATE.render(RequestContext(request, {"form": filterset.form}))
+        assertHTMLEqual(str(filterset.html()), theirs)
+    assert "&lt;Research&gt; &amp; Development (R&amp;D)" in theirs
