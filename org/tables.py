@@ -151,7 +151,13 @@ class BaseTable(tables.Table):
         empty_text = _("Nothing to show.")
 
     def cells(self, record: Any) -> dict[str, str]:
+        """The escaped HTML of each column in ``shown`` for ``record``."""
         raise NotImplementedError
+
+    @functools.cached_property
+    def shown(self) -> frozenset[str]:
+        """The names of the columns on the page: visible, not left out."""
+        return frozenset(column.name for column in self.columns)
 
     def html(self) -> SafeString:
         """The export links, then what ``{% render_table %}`` shows with django-tables2's own template."""
@@ -249,17 +255,23 @@ class AssignmentTable(BaseTable):
         sequence = ("employee", "employee_number", "role", "level", "target", "start_date", "end_date", "allocation")
 
     def cells(self, record: Assignment) -> dict[str, str]:
-        target = record.target
-        return {
-            "employee": _link(employee_url(record.employee), record.employee),
-            "employee_number": _text(record.employee.employee_number),
+        # Only the columns shown: a page that leaves out the employee or the target does not fetch it.
+        shown = self.shown
+        cells = {
             "role": _text(record.role),
             "level": _choice(Level, record.level),
-            "target": _link(project_url(target) if record.project_id else department_url(target), target),
             "start_date": _date(record.start_date),
             "end_date": _date(record.end_date),
             "allocation": _text(record.allocation),
         }
+        if "employee" in shown:
+            cells["employee"] = _link(employee_url(record.employee), record.employee)
+        if "employee_number" in shown:
+            cells["employee_number"] = _text(record.employee.employee_number)
+        if "target" in shown:
+            target = record.target
+            cells["target"] = _link(project_url(target) if record.project_id else department_url(target), target)
+        return cells
 
 
 class EmployeeTable(BaseTable):

@@ -341,10 +341,14 @@ def _matrix_people(
 def _matrix_rows(
     in_force: QuerySet[Assignment], people: list[Employee]
 ) -> tuple[list[Any], list[tuple[Employee, list[str]]]]:
-    """The roles ``people`` hold in ``in_force`` (by name), and each person's RACI letter in each: one query."""
+    """The roles ``people`` hold in ``in_force`` (by name), and each person's RACI letter in each: one query,
+    none for nobody."""
+    if not people:
+        return [], []
     cells: dict[tuple[int, int], str] = {}
     roles: dict[int, Any] = {}
-    for assignment in in_force.filter(employee__in=[person.pk for person in people]):
+    held = in_force.filter(employee__in=[person.pk for person in people])
+    for assignment in held.select_related(None).select_related("role").order_by():
         roles[assignment.role_id] = assignment.role
         cells[(assignment.employee_id, assignment.role_id)] = assignment.level
     columns = sorted(roles.values(), key=lambda role: role.name)
@@ -376,18 +380,21 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
     project = get_object_or_404(Project.objects.select_related("department"), code=code)
     as_of_form, day = _as_of(request)
     in_force = selectors.responsible_for(target=project, as_of=day)
-    team = _table(request, AssignmentTable, in_force, "team", exclude=("target",))
+    held = Assignment.objects.for_target(project)
+    # The tables leave the target out (it is this project): its department and project joins would cost more
+    # than the rest of the query.
+    team = _table(request, AssignmentTable, _with_holders(in_force), "team", exclude=("target",))
     past = _table(
         request,
         AssignmentTable,
-        Assignment.objects.for_target(project).past(day).with_related().order_by("start_date", "pk"),
+        _with_holders(held.past(day).order_by("start_date", "pk")),
         "past",
         exclude=("target",),
     )
     future = _table(
         request,
         AssignmentTable,
-        Assignment.objects.for_target(project).future(day).with_related().order_by("start_date", "pk"),
+        _with_holders(held.future(day).order_by("start_date", "pk")),
         "future",
         exclude=("target",),
     )
@@ -410,6 +417,11 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
         "problems": problems,
     }
     return render(request, "org/project.html", context)
+
+
+def _with_holders(assignments: QuerySet[Assignment]) -> QuerySet[Assignment]:
+    """``assignments`` with their employee and role joined, not their target."""
+    return assignments.select_related(None).select_related("employee", "role")
 
 
 @login_required
