@@ -275,7 +275,23 @@ def remembered(name: str, compute: Callable[[], T]) -> T:
 
     For figures over the whole company (counts, gap totals) that no index can
     answer in bounded time: the first request after a change pays for them,
-    the others read them back. ``compute`` must return something small.
+    the others read them back. ``compute`` must return something small, which
+    callers must not change: this process hands the same object to every
+    request while the cache still holds it (``_unpickled``).
     """
     key = "org:{}:{}".format(name, ".".join(str(part) for part in data_version()))
-    return cache.get_or_set(key, compute, REMEMBER_SECONDS)
+    # Unpickling a cached tree of a few hundred departments costs more than the query behind it; has_key
+    # asks whether the cache (shared, expiring, cleared) still holds the figure without reading it back.
+    if (value := _unpickled.get(key, _MISSING)) is not _MISSING and cache.has_key(key):
+        return value
+    value = cache.get_or_set(key, compute, REMEMBER_SECONDS)
+    if len(_unpickled) >= UNPICKLED_KEPT:  # mostly figures of versions gone by: start over
+        _unpickled.clear()
+    _unpickled[key] = value
+    return value
+
+
+#: How many remembered figures this process keeps as objects.
+UNPICKLED_KEPT = 256
+_unpickled: dict[str, object] = {}
+_MISSING = object()

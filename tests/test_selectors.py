@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -139,3 +140,21 @@ def test_a_read_request_asks_for_the_data_version_once(rf, method, queries, djan
         OneDataVersionPerRead(view)(getattr(rf, method)("/"))
     with django_assert_num_queries(1):  # and not after it
         selectors.data_version()
+
+
+def test_remembered_figure_is_read_back_as_it_is_until_the_cache_lets_it_go(db):
+    computed = []
+
+    def compute() -> list[str]:
+        computed.append(1)
+        return ["figure"]
+
+    first = selectors.remembered("test-figure", compute)
+    assert selectors.remembered("test-figure", compute) is first  # no unpickling
+    assert len(computed) == 1
+    cache.clear()
+    assert selectors.remembered("test-figure", compute) == first
+    assert len(computed) == 2
+    DepartmentFactory()  # a new data version
+    assert selectors.remembered("test-figure", compute) == first
+    assert len(computed) == 3
