@@ -8,14 +8,16 @@ enough for a select; the department choices come from one query.
 from __future__ import annotations
 
 import datetime
-import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet
 from django.forms.utils import flatatt
 from django.utils import timezone
-from django.utils.html import conditional_escape, escape
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
@@ -49,14 +51,12 @@ class PlainSelect(forms.Select):
 
     Django renders every option through a template, some 50 µs apiece: a
     tree of a few hundred departments made that the largest cost of a page.
-    Labels already escaped (``remembered_choices``) are not escaped again.
     """
 
     def render(self, name, value, attrs=None, renderer=None) -> SafeString:
         chosen = set(self.format_value(value))
         options = "".join(
-            f'<option value="{escape(key)}"{" selected" if str(key) in chosen else ""}>'
-            f"{conditional_escape(label)}</option>"
+            f'<option value="{escape(key)}"{" selected" if str(key) in chosen else ""}>{escape(label)}</option>'
             for key, label in self.choices
         )
         return mark_safe(
@@ -86,22 +86,87 @@ class PlainDateInput(_PlainInput, forms.DateInput):
 DATE_INPUT = PlainDateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-def department_choices() -> list[tuple[str, SafeString]]:
-    """Every department, indented by depth, in tree order, labels escaped: remembered until the data changes."""
+@dataclass(frozen=True)
+class RememberedChoices:
+    """The choices of a filter over a short table read whole (departments, roles), each ``<option>`` made
+    once, when remembered (``selectors.remembered``): a few hundred departments cost a page no more than a few."""
+
+    pairs: tuple[tuple[str, str], ...]
+    keys: frozenset[str]
+    #: Each choice's key and its ``<option>`` tag before and after where " selected" would go.
+    options: tuple[tuple[str, str, str], ...]
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[str, str]]) -> RememberedChoices:
+        pairs = tuple(pairs)
+        options = tuple((key, f'<option value="{escape(key)}"', f">{escape(label)}</option>") for key, label in pairs)
+        return cls(pairs=pairs, keys=frozenset(key for key, _label in pairs), options=options)
+
+
+def department_choices() -> RememberedChoices:
+    """Every department, indented by depth, in tree order: remembered until the data changes."""
     return selectors.remembered(
         "department-choices",
-        lambda: [
-            (str(d.pk), escape("\u2003" * depth + f"{d.name} ({d.code})")) for d, depth in selectors.department_tree()
-        ],
+        lambda: RememberedChoices.of(
+            (str(d.pk), "\u2003" * depth + f"{d.name} ({d.code})") for d, depth in selectors.department_tree()
+        ),
     )
 
 
-def role_choices() -> list[tuple[str, SafeString]]:
-    """Every role by name, labels escaped: remembered until the data changes."""
+def role_choices() -> RememberedChoices:
+    """Every role by name: remembered until the data changes."""
     return selectors.remembered(
         "role-choices",
-        lambda: [(str(pk), escape(name)) for pk, name in Role.objects.order_by("name").values_list("pk", "name")],
+        lambda: RememberedChoices.of(
+            (str(pk), name) for pk, name in Role.objects.order_by("name").values_list("pk", "name")
+        ),
     )
+
+
+class RememberedSelect(forms.Select):
+    """A ``<select>`` of ``RememberedChoices`` (``remembered``) after an empty choice (``empty_label``)."""
+
+    remembered: Callable[[], RememberedChoices]
+    empty_label: str
+
+    def render(self, name, value, attrs=None, renderer=None) -> SafeString:
+        chosen = set(self.format_value(value))
+        options = [f'<option value=""{" selected" if "" in chosen else ""}>{escape(self.empty_label)}</option>']
+        options.extend(
+            f"{start}{' selected' if key in chosen else ''}{end}" for key, start, end in self.remembered().options
+        )
+        return mark_safe(  # every value escaped here or in RememberedChoices.of
+            f'<select name="{escape(name)}"{flatatt(self.build_attrs(self.attrs, attrs))}>{"".join(options)}</select>'
+        )
+
+
+class RememberedChoiceField(forms.Field):
+    """A choice among ``RememberedChoices``, read only when a value is given or the field shown."""
+
+    widget = RememberedSelect
+    default_error_messages = {"invalid_choice": forms.ChoiceField.default_error_messages["invalid_choice"]}
+
+    def __init__(self, *, remembered: Callable[[], RememberedChoices], empty_label: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.remembered = remembered
+        self.empty_label = empty_label
+        self.widget.remembered = remembered
+        self.widget.empty_label = empty_label
+
+    @property
+    def choices(self) -> list[tuple[str, str]]:
+        return [("", self.empty_label), *self.remembered().pairs]
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        if value and value not in self.remembered().keys:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value})
+
+
+class RememberedChoiceFilter(django_filters.Filter):
+    """A filter on a ``RememberedChoiceField`` (pass ``remembered`` and ``empty_label``)."""
+
+    field_class = RememberedChoiceField
 
 
 class FilterFormMixin:
@@ -150,12 +215,15 @@ class AssignmentFilter(FilterFormMixin, django_filters.FilterSet):
             attrs={"placeholder": _("Start of a person's name, number or email; part of a department, project or role")}
         ),
     )
-    role = django_filters.ChoiceFilter(label=_("Role"), empty_label=ANY, widget=PlainSelect)
+    role = RememberedChoiceFilter(label=_("Role"), remembered=role_choices, empty_label=ANY)
     level = django_filters.ChoiceFilter(
         label=_("RACI level"), choices=Level.choices, empty_label=ANY, widget=PlainSelect
     )
-    department = django_filters.ChoiceFilter(
-        label=_("Department (with sub-departments)"), method="in_subtree", empty_label=ANY, widget=PlainSelect
+    department = RememberedChoiceFilter(
+        label=_("Department (with sub-departments)"),
+        method="in_subtree",
+        remembered=department_choices,
+        empty_label=ANY,
     )
     project_status = django_filters.ChoiceFilter(
         label=_("Project status"),
@@ -169,12 +237,6 @@ class AssignmentFilter(FilterFormMixin, django_filters.FilterSet):
     class Meta:
         model = Assignment
         fields: list[str] = []
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        # Read when first needed (a page without these filters, or an export, need not), once per form.
-        self.filters["department"].extra["choices"] = functools.cache(department_choices)
-        self.filters["role"].extra["choices"] = functools.cache(role_choices)
 
     @property
     def qs(self) -> QuerySet[Assignment]:
@@ -249,14 +311,13 @@ def _every_word(queryset: QuerySet, value: str, lookups: tuple[str, ...]) -> Que
 class _SubtreeFilterSet(FilterFormMixin, django_filters.FilterSet):
     """A department choice that matches the department and every one under it."""
 
-    department = django_filters.ChoiceFilter(
-        label=_("Department (with sub-departments)"), method="in_subtree", empty_label=ANY, widget=PlainSelect
+    department = RememberedChoiceFilter(
+        label=_("Department (with sub-departments)"),
+        method="in_subtree",
+        remembered=department_choices,
+        empty_label=ANY,
     )
     subtree_path = "department"
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.filters["department"].extra["choices"] = functools.cache(department_choices)
 
     @property
     def qs(self) -> QuerySet:

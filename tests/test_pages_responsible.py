@@ -8,6 +8,7 @@ import io
 
 import openpyxl
 import pytest
+from django import forms
 from django.template import RequestContext, Template
 from django.test import RequestFactory
 from django.urls import reverse
@@ -262,3 +263,15 @@ def test_filter_form_is_what_its_template_rendered(company, manager_role, filter
         theirs = FILTER_FORM_TEMPLATE.render(RequestContext(request, {"form": filterset.form}))
         assertHTMLEqual(str(filterset.html()), theirs)
     assert "&lt;Research&gt; &amp; Development (R&amp;D)" in theirs
+
+
+@pytest.mark.parametrize("value", [None, "", "{payroll}", "999999", "<x>"])
+def test_remembered_select_is_what_djangos_select_renders(company, value):
+    DepartmentFactory(code="R&D", name="<Research> & Development", parent=company["finance"])
+    value = value and value.format(payroll=company["payroll"].pk)
+    field = AssignmentFilter(queryset=Assignment.objects.all()).form.fields["department"]
+    django_select = forms.Select(choices=field.choices, attrs={"id": "id_department"})
+    ours = field.widget.render("department", value, attrs={"id": "id_department"})
+    assertHTMLEqual(str(ours), django_select.render("department", value))
+    assert "&lt;Research&gt; &amp; Development (R&amp;D)" in ours
+    assert (" selected" in ours) == (value in (None, "", str(company["payroll"].pk)))
