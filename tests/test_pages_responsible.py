@@ -275,3 +275,15 @@ def test_remembered_select_is_what_djangos_select_renders(company, value):
     assertHTMLEqual(str(ours), django_select.render("department", value))
     assert "&lt;Research&gt; &amp; Development (R&amp;D)" in ours
     assert (" selected" in ours) == (value in (None, "", str(company["payroll"].pk)))
+
+
+def test_a_page_is_read_in_the_order_asked_with_everything_joined(viewer_client, company, django_assert_num_queries):
+    for day in range(30):
+        AssignmentFactory(start_date=D(2023, 1, 1) + datetime.timedelta(days=day))
+    page = Assignment.objects.as_of(datetime.date.today()).order_by("-start_date", "-pk")[25:50]
+    rows_ = Assignment.objects.with_related_fetched_after().as_of(datetime.date.today()).order_by("-start_date", "-pk")
+    with django_assert_num_queries(2):  # the ids, then their rows joined
+        got = list(rows_[25:50])
+        assert [str(a.employee) + str(a.role) + str(a.target) for a in got]
+    assert [a.pk for a in got] == [a.pk for a in page]
+    assert [row.pk for row in rows(viewer_client.get(URL, {"page": 2}))] == [a.pk for a in page]
