@@ -267,13 +267,24 @@ def gap_list(request: HttpRequest, kind: str) -> HttpResponse:
         f"gap:{kind}:{day.isoformat()}", lambda: list(rows.values_list("pk", flat=True)[: GAP_IDS_REMEMBERED + 1])
     )
     if len(ids) <= GAP_IDS_REMEMBERED:
-        rows = rows.filter(pk__in=ids)
+        rows = _among(rows, ids)
     table = _table(request, gap.table_class, rows)
     problems: list[str] = []
     if response := _export(request, kind, table, problems=problems):
         return response
     _paginate(request, table, problems)
     return render(request, "org/gap_list.html", {"gap": gap, "day": day, "table": table, "problems": problems})
+
+
+def _among(rows: QuerySet, ids: list[int]) -> QuerySet:
+    """``rows`` among ``ids``, which ``rows`` itself found for this data version and day: its order and joins
+    kept, its conditions (a look at every employee's assignments) not checked again. Figures that its
+    conditions compute (annotations) are computed again.
+    """
+    if rows.query.annotations:
+        return rows.filter(pk__in=ids)
+    among = rows.model.objects.filter(pk__in=ids).order_by(*rows.query.order_by)
+    return among.select_related(*rows.query.select_related) if rows.query.select_related else among
 
 
 # --- Who is responsible --------------------------------------------------------------------
