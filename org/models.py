@@ -273,6 +273,11 @@ class AssignmentQuerySet(models.QuerySet):
     def with_related(self) -> AssignmentQuerySet:
         return self.select_related("employee", "role", "department", "project")
 
+    def with_targets(self) -> AssignmentQuerySet:
+        """``with_related`` but the employee: for an employee's own assignments (``employee.assignments``),
+        whose rows come with it."""
+        return self.select_related("role", "department", "project")
+
     def with_related_fetched_after(self) -> AssignmentQuerySet:
         """``with_related``, with the employee and role read apart from the rows of the page.
 

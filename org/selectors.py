@@ -45,13 +45,9 @@ def accountable_for(*, target: Target, as_of: datetime.date | None = None) -> As
 
 
 def holdings_of(*, employee: Employee, as_of: datetime.date | None = None) -> QuerySet[Assignment]:
-    """What ``employee`` holds on ``as_of`` (default today)."""
-    return (
-        Assignment.objects.filter(employee=employee)
-        .as_of(_day(as_of))
-        .with_related()
-        .order_by("level", "role__name", "pk")
-    )
+    """What ``employee`` holds on ``as_of`` (default today), with its role and target joined; each row's
+    employee is ``employee`` itself (read through its related manager), not joined again."""
+    return employee.assignments.as_of(_day(as_of)).with_targets().order_by("level", "role__name", "pk")
 
 
 def _has_accountable_on(day: datetime.date, target_field: str) -> Exists:

@@ -605,7 +605,7 @@ def department_list(request: HttpRequest) -> HttpResponse:
 def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
     employee = get_object_or_404(Employee.objects.select_related("department"), employee_number=number)
     as_of_form, day = _as_of(request)
-    held = Assignment.objects.filter(employee=employee)
+    held = employee.assignments  # each row comes with ``employee``: the tables need not join it
     current = _table(
         request,
         AssignmentTable,
@@ -616,14 +616,14 @@ def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
     past = _table(
         request,
         AssignmentTable,
-        held.past(day).with_related().order_by("-start_date", "pk"),
+        held.past(day).with_targets().order_by("-start_date", "pk"),
         "past",
         exclude=("employee",),
     )
     future = _table(
         request,
         AssignmentTable,
-        held.future(day).with_related().order_by("start_date", "pk"),
+        held.future(day).with_targets().order_by("start_date", "pk"),
         "future",
         exclude=("employee",),
     )
