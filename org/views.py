@@ -416,11 +416,14 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
             return response
     elif response := _export(request, name, team, past, future, problems=problems):
         return response
+    matrix = _raci_matrix(request, in_force, problems)
+    if matrix["page"].number == 1 and not matrix["rows"]:  # nobody holds a role that day: no team to ask for
+        team = _table(request, AssignmentTable, in_force.none(), "team", exclude=("target",))
     context = {
         "project": project,
         "day": day,
         "as_of_form": as_of_form,
-        "matrix": _raci_matrix(request, in_force, problems),
+        "matrix": matrix,
         "team": _paginate(request, team, problems),
         "past": _paginate(request, past, problems),
         "future": _paginate(request, future, problems),

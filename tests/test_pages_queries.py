@@ -41,7 +41,7 @@ PAGES = {
     "gap leavers": ("org:gap", "leavers", "", 4),
     "project": ("org:project", "project", "", 8),
     "project past date": ("org:project", "project", "?as_of=2023-06-01&matrix_page=1&team-sort=role", 8),
-    "project before anyone": ("org:project", "project", "?as_of=1990-01-01", 7),  # no people: no matrix cells
+    "project before anyone": ("org:project", "project", "?as_of=1990-01-01", 6),  # nobody: no matrix cells, no team
     "project xlsx": ("org:project", "project", "?_export=xlsx&_table=team", 5),
     "project matrix csv": ("org:project", "project", "?_export=csv&_table=matrix&matrix_sort=-person", 6),
     "projects": ("org:projects", None, "?q=Project&status=active&department={root}", 7),
