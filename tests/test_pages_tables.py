@@ -144,3 +144,11 @@ def test_an_empty_table_without_a_name_is_what_django_tables2_renders(db):
     table = DepartmentTable(Department.objects.none())
     html = assert_table_is_django_tables2s(table, "?_table=stale&x=%3Cy%3E")
     assert html.count("_table=stale") == 3 and "Nothing to show." in html  # in the sort links, not the exports
+
+
+def test_hiding_a_column_of_one_table_leaves_the_class_and_other_tables_alone(db):
+    one = ProjectTable(Project.objects.none())
+    one.columns.hide("name")
+    assert "name" not in one.shown
+    assert "name" in ProjectTable(Project.objects.none()).shown
+    assert ProjectTable.base_columns["name"].visible
