@@ -394,7 +394,6 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
     held = Assignment.objects.for_target(project)
     # The tables leave the target out (it is this project): its department and project joins would cost more
     # than the rest of the query.
-    team = _table(request, AssignmentTable, _with_holders(in_force), "team", exclude=("target",))
     past = _table(
         request,
         AssignmentTable,
@@ -409,16 +408,21 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
         "future",
         exclude=("target",),
     )
+
+    def team_of(rows: QuerySet[Assignment]) -> tables.Table:
+        return _table(request, AssignmentTable, _with_holders(rows), "team", exclude=("target",))
+
     problems: list[str] = []
     name = f"project-{project.code}-{day.isoformat()}"
-    if TableExport.is_valid_format(request.GET.get("_export")) and request.GET.get("_table") == "matrix":
+    exporting = TableExport.is_valid_format(request.GET.get("_export"))
+    if exporting and request.GET.get("_table") == "matrix":
         if response := _matrix_export(request, in_force, name, problems):
             return response
-    elif response := _export(request, name, team, past, future, problems=problems):
+    elif exporting and (response := _export(request, name, team_of(in_force), past, future, problems=problems)):
         return response
     matrix = _raci_matrix(request, in_force, problems)
-    if matrix["page"].number == 1 and not matrix["rows"]:  # nobody holds a role that day: no team to ask for
-        team = _table(request, AssignmentTable, in_force.none(), "team", exclude=("target",))
+    # Nobody on the matrix's first page means nobody holds a role that day: no team to ask for.
+    team = team_of(in_force.none() if matrix["page"].number == 1 and not matrix["rows"] else in_force)
     context = {
         "project": project,
         "day": day,
