@@ -186,9 +186,11 @@ class FilterFormMixin:
                 f'<label for="{escape(field.id_for_label)}">{escape(field.label)}:</label> {field}'
                 f"{field.errors if field.errors else ''}</div>"
             )
-        parts.append(f'<button type="submit">{escape(pgettext("button", "Filter"))}</button>')
+        # Translated outside the f-strings, where makemessages would not find them.
+        submit, clear = pgettext("button", "Filter"), gettext("Clear")
+        parts.append(f'<button type="submit">{escape(submit)}</button>')
         if self.request.GET:
-            parts.append(f'<a href="{escape(self.request.path)}">{escape(gettext("Clear"))}</a>')
+            parts.append(f'<a href="{escape(self.request.path)}">{escape(clear)}</a>')
         parts.append("</form>")
         return mark_safe("".join(parts))  # escaped above; fields and errors render themselves escaped
 

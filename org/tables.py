@@ -199,8 +199,9 @@ class BaseTable(tables.Table):
 
     def html(self) -> SafeString:
         """The export links, then what ``{% render_table %}`` shows with django-tables2's own template."""
+        export = gettext("Export")  # outside the f-string, where makemessages would not find it
         tools = (
-            f'<div class="table-tools">{escape(gettext("Export"))}:'
+            f'<div class="table-tools">{escape(export)}:'
             f' <a href="{_query(self.request, (), _export="csv", _table=self.export_name)}">CSV</a>'
             f' <a href="{_query(self.request, (), _export="xlsx", _table=self.export_name)}">XLSX</a></div>'
         )
@@ -229,7 +230,8 @@ class BaseTable(tables.Table):
         items = []
         if page.has_previous():
             link = _query(self.request, (field, page.previous_page_number()))
-            items.append(f'<li class="previous"><a href="{link}">{escape(gettext("previous"))}</a></li>')
+            previous = gettext("previous")  # outside the f-string, where makemessages would not find it
+            items.append(f'<li class="previous"><a href="{link}">{escape(previous)}</a></li>')
         if page.has_previous() or page.has_next():
             for number in table_page_range(page, self.paginator):
                 active = ' class="active"' if number == page.number else ""
@@ -237,7 +239,8 @@ class BaseTable(tables.Table):
                 items.append(f'<li{active}><a href="{link}">{number}</a></li>')
         if page.has_next():
             link = _query(self.request, (field, page.next_page_number()))
-            items.append(f'<li class="next"><a href="{link}">{escape(gettext("next"))}</a></li>')
+            following = gettext("next")
+            items.append(f'<li class="next"><a href="{link}">{escape(following)}</a></li>')
         return '<ul class="pagination">' + "".join(items) + "</ul>\n"
 
     def rows_html(self) -> SafeString:
