@@ -18,7 +18,7 @@ import django_tables2 as tables
 import tablib
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import EmptyPage, Page
-from django.db.models import Count, Model, QuerySet, Sum
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import get_script_prefix, reverse
@@ -610,8 +610,9 @@ def department_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
-    employee = get_object_or_404(Employee.objects.select_related("department"), employee_number=number)
     as_of_form, day = _as_of(request)
+    # With the workload on ``day`` summed in the same query.
+    employee = get_object_or_404(selectors.workload(as_of=day), employee_number=number)
     held = employee.assignments  # each row comes with ``employee``: the tables need not join it
     current = _table(
         request,
@@ -638,7 +639,7 @@ def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
     name = f"employee-{employee.employee_number}-{day.isoformat()}"
     if response := _export(request, name, current, past, future, problems=problems):
         return response
-    workload = held.as_of(day).aggregate(total=Sum("allocation", default=0), count=Count("pk"))
+    workload = {"total": employee.total_allocation, "count": employee.assignment_count}
     context = {
         "employee": employee,
         "day": day,

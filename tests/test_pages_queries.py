@@ -48,9 +48,9 @@ PAGES = {
     "department": ("org:department", "department", "", 7),
     "department root": ("org:department", "root", "?as_of=2024-01-01", 7),
     "departments": ("org:departments", None, "", 5),
-    "employee": ("org:employee", "employee", "", 8),
+    "employee": ("org:employee", "employee", "", 7),
     "employee csv": ("org:employee", "employee", "?_export=csv&_table=current&as_of=2024-06-01", 5),
-    "employee with manager": ("org:employee", "report", "?as_of=2024-06-01", 8),
+    "employee with manager": ("org:employee", "report", "?as_of=2024-06-01", 7),
     "employees": ("org:employees", None, "?q=First&employment=current&department={root}", 6),
 }
 
