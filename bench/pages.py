@@ -7,8 +7,9 @@ Two databases on the MariaDB named by PROJMAN_BENCH_DATABASE_URL (default
 mysql://root@127.0.0.1:3306/…): a 100-employee company and the bench
 generator's large one (10,000 employees, 1,000 projects, 100,000
 assignments). Each is served by gunicorn (one sync worker, DEBUG off) on
-127.0.0.1, and every page is requested in turn, round after round, by a
-logged-in user; the medians are compared with each other and with a bare
+127.0.0.1, both at once, and every page of each is requested in turn (small,
+then large, page after page), round after round, by a logged-in user, so a
+change in the machine's load hits both alike; the medians are compared with each other and with a bare
 Django view served the same way: ``/bench/bare/`` (bench/urls.py), a
 login-required view rendering the base template and nothing else, through the
 same gunicorn, middleware and session. /healthz (one SELECT 1, no session, no
@@ -20,6 +21,7 @@ Goals (issue 4): large at most 1.5 times small, and at most 3 times the bare vie
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import statistics
@@ -122,29 +124,43 @@ def pages(env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def measure(env: dict[str, str], session: str, urls: dict[str, str], rounds: int) -> dict[str, float]:
-    headers = {"Cookie": f"sessionid={session}"}
-    with serving(env) as base:
-        for name, url in urls.items():  # warm up, and check every page answers
-            status, _ = http_get(base + url, headers)
-            if status != 200:
-                raise SystemExit(f"{name} ({url}) answered {status}")
-        samples: dict[str, list[float]] = {name: [] for name in urls}
+def measure(
+    companies: dict[str, tuple[dict[str, str], str, dict[str, str]]], rounds: int
+) -> dict[str, dict[str, float]]:
+    """Median time of each page of each company (name → (env, session, urls)), all served at once and requested
+    in turn, page by page and company by company, so drift in the machine's load hits both companies alike."""
+    with contextlib.ExitStack() as stack:
+        bases = {name: stack.enter_context(serving(env)) for name, (env, _session, _urls) in companies.items()}
+        headers = {name: {"Cookie": f"sessionid={session}"} for name, (_env, session, _urls) in companies.items()}
+        for name, (_env, _session, urls) in companies.items():  # warm up, and check every page answers
+            for page, url in urls.items():
+                status, _ = http_get(bases[name] + url, headers[name])
+                if status != 200:
+                    raise SystemExit(f"{name}: {page} ({url}) answered {status}")
+        samples: dict[str, dict[str, list[float]]] = {
+            name: {page: [] for page in urls} for name, (_e, _s, urls) in companies.items()
+        }
+        pages = list(next(iter(companies.values()))[2])
         for _ in range(rounds):
-            for name, url in urls.items():
-                start = time.perf_counter()
-                http_get(base + url, headers)
-                samples[name].append(time.perf_counter() - start)
-        medians = {name: statistics.median(values) for name, values in samples.items()}
+            for page in pages:
+                for name, (_env, _session, urls) in companies.items():
+                    start = time.perf_counter()
+                    http_get(bases[name] + urls[page], headers[name])
+                    samples[name][page].append(time.perf_counter() - start)
+        medians = {
+            name: {page: statistics.median(values) for page, values in by_page.items()}
+            for name, by_page in samples.items()
+        }
         # The dashboard's figures are remembered until the data changes: time the first request after a change.
-        first_after_change = []
-        for _ in range(COLD_REPETITIONS):
-            change = f"from org.models import Role; Role.objects.create(name='bench change {secrets.token_hex(6)}')"
-            manage(env, "shell", "-c", change)
-            start = time.perf_counter()
-            http_get(base + urls["dashboard"], headers)
-            first_after_change.append(time.perf_counter() - start)
-    medians[COLD] = statistics.median(first_after_change)
+        for name, (env, _session, urls) in companies.items():
+            first_after_change = []
+            for _ in range(COLD_REPETITIONS):
+                change = f"from org.models import Role; Role.objects.create(name='bench change {secrets.token_hex(6)}')"
+                manage(env, "shell", "-c", change)
+                start = time.perf_counter()
+                http_get(bases[name] + urls["dashboard"], headers[name])
+                first_after_change.append(time.perf_counter() - start)
+            medians[name][COLD] = statistics.median(first_after_change)
     return medians
 
 
@@ -154,12 +170,12 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="record the results in docs/benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="reuse the databases of an earlier run")
     args = parser.parse_args()
-    medians: dict[str, dict[str, float]] = {}
+    companies = {}
     for size_name, size in SIZES.items():
         env, session = prepare(size_name, size, args.keep)
-        urls = pages(env)
-        medians[size_name] = measure(env, session, urls, args.requests)
-        print(f"{size_name}: measured", flush=True)
+        companies[size_name] = (env, session, pages(env))
+        print(f"{size_name}: ready", flush=True)
+    medians = measure(companies, args.requests)
     small, large = medians["small"], medians["large"]
     bare = large[BARE]
     lines = [
@@ -175,7 +191,8 @@ def main() -> int:
     table = "\n".join(lines)
     body = (
         "gunicorn (1 sync worker, DEBUG off) on MariaDB 10.11 at 127.0.0.1, logged-in viewer, "
-        f"{args.requests} rounds over every page, medians; pages requested in turn so drift hits all alike.\n\n"
+        f"{args.requests} rounds over every page, medians; both companies served at once and their pages requested "
+        "in turn (each page on the small, then the large one), so drift hits all alike.\n\n"
         f"{table}\n\n"
         "- The bare view is `/bench/bare/` (bench/urls.py): login required, renders the base template "
         "(navigation, language switch) and nothing else, through the same gunicorn, middleware and session.\n"

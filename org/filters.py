@@ -8,14 +8,18 @@ enough for a select; the department choices come from one query.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet
 from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from org import selectors
@@ -82,12 +86,113 @@ class PlainDateInput(_PlainInput, forms.DateInput):
 DATE_INPUT = PlainDateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-def department_choices() -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class RememberedChoices:
+    """The choices of a filter over a short table read whole (departments, roles), each ``<option>`` made
+    once, when remembered (``selectors.remembered``): a few hundred departments cost a page no more than a few."""
+
+    pairs: tuple[tuple[str, str], ...]
+    keys: frozenset[str]
+    #: Each choice's key and its ``<option>`` tag before and after where " selected" would go.
+    options: tuple[tuple[str, str, str], ...]
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[str, str]]) -> RememberedChoices:
+        pairs = tuple(pairs)
+        options = tuple((key, f'<option value="{escape(key)}"', f">{escape(label)}</option>") for key, label in pairs)
+        return cls(pairs=pairs, keys=frozenset(key for key, _label in pairs), options=options)
+
+
+def department_choices() -> RememberedChoices:
     """Every department, indented by depth, in tree order: remembered until the data changes."""
     return selectors.remembered(
         "department-choices",
-        lambda: [(str(d.pk), "\u2003" * depth + f"{d.name} ({d.code})") for d, depth in selectors.department_tree()],
+        lambda: RememberedChoices.of(
+            (str(d.pk), "\u2003" * depth + f"{d.name} ({d.code})") for d, depth in selectors.department_tree()
+        ),
     )
+
+
+def role_choices() -> RememberedChoices:
+    """Every role by name: remembered until the data changes."""
+    return selectors.remembered(
+        "role-choices",
+        lambda: RememberedChoices.of(
+            (str(pk), name) for pk, name in Role.objects.order_by("name").values_list("pk", "name")
+        ),
+    )
+
+
+class RememberedSelect(forms.Select):
+    """A ``<select>`` of ``RememberedChoices`` (``remembered``) after an empty choice (``empty_label``)."""
+
+    remembered: Callable[[], RememberedChoices]
+    empty_label: str
+
+    def render(self, name, value, attrs=None, renderer=None) -> SafeString:
+        chosen = set(self.format_value(value))
+        options = [f'<option value=""{" selected" if "" in chosen else ""}>{escape(self.empty_label)}</option>']
+        options.extend(
+            f"{start}{' selected' if key in chosen else ''}{end}" for key, start, end in self.remembered().options
+        )
+        return mark_safe(  # every value escaped here or in RememberedChoices.of
+            f'<select name="{escape(name)}"{flatatt(self.build_attrs(self.attrs, attrs))}>{"".join(options)}</select>'
+        )
+
+
+class RememberedChoiceField(forms.Field):
+    """A choice among ``RememberedChoices``, read only when a value is given or the field shown."""
+
+    widget = RememberedSelect
+    default_error_messages = {"invalid_choice": forms.ChoiceField.default_error_messages["invalid_choice"]}
+
+    def __init__(self, *, remembered: Callable[[], RememberedChoices], empty_label: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.remembered = remembered
+        self.empty_label = empty_label
+        self.widget.remembered = remembered
+        self.widget.empty_label = empty_label
+
+    @property
+    def choices(self) -> list[tuple[str, str]]:
+        return [("", self.empty_label), *self.remembered().pairs]
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        if value and value not in self.remembered().keys:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value})
+
+
+class RememberedChoiceFilter(django_filters.Filter):
+    """A filter on a ``RememberedChoiceField`` (pass ``remembered`` and ``empty_label``)."""
+
+    field_class = RememberedChoiceField
+
+
+class FilterFormMixin:
+    """The filter form as HTML put together in Python, for the same reason as ``PlainSelect``."""
+
+    form: forms.Form
+    request: object
+
+    def html(self) -> SafeString:
+        form = self.form
+        parts = ['<form method="get" class="filters">']
+        if errors := form.non_field_errors():
+            parts.append(str(errors))
+        for field in form:
+            parts.append(
+                f'<div class="field{" invalid" if field.errors else ""}">'
+                f'<label for="{escape(field.id_for_label)}">{escape(field.label)}:</label> {field}'
+                f"{field.errors if field.errors else ''}</div>"
+            )
+        # Translated outside the f-strings, where makemessages would not find them.
+        submit, clear = pgettext("button", "Filter"), gettext("Clear")
+        parts.append(f'<button type="submit">{escape(submit)}</button>')
+        if self.request.GET:
+            parts.append(f'<a href="{escape(self.request.path)}">{escape(clear)}</a>')
+        parts.append("</form>")
+        return mark_safe("".join(parts))  # escaped above; fields and errors render themselves escaped
 
 
 class AsOfForm(forms.Form):
@@ -102,7 +207,7 @@ class AsOfForm(forms.Form):
         return timezone.localdate()
 
 
-class AssignmentFilter(django_filters.FilterSet):
+class AssignmentFilter(FilterFormMixin, django_filters.FilterSet):
     """Who is responsible: assignments in force on an as-of date, narrowed by the other fields."""
 
     q = django_filters.CharFilter(
@@ -112,14 +217,15 @@ class AssignmentFilter(django_filters.FilterSet):
             attrs={"placeholder": _("Start of a person's name, number or email; part of a department, project or role")}
         ),
     )
-    role = django_filters.ModelChoiceFilter(
-        label=_("Role"), queryset=Role.objects.order_by("name"), empty_label=ANY, widget=PlainSelect
-    )
+    role = RememberedChoiceFilter(label=_("Role"), remembered=role_choices, empty_label=ANY)
     level = django_filters.ChoiceFilter(
         label=_("RACI level"), choices=Level.choices, empty_label=ANY, widget=PlainSelect
     )
-    department = django_filters.ChoiceFilter(
-        label=_("Department (with sub-departments)"), method="in_subtree", empty_label=ANY, widget=PlainSelect
+    department = RememberedChoiceFilter(
+        label=_("Department (with sub-departments)"),
+        method="in_subtree",
+        remembered=department_choices,
+        empty_label=ANY,
     )
     project_status = django_filters.ChoiceFilter(
         label=_("Project status"),
@@ -133,11 +239,6 @@ class AssignmentFilter(django_filters.FilterSet):
     class Meta:
         model = Assignment
         fields: list[str] = []
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        # Computed once here: callable choices would run their query at validation and again at rendering.
-        self.filters["department"].extra["choices"] = department_choices()
 
     @property
     def qs(self) -> QuerySet[Assignment]:
@@ -209,17 +310,16 @@ def _every_word(queryset: QuerySet, value: str, lookups: tuple[str, ...]) -> Que
     return queryset
 
 
-class _SubtreeFilterSet(django_filters.FilterSet):
+class _SubtreeFilterSet(FilterFormMixin, django_filters.FilterSet):
     """A department choice that matches the department and every one under it."""
 
-    department = django_filters.ChoiceFilter(
-        label=_("Department (with sub-departments)"), method="in_subtree", empty_label=ANY, widget=PlainSelect
+    department = RememberedChoiceFilter(
+        label=_("Department (with sub-departments)"),
+        method="in_subtree",
+        remembered=department_choices,
+        empty_label=ANY,
     )
     subtree_path = "department"
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.filters["department"].extra["choices"] = department_choices()
 
     @property
     def qs(self) -> QuerySet:

@@ -6,9 +6,11 @@ that lists the result runs one query whatever its size.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import TypeVar
 
 from django.core.cache import cache
@@ -43,13 +45,9 @@ def accountable_for(*, target: Target, as_of: datetime.date | None = None) -> As
 
 
 def holdings_of(*, employee: Employee, as_of: datetime.date | None = None) -> QuerySet[Assignment]:
-    """What ``employee`` holds on ``as_of`` (default today)."""
-    return (
-        Assignment.objects.filter(employee=employee)
-        .as_of(_day(as_of))
-        .with_related()
-        .order_by("level", "role__name", "pk")
-    )
+    """What ``employee`` holds on ``as_of`` (default today), with its role and target joined; each row's
+    employee is ``employee`` itself (read through its related manager), not joined again."""
+    return employee.assignments.as_of(_day(as_of)).with_targets().order_by("level", "role__name", "pk")
 
 
 def _has_accountable_on(day: datetime.date, target_field: str) -> Exists:
@@ -219,14 +217,41 @@ def manager_chain(employee: Employee, *, limit: int = 50) -> list[Employee]:
 
 
 _AUDITED = (Department, Employee, Project, Role, Assignment)
+#: The data version read inside ``one_data_version`` (empty until read); None outside one.
+_version_read: ContextVar[list[tuple[int | None, ...]] | None] = ContextVar("org_data_version", default=None)
+
+
+@contextlib.contextmanager
+def one_data_version() -> Iterator[None]:
+    """Inside the block ``data_version`` asks the database once and answers the same after.
+
+    For a request that only reads (``org.middleware.OneDataVersionPerRead``): a page that
+    shows several remembered figures reads them all from one version, for one query. Nothing
+    written inside the block would be seen by ``remembered`` until it ends, so it must not write.
+    """
+    token = _version_read.set([])
+    try:
+        yield
+    finally:
+        _version_read.reset(token)
 
 
 def data_version() -> tuple[int | None, ...]:
-    """The newest audit-trail row of each domain table, in one query.
+    """The newest audit-trail row of each domain table, in one query (once inside ``one_data_version``).
 
     Every write to the domain — services, admin, imports, the generator —
     leaves a history row, so this changes whenever any domain row does.
     """
+    read = _version_read.get()
+    if read:
+        return read[0]
+    version = _newest_history_ids()
+    if read is not None:
+        read.append(version)
+    return version
+
+
+def _newest_history_ids() -> tuple[int | None, ...]:
     alias = router.db_for_read(Assignment)
     quote = connections[alias].ops.quote_name
     newest = ", ".join(f"(SELECT MAX({quote('history_id')}) FROM {quote(table)})" for table in _history_tables())
@@ -246,7 +271,23 @@ def remembered(name: str, compute: Callable[[], T]) -> T:
 
     For figures over the whole company (counts, gap totals) that no index can
     answer in bounded time: the first request after a change pays for them,
-    the others read them back. ``compute`` must return something small.
+    the others read them back. ``compute`` must return something small, which
+    callers must not change: this process hands the same object to every
+    request while the cache still holds it (``_unpickled``).
     """
     key = "org:{}:{}".format(name, ".".join(str(part) for part in data_version()))
-    return cache.get_or_set(key, compute, REMEMBER_SECONDS)
+    # Unpickling a cached tree of a few hundred departments costs more than the query behind it; has_key
+    # asks whether the cache (shared, expiring, cleared) still holds the figure without reading it back.
+    if (value := _unpickled.get(key, _MISSING)) is not _MISSING and cache.has_key(key):
+        return value
+    value = cache.get_or_set(key, compute, REMEMBER_SECONDS)
+    if len(_unpickled) >= UNPICKLED_KEPT:  # mostly figures of versions gone by: start over
+        _unpickled.clear()
+    _unpickled[key] = value
+    return value
+
+
+#: How many remembered figures this process keeps as objects.
+UNPICKLED_KEPT = 256
+_unpickled: dict[str, object] = {}
+_MISSING = object()

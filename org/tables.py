@@ -6,21 +6,27 @@ itself (ISO in CSV, a date cell in XLSX) and links become plain text.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import functools
+import html
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import django_tables2 as tables
 import django_tables2.utils
 from django.db import models
 from django.forms.utils import flatatt
+from django.http import HttpRequest
 from django.urls import get_script_prefix, reverse
 from django.utils.formats import date_format
 from django.utils.html import escape, format_html
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
+from django_tables2.templatetags.django_tables2 import table_page_range
 
 from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus
 
@@ -66,16 +72,29 @@ def _page_url(name: str, key: str, script_prefix: str) -> str:
     return reverse(name, args=[key])
 
 
+#: The active language and script prefix while ``BaseTable.rows_html`` renders, read once for all its cells:
+#: Django keeps them in an asgiref ``Local``, some 5 µs a read, and a row reads them half a dozen times.
+_rendering: ContextVar[tuple[str, str] | None] = ContextVar("org_table_rendering", default=None)
+
+
+def _language() -> str:
+    return rendering[0] if (rendering := _rendering.get()) else get_language()
+
+
+def _script_prefix() -> str:
+    return rendering[1] if (rendering := _rendering.get()) else get_script_prefix()
+
+
 def employee_url(record: Employee) -> str:
-    return _page_url("org:employee", record.employee_number, get_script_prefix())
+    return _page_url("org:employee", record.employee_number, _script_prefix())
 
 
 def project_url(record: Project) -> str:
-    return _page_url("org:project", record.code, get_script_prefix())
+    return _page_url("org:project", record.code, _script_prefix())
 
 
 def department_url(record: Department) -> str:
-    return _page_url("org:department", record.code, get_script_prefix())
+    return _page_url("org:department", record.code, _script_prefix())
 
 
 class TargetColumn(tables.Column):
@@ -99,21 +118,26 @@ class TargetColumn(tables.Column):
 DASH = "—"  # what django-tables2 shows for an empty value
 
 
+def _escape(value: object) -> str:
+    """Django's ``escape`` (the same ``html.escape``) without its lazy-string wrapper, for a cell."""
+    return html.escape(str(value))
+
+
 def _text(value: object) -> str:
-    return DASH if value in (None, "") else escape(value)
+    return DASH if value in (None, "") else _escape(value)
 
 
 def _link(url: str | None, text: object) -> str:
-    return f'<a href="{escape(url)}">{escape(text)}</a>' if url and text not in (None, "") else _text(text)
+    return f'<a href="{_escape(url)}">{_escape(text)}</a>' if url and text not in (None, "") else _text(text)
 
 
 def _date(value: datetime.date | None) -> str:
-    return DASH if value is None else _short_date(value, get_language())
+    return DASH if value is None else _short_date(value, _language())
 
 
 def _choice(choices: type[models.TextChoices], value: str) -> str:
     """``get_FOO_display()`` for a cell: Django's hashes and translates every choice on each call."""
-    return _choice_labels(choices, get_language()).get(value) or _text(value)
+    return _choice_labels(choices, _language()).get(value) or _text(value)
 
 
 @functools.lru_cache(maxsize=64)
@@ -127,34 +151,131 @@ def _short_date(value: datetime.date, language: str) -> str:
     return escape(date_format(value, "SHORT_DATE_FORMAT"))
 
 
+class _ColumnsCopiedShallow(dict):
+    """A table class's columns, which each table copies column by column rather than deep.
+
+    django-tables2 deep-copies every column (their labels, links, attributes) for each table it makes, half
+    the cost of making one, so that ``columns.hide()``/``show()`` on one table leave the class alone; those
+    set an attribute of the column itself, which a shallow copy keeps apart too. Nothing here changes a
+    column's nested values.
+    """
+
+    def __deepcopy__(self, memo: dict) -> dict:
+        return {name: copy.copy(column) for name, column in self.items()}
+
+
 class BaseTable(tables.Table):
-    """django-tables2 for the header, sorting and exports; the page's rows come from ``cells``.
+    """django-tables2 for the columns, sorting and exports; the page's HTML comes from ``html`` and ``cells``.
 
     django-tables2 renders each cell through a dozen calls (accessor, choices,
-    ``render``, ``linkify``) and the cell template, some 40 µs a cell — most of
-    a page's time. Each table here says in ``cells`` what its columns show, as
-    escaped HTML; ``tests/test_pages_tables.py`` checks that this is exactly
-    what django-tables2 itself renders, column by column.
+    ``render``, ``linkify``) and the cell template, some 40 µs a cell, and the
+    header and pager through its template: most of a page's time. Each table
+    here says in ``cells`` what its columns show, as escaped HTML, and ``html``
+    puts the table together in Python; ``tests/test_pages_tables.py`` checks
+    that both are exactly what django-tables2 itself renders.
     """
+
+    #: The request the table is shown for (its sort and page links keep the rest of its query string).
+    request: HttpRequest
+    #: Which table of the page an export link asks for (``_table``); None on a page with one table.
+    export_name: str | None = None
 
     class Meta:
         attrs = {"class": "data"}
-        template_name = "org/table.html"
         empty_text = _("Nothing to show.")
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.base_columns = _ColumnsCopiedShallow(cls.base_columns)
+
     def cells(self, record: Any) -> dict[str, str]:
+        """The escaped HTML of each column in ``shown`` for ``record``."""
         raise NotImplementedError
+
+    @functools.cached_property
+    def shown(self) -> frozenset[str]:
+        """The names of the columns on the page: visible, not left out."""
+        return frozenset(column.name for column in self.columns)
+
+    def html(self) -> SafeString:
+        """The export links, then what ``{% render_table %}`` shows with django-tables2's own template."""
+        export = gettext("Export")  # outside the f-string, where makemessages would not find it
+        tools = (
+            f'<div class="table-tools">{escape(export)}:'
+            f' <a href="{_query(self.request, (), _export="csv", _table=self.export_name)}">CSV</a>'
+            f' <a href="{_query(self.request, (), _export="xlsx", _table=self.export_name)}">XLSX</a></div>'
+        )
+        # Every value below went through escape(), format_html_join (as_html) or cells().
+        return mark_safe(
+            f'{tools}\n<div class="table-container">\n<table {self.attrs.as_html()}>\n'
+            f"<thead><tr>{self._header_html()}</tr></thead>\n<tbody>\n{self.rows_html()}\n</tbody>\n</table>\n"
+            f"{self._pager_html()}</div>"
+        )
+
+    def _header_html(self) -> str:
+        parts = []
+        for column in self.columns:
+            header = escape(column.header)
+            if column.orderable:
+                link = _query(self.request, (self.prefixed_order_by_field, column.order_by_alias.next))
+                header = f'<a href="{link}">{header}</a>'
+            parts.append(f"<th {column.attrs['th'].as_html()}>{header}</th>")
+        return "".join(parts)
+
+    def _pager_html(self) -> str:
+        page = getattr(self, "page", None)
+        if not page or self.paginator.num_pages <= 1:
+            return ""
+        field = self.prefixed_page_field
+        items = []
+        if page.has_previous():
+            link = _query(self.request, (field, page.previous_page_number()))
+            previous = gettext("previous")  # outside the f-string, where makemessages would not find it
+            items.append(f'<li class="previous"><a href="{link}">{escape(previous)}</a></li>')
+        if page.has_previous() or page.has_next():
+            for number in table_page_range(page, self.paginator):
+                active = ' class="active"' if number == page.number else ""
+                link = "#" if number == "..." else _query(self.request, (field, number))
+                items.append(f'<li{active}><a href="{link}">{number}</a></li>')
+        if page.has_next():
+            link = _query(self.request, (field, page.next_page_number()))
+            following = gettext("next")
+            items.append(f'<li class="next"><a href="{link}">{escape(following)}</a></li>')
+        return '<ul class="pagination">' + "".join(items) + "</ul>\n"
 
     def rows_html(self) -> SafeString:
         """The ``<tr>`` of every row on the page: the visible columns, in order, with their ``td`` attributes."""
         columns = [(column.name, flatatt(column.column.attrs.get("td", {}))) for column in self.columns]
-        rows = [
-            "<tr>" + "".join(f"<td{attrs}>{cells[name]}</td>" for name, attrs in columns) + "</tr>"
-            for cells in (self.cells(row.record) for row in self.paginated_rows)
-        ]
+        token = _rendering.set((get_language(), get_script_prefix()))
+        try:
+            rows = [
+                "<tr>" + "".join(f"<td{attrs}>{cells[name]}</td>" for name, attrs in columns) + "</tr>"
+                for cells in (self.cells(row.record) for row in self.paginated_rows)
+            ]
+        finally:
+            _rendering.reset(token)
         if not rows:
             rows = [f'<tr><td colspan="{len(columns)}">{escape(self.empty_text)}</td></tr>']
-        return mark_safe("\n".join(rows))  # every value went through escape() in cells()
+        return mark_safe("\n".join(rows))  # every value went through _escape() in cells()
+
+
+def _query(request: HttpRequest, replace: tuple[str, object] | tuple[()], **changes: str | None) -> str:
+    """The request's query string with one parameter replaced (``replace``) or several set or, when None,
+    removed (``changes``), escaped.
+
+    ``replace`` follows django-tables2's ``querystring_replace`` (its header and pager links), ``changes``
+    Django's ``querystring`` tag (the export links), so each link reads as it did from their templates.
+    """
+    if replace:
+        key, value = replace
+        return escape("?" + urlencode({**dict(request.GET), key: value}, doseq=True))
+    params = request.GET.copy()
+    for key, value in changes.items():
+        if value is not None:
+            params[key] = value
+        elif key in params:
+            del params[key]
+    return escape(f"?{params.urlencode()}")
 
 
 class AssignmentTable(BaseTable):
@@ -179,17 +300,23 @@ class AssignmentTable(BaseTable):
         sequence = ("employee", "employee_number", "role", "level", "target", "start_date", "end_date", "allocation")
 
     def cells(self, record: Assignment) -> dict[str, str]:
-        target = record.target
-        return {
-            "employee": _link(employee_url(record.employee), record.employee),
-            "employee_number": _text(record.employee.employee_number),
+        # Only the columns shown: a page that leaves out the employee or the target does not fetch it.
+        shown = self.shown
+        cells = {
             "role": _text(record.role),
             "level": _choice(Level, record.level),
-            "target": _link(project_url(target) if record.project_id else department_url(target), target),
             "start_date": _date(record.start_date),
             "end_date": _date(record.end_date),
             "allocation": _text(record.allocation),
         }
+        if "employee" in shown:
+            cells["employee"] = _link(employee_url(record.employee), record.employee)
+        if "employee_number" in shown:
+            cells["employee_number"] = _text(record.employee.employee_number)
+        if "target" in shown:
+            target = record.target
+            cells["target"] = _link(project_url(target) if record.project_id else department_url(target), target)
+        return cells
 
 
 class EmployeeTable(BaseTable):
@@ -213,7 +340,7 @@ class EmployeeTable(BaseTable):
             "employee_number": _text(record.employee_number),
             "name": _link(employee_url(record), record.full_name),
             "job_title": _text(record.job_title),
-            "work_email": f'<a href="mailto:{escape(email)}">{escape(email)}</a>' if email else DASH,
+            "work_email": f'<a href="mailto:{_escape(email)}">{_escape(email)}</a>' if email else DASH,
             "department": _link(_department_of(record), record.department),
             "leave_date": _date(record.leave_date),
         }

@@ -18,7 +18,7 @@ import django_tables2 as tables
 import tablib
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import EmptyPage, Page
-from django.db.models import Count, Model, QuerySet, Sum
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import get_script_prefix, reverse
@@ -93,6 +93,7 @@ def _table(
     """A table sorted by the request's ``sort`` parameter (``NAME-sort`` when ``name`` is given)."""
     # Not Table(request=...): that would paginate with Django's counting Paginator before ours.
     table = table_class(data, prefix=f"{name}-" if name else "", **kwargs)
+    table.request = request
     table.export_name = name or None
     asked = [
         field for value in request.GET.getlist(table.prefixed_order_by_field) for field in value.split(",") if field
@@ -266,13 +267,24 @@ def gap_list(request: HttpRequest, kind: str) -> HttpResponse:
         f"gap:{kind}:{day.isoformat()}", lambda: list(rows.values_list("pk", flat=True)[: GAP_IDS_REMEMBERED + 1])
     )
     if len(ids) <= GAP_IDS_REMEMBERED:
-        rows = rows.filter(pk__in=ids)
+        rows = _among(rows, ids)
     table = _table(request, gap.table_class, rows)
     problems: list[str] = []
     if response := _export(request, kind, table, problems=problems):
         return response
     _paginate(request, table, problems)
     return render(request, "org/gap_list.html", {"gap": gap, "day": day, "table": table, "problems": problems})
+
+
+def _among(rows: QuerySet, ids: list[int]) -> QuerySet:
+    """``rows`` among ``ids``, which ``rows`` itself found for this data version and day: its order and joins
+    kept, its conditions (a look at every employee's assignments) not checked again. Figures that its
+    conditions compute (annotations) are computed again.
+    """
+    if rows.query.annotations:
+        return rows.filter(pk__in=ids)
+    among = rows.model.objects.filter(pk__in=ids).order_by(*rows.query.order_by)
+    return among.select_related(*rows.query.select_related) if rows.query.select_related else among
 
 
 # --- Who is responsible --------------------------------------------------------------------
@@ -282,7 +294,7 @@ def gap_list(request: HttpRequest, kind: str) -> HttpResponse:
 def responsible(request: HttpRequest) -> HttpResponse:
     # Newest first: read off the start-date index, a page costs the same whatever the company's size.
     queryset = Assignment.objects.with_related_fetched_after().order_by("-start_date", "-pk")
-    filterset = AssignmentFilter(request.GET or None, queryset=queryset)
+    filterset = AssignmentFilter(request.GET or None, queryset=queryset, request=request)
     table = _table(request, AssignmentTable, filterset.qs)
     day = filterset.day()
     problems: list[str] = []
@@ -340,10 +352,14 @@ def _matrix_people(
 def _matrix_rows(
     in_force: QuerySet[Assignment], people: list[Employee]
 ) -> tuple[list[Any], list[tuple[Employee, list[str]]]]:
-    """The roles ``people`` hold in ``in_force`` (by name), and each person's RACI letter in each: one query."""
+    """The roles ``people`` hold in ``in_force`` (by name), and each person's RACI letter in each: one query,
+    none for nobody."""
+    if not people:
+        return [], []
     cells: dict[tuple[int, int], str] = {}
     roles: dict[int, Any] = {}
-    for assignment in in_force.filter(employee__in=[person.pk for person in people]):
+    held = in_force.filter(employee__in=[person.pk for person in people])
+    for assignment in held.select_related(None).select_related("role").order_by():
         roles[assignment.role_id] = assignment.role
         cells[(assignment.employee_id, assignment.role_id)] = assignment.level
     columns = sorted(roles.values(), key=lambda role: role.name)
@@ -375,33 +391,43 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
     project = get_object_or_404(Project.objects.select_related("department"), code=code)
     as_of_form, day = _as_of(request)
     in_force = selectors.responsible_for(target=project, as_of=day)
-    team = _table(request, AssignmentTable, in_force, "team", exclude=("target",))
+    held = Assignment.objects.for_target(project)
+    # The tables leave the target out (it is this project): its department and project joins would cost more
+    # than the rest of the query.
     past = _table(
         request,
         AssignmentTable,
-        Assignment.objects.for_target(project).past(day).with_related().order_by("start_date", "pk"),
+        _with_holders(held.past(day).order_by("start_date", "pk")),
         "past",
         exclude=("target",),
     )
     future = _table(
         request,
         AssignmentTable,
-        Assignment.objects.for_target(project).future(day).with_related().order_by("start_date", "pk"),
+        _with_holders(held.future(day).order_by("start_date", "pk")),
         "future",
         exclude=("target",),
     )
+
+    def team_of(rows: QuerySet[Assignment]) -> tables.Table:
+        return _table(request, AssignmentTable, _with_holders(rows), "team", exclude=("target",))
+
     problems: list[str] = []
     name = f"project-{project.code}-{day.isoformat()}"
-    if TableExport.is_valid_format(request.GET.get("_export")) and request.GET.get("_table") == "matrix":
+    exporting = TableExport.is_valid_format(request.GET.get("_export"))
+    if exporting and request.GET.get("_table") == "matrix":
         if response := _matrix_export(request, in_force, name, problems):
             return response
-    elif response := _export(request, name, team, past, future, problems=problems):
+    elif exporting and (response := _export(request, name, team_of(in_force), past, future, problems=problems)):
         return response
+    matrix = _raci_matrix(request, in_force, problems)
+    # Nobody on the matrix's first page means nobody holds a role that day: no team to ask for.
+    team = team_of(in_force.none() if matrix["page"].number == 1 and not matrix["rows"] else in_force)
     context = {
         "project": project,
         "day": day,
         "as_of_form": as_of_form,
-        "matrix": _raci_matrix(request, in_force, problems),
+        "matrix": matrix,
         "team": _paginate(request, team, problems),
         "past": _paginate(request, past, problems),
         "future": _paginate(request, future, problems),
@@ -409,6 +435,11 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
         "problems": problems,
     }
     return render(request, "org/project.html", context)
+
+
+def _with_holders(assignments: QuerySet[Assignment]) -> QuerySet[Assignment]:
+    """``assignments`` with their employee and role joined, not their target."""
+    return assignments.select_related(None).select_related("employee", "role")
 
 
 @login_required
@@ -428,7 +459,7 @@ def _filtered_list(
     template: str,
 ) -> HttpResponse:
     """A filterable, sortable, paginated, exportable list of ``queryset``."""
-    filterset = filter_class(request.GET or None, queryset=queryset)
+    filterset = filter_class(request.GET or None, queryset=queryset, request=request)
     table = _table(request, table_class, filterset.qs)
     problems: list[str] = []
     if response := _export(request, export_name, table, problems=problems):
@@ -579,9 +610,10 @@ def department_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
-    employee = get_object_or_404(Employee.objects.select_related("department"), employee_number=number)
     as_of_form, day = _as_of(request)
-    held = Assignment.objects.filter(employee=employee)
+    # With the workload on ``day`` summed in the same query.
+    employee = get_object_or_404(selectors.workload(as_of=day), employee_number=number)
+    held = employee.assignments  # each row comes with ``employee``: the tables need not join it
     current = _table(
         request,
         AssignmentTable,
@@ -592,14 +624,14 @@ def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
     past = _table(
         request,
         AssignmentTable,
-        held.past(day).with_related().order_by("-start_date", "pk"),
+        held.past(day).with_targets().order_by("-start_date", "pk"),
         "past",
         exclude=("employee",),
     )
     future = _table(
         request,
         AssignmentTable,
-        held.future(day).with_related().order_by("start_date", "pk"),
+        held.future(day).with_targets().order_by("start_date", "pk"),
         "future",
         exclude=("employee",),
     )
@@ -607,7 +639,7 @@ def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
     name = f"employee-{employee.employee_number}-{day.isoformat()}"
     if response := _export(request, name, current, past, future, problems=problems):
         return response
-    workload = held.as_of(day).aggregate(total=Sum("allocation", default=0), count=Count("pk"))
+    workload = {"total": employee.total_allocation, "count": employee.assignment_count}
     context = {
         "employee": employee,
         "day": day,

@@ -7,6 +7,7 @@ import datetime
 import io
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -149,3 +150,17 @@ def test_an_import_renews_the_remembered_figures(viewer_client):
         Department.objects.active().count(),
     ]
     assert after[0][1] > 0
+
+
+@pytest.mark.parametrize("kind", views.GAPS)
+def test_every_gap_list_reads_the_same_rows_remembered_or_not(viewer_client, gaps, monkeypatch, kind):
+    def shown(remembered: int) -> list[tuple[int, str]]:
+        monkeypatch.setattr(views, "GAP_IDS_REMEMBERED", remembered)
+        cache.clear()
+        response = viewer_client.get(reverse("org:gap", args=[kind]))
+        table = response.context["table"]
+        return [(row.record.pk, table.rows_html()) for row in table.paginated_rows]
+
+    live = shown(0)
+    assert live
+    assert shown(1000) == live

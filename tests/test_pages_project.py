@@ -91,6 +91,8 @@ def test_before_any_data_is_empty(viewer_client, erp):
     assert response.status_code == 200
     assert response.context["matrix"]["rows"] == []
     assert "Nobody holds a role on this project on that date." in response.content.decode()
+    assert list(response.context["team"].rows) == []
+    assert len(response.context["future"].rows) == 4  # everything is still to come
 
 
 @pytest.mark.parametrize("params", [{"as_of": "2024-02-30"}, {"as_of": "x"}])

@@ -8,10 +8,16 @@ import io
 
 import openpyxl
 import pytest
+from django import forms
+from django.template import RequestContext, Template
+from django.test import RequestFactory
 from django.urls import reverse
+from django.utils.translation import override
+from pytest_django.asserts import assertHTMLEqual
 
 from org import services
-from org.models import Assignment, Level, ProjectStatus
+from org.filters import AssignmentFilter, EmployeeFilter, ProjectFilter
+from org.models import Assignment, Employee, Level, Project, ProjectStatus
 from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory, ProjectFactory
 
 D = datetime.date
@@ -221,3 +227,63 @@ def test_an_export_too_big_to_build_is_refused_with_a_message(viewer_client, com
     assert response["Content-Type"].startswith("text/html")
     assert "more than 2 rows; narrow the filters" in response.content.decode()
     assert viewer_client.get(URL, {"_export": "csv", "q": "ana"})["Content-Type"].startswith("text/csv")
+
+
+#: What the pages rendered for a filter form before ``FilterFormMixin.html`` put it together in Python.
+FILTER_FORM_TEMPLATE = Template("""{% load i18n %}
+<form method="get" class="filters">
+  {% if form.non_field_errors %}{{ form.non_field_errors }}{% endif %}
+  {% for field in form %}
+    <div class="field{% if field.errors %} invalid{% endif %}">
+      <label for="{{ field.id_for_label }}">{{ field.label }}:</label> {{ field }}
+      {% if field.errors %}{{ field.errors }}{% endif %}
+    </div>
+  {% endfor %}
+  <button type="submit">{% translate "Filter" context "button" %}</button>
+  {% if request.GET %}<a href="{{ request.path }}">{% translate "Clear" %}</a>{% endif %}
+</form>""")
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize(
+    ("filter_class", "model", "query"),
+    [
+        (AssignmentFilter, Assignment, ""),
+        (AssignmentFilter, Assignment, "?q=<b>x</b>&level=A&department={finance}&as_of=nope&role=999"),
+        (AssignmentFilter, Assignment, "?role={role}&project_status=active"),
+        (EmployeeFilter, Employee, "?q=a&employment=left&department=abc"),
+        (ProjectFilter, Project, "?status=closed&department={finance}"),
+    ],
+)
+def test_filter_form_is_what_its_template_rendered(company, manager_role, filter_class, model, query, language):
+    DepartmentFactory(code="R&D", name="<Research> & Development", parent=company["finance"])
+    request = RequestFactory().get("/list/" + query.format(finance=company["finance"].pk, role=manager_role.pk))
+    with override(language):
+        filterset = filter_class(request.GET or None, queryset=model.objects.all(), request=request)
+        theirs = FILTER_FORM_TEMPLATE.render(RequestContext(request, {"form": filterset.form}))
+        assertHTMLEqual(str(filterset.html()), theirs)
+    assert "&lt;Research&gt; &amp; Development (R&amp;D)" in theirs
+
+
+@pytest.mark.parametrize("value", [None, "", "{payroll}", "999999", "<x>"])
+def test_remembered_select_is_what_djangos_select_renders(company, value):
+    DepartmentFactory(code="R&D", name="<Research> & Development", parent=company["finance"])
+    value = value and value.format(payroll=company["payroll"].pk)
+    field = AssignmentFilter(queryset=Assignment.objects.all()).form.fields["department"]
+    django_select = forms.Select(choices=field.choices, attrs={"id": "id_department"})
+    ours = field.widget.render("department", value, attrs={"id": "id_department"})
+    assertHTMLEqual(str(ours), django_select.render("department", value))
+    assert "&lt;Research&gt; &amp; Development (R&amp;D)" in ours
+    assert (" selected" in ours) == (value in (None, "", str(company["payroll"].pk)))
+
+
+def test_a_page_is_read_in_the_order_asked_with_everything_joined(viewer_client, company, django_assert_num_queries):
+    for day in range(30):
+        AssignmentFactory(start_date=D(2023, 1, 1) + datetime.timedelta(days=day))
+    page = Assignment.objects.as_of(datetime.date.today()).order_by("-start_date", "-pk")[25:50]
+    rows_ = Assignment.objects.with_related_fetched_after().as_of(datetime.date.today()).order_by("-start_date", "-pk")
+    with django_assert_num_queries(2):  # the ids, then their rows joined
+        got = list(rows_[25:50])
+        assert [str(a.employee) + str(a.role) + str(a.target) for a in got]
+    assert [a.pk for a in got] == [a.pk for a in page]
+    assert [row.pk for row in rows(viewer_client.get(URL, {"page": 2}))] == [a.pk for a in page]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.core.cache import cache
+from django.http import HttpResponse
 from django.utils import timezone
 
 from org import selectors, services
+from org.middleware import OneDataVersionPerRead
 from org.models import Department, ProjectStatus
 from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory, ProjectFactory
 
@@ -113,3 +116,45 @@ def test_queryset_methods(ana, project, developer_role):
     assert list(Assignment.objects.for_target(project).as_of(D(2020, 6, 1))) == [past]
     with pytest.raises(TypeError):
         Assignment.objects.for_target(ana)
+
+
+def test_one_data_version_asks_once_and_only_inside_the_block(ana, django_assert_num_queries):
+    with selectors.one_data_version():
+        with django_assert_num_queries(1):
+            first = selectors.data_version()
+            assert selectors.data_version() == first
+        ana.first_name = "Anna"
+        ana.save()
+        assert selectors.data_version() == first  # why the block is for reads only
+    assert selectors.data_version() != first
+
+
+@pytest.mark.parametrize(("method", "queries"), [("get", 1), ("head", 1), ("post", 2)])
+def test_a_read_request_asks_for_the_data_version_once(rf, method, queries, django_assert_num_queries):
+    def view(request):
+        selectors.data_version()
+        selectors.data_version()
+        return HttpResponse()
+
+    with django_assert_num_queries(queries):
+        OneDataVersionPerRead(view)(getattr(rf, method)("/"))
+    with django_assert_num_queries(1):  # and not after it
+        selectors.data_version()
+
+
+def test_remembered_figure_is_read_back_as_it_is_until_the_cache_lets_it_go(db):
+    computed = []
+
+    def compute() -> list[str]:
+        computed.append(1)
+        return ["figure"]
+
+    first = selectors.remembered("test-figure", compute)
+    assert selectors.remembered("test-figure", compute) is first  # no unpickling
+    assert len(computed) == 1
+    cache.clear()
+    assert selectors.remembered("test-figure", compute) == first
+    assert len(computed) == 2
+    DepartmentFactory()  # a new data version
+    assert selectors.remembered("test-figure", compute) == first
+    assert len(computed) == 3
