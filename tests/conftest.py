@@ -34,6 +34,13 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Django's advice for test suites: a cheap hasher. Every persona has a password; PBKDF2's deliberate
+    slowness (about 0.3 s a hash here) is not what the tests measure. test_hardening checks the real settings."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test's database starts over (history ids included on SQLite), so remembered figures must too."""
     cache.clear()
