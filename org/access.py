@@ -10,7 +10,8 @@
 - **Viewers** (the group): read the staff pages; no admin.
 - A user whose employee record has a leave date in the past has no access at all, whatever their groups.
 
-Everything here is read once per request and kept on the user object.
+Everything here is read once per request (one query, ``facts_of``; the managed subtree only where it is needed) and
+kept on the user object.
 """
 
 from __future__ import annotations
@@ -78,49 +79,98 @@ class Scope:
 NOTHING = Scope(everything=False)
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What access turns on, read in one query per request: whether the user's employee record has left, whether
+    they are in the HR group, whether they may view assignments through a group or their own permissions, and
+    whether they are Accountable for a department today."""
+
+    has_left: bool
+    in_hr_group: bool
+    may_view: bool
+    manages: bool
+
+
+def facts_of(user) -> Facts:
+    if not hasattr(user, "_projman_facts"):
+        user._projman_facts = _read_facts(user)
+    return user._projman_facts
+
+
+def _read_facts(user) -> Facts:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.db.models import Exists, OuterRef
+
+    from org.models import Employee
+
+    today = timezone.localdate()
+    view = Permission.objects.filter(content_type__app_label="org", codename="view_assignment")
+    row = (
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .annotate(
+            left=Exists(Employee.objects.filter(user=OuterRef("pk"), leave_date__lt=today)),
+            hr=Exists(Group.objects.filter(user=OuterRef("pk"), name=HR_GROUP)),
+            view_own=Exists(view.filter(user=OuterRef("pk"))),
+            view_group=Exists(view.filter(group__user=OuterRef("pk"))),
+            manages=Exists(_heads(today).filter(employee__user=OuterRef("pk"))),
+        )
+        .values("left", "hr", "view_own", "view_group", "manages")
+        .first()
+    ) or dict.fromkeys(("left", "hr", "view_own", "view_group", "manages"), False)
+    return Facts(
+        has_left=bool(row["left"]),
+        in_hr_group=bool(row["hr"]),
+        may_view=bool(row["view_own"] or row["view_group"]),
+        manages=bool(row["manages"]),
+    )
+
+
+def _heads(day):
+    """Accountable assignments on departments in force on ``day``: who heads what."""
+    from org.models import Assignment
+
+    return Assignment.objects.as_of(day).accountable().filter(department__isnull=False)
+
+
+def _usable(user) -> bool:
+    return user.is_authenticated and user.is_active
+
+
 def has_left(user) -> bool:
     """Whether the employee record linked to ``user`` has a leave date before today."""
-    if not user.is_authenticated:
-        return False
-    if not hasattr(user, "_projman_has_left"):
-        from org.models import Employee
-
-        user._projman_has_left = Employee.objects.filter(user=user, leave_date__lt=timezone.localdate()).exists()
-    return user._projman_has_left
+    return _usable(user) and facts_of(user).has_left
 
 
 def is_hr(user) -> bool:
-    """HR administrators: superusers and members of the HR group, active and still employed."""
-    if not user.is_active or not user.is_authenticated:
+    """HR administrators: superusers, and members of the HR group who are still employed."""
+    if not _usable(user):
         return False
-    if not hasattr(user, "_projman_is_hr"):
-        user._projman_is_hr = user.is_superuser or user.groups.filter(name=HR_GROUP).exists()
-    return user._projman_is_hr and (user.is_superuser or not has_left(user))
+    return user.is_superuser or (facts_of(user).in_hr_group and not facts_of(user).has_left)
+
+
+def is_manager(user) -> bool:
+    """Holds the Accountable assignment on a department today, and is still employed."""
+    return _usable(user) and facts_of(user).manages and not facts_of(user).has_left
 
 
 def scope_of(user) -> Scope:
     """What ``user`` may change: everything for HR, the managed part of the tree for a department manager."""
-    if not user.is_authenticated or not user.is_active:
-        return NOTHING
     if is_hr(user):
         return Scope(everything=True)
+    if not is_manager(user):
+        return NOTHING
     if not hasattr(user, "_projman_scope"):
-        user._projman_scope = NOTHING if has_left(user) else _managed(user)
+        heads = _heads(timezone.localdate()).filter(employee__user=user).values_list("department_id", flat=True)
+        user._projman_scope = _managed(frozenset(heads))
     return user._projman_scope
 
 
-def _managed(user) -> Scope:
-    from org.models import Assignment, Department, Project
+def _managed(heads: frozenset[int]) -> Scope:
+    from org.models import Department, Project
     from org.selectors import subtree_ids
 
-    heads = set(
-        Assignment.objects.current()
-        .accountable()
-        .filter(employee__user=user, department__isnull=False)
-        .values_list("department_id", flat=True)
-    )
-    if not heads:
-        return NOTHING
     children: dict[int | None, list[int]] = {}
     for pk, parent_id in Department.objects.values_list("pk", "parent_id"):
         children.setdefault(parent_id, []).append(pk)
@@ -131,7 +181,17 @@ def _managed(user) -> Scope:
 
 def may_read_pages(user) -> bool:
     """The staff pages: anyone still employed who may view assignments (viewers, managers, HR)."""
-    return user.is_authenticated and user.is_active and not has_left(user) and user.has_perm("org.view_assignment")
+    if not _usable(user):
+        return False
+    facts = facts_of(user)
+    return not facts.has_left and (user.is_superuser or facts.may_view or facts.in_hr_group or facts.manages)
+
+
+def may_enter_admin(user) -> bool:
+    """The admin: staff accounts, HR administrators and today's department managers, still employed."""
+    if not _usable(user) or has_left(user):
+        return False
+    return user.is_staff or is_hr(user) or is_manager(user)
 
 
 class ManagerPermissionBackend(BaseBackend):
@@ -144,7 +204,7 @@ class ManagerPermissionBackend(BaseBackend):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         if not hasattr(user_obj, "_projman_manager_perms"):
-            if scope_of(user_obj).department_ids:
+            if is_manager(user_obj):
                 rows = Permission.objects.filter(group__name=MANAGER_GROUP).values_list(
                     "content_type__app_label", "codename"
                 )

@@ -1,4 +1,4 @@
-"""The staff pages: read-only, login required, a bounded number of queries each.
+"""The staff pages: read-only, for those who may read them (org.access), a bounded number of queries each.
 
 Views stay thin: reads come from ``org.selectors`` and the filter sets, tables
 do the rendering. Every table is sorted, paginated without a count
@@ -9,6 +9,7 @@ do the rendering. Every table is sorted, paginated without a count
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,9 @@ from typing import Any
 import django_filters
 import django_tables2 as tables
 import tablib
+from django.contrib import admin
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Page
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -31,6 +34,7 @@ from django_tables2.export import TableExport
 from django_tables2.paginators import LazyPaginator
 
 from org import selectors
+from org.access import may_read_pages
 from org.filters import AsOfForm, AssignmentFilter, EmployeeFilter, ProjectFilter
 from org.models import Assignment, Department, Employee, Level, Project
 from org.tables import (
@@ -164,9 +168,24 @@ def _url_of(obj: Model) -> str:
 def _admin_url(request: HttpRequest, obj: Model) -> str | None:
     """The admin change page of ``obj`` for a user who may change it, else None."""
     opts = obj._meta
-    if request.user.is_staff and request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}"):
+    # Whether the user may enter the admin is known already (org.access); their permissions cost two queries.
+    if admin.site.has_permission(request) and request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}"):
         return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
     return None
+
+
+def staff_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A staff page: a visitor who is not logged in goes to the login page; a user who may not read the pages
+    (in no group that may, or who has left: org.access) gets 403 and the page that says so."""
+
+    @login_required
+    @functools.wraps(view)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not may_read_pages(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return checked
 
 
 # --- Dashboard and gap lists -------------------------------------------------------------
@@ -230,7 +249,7 @@ def _dashboard_figures(day: datetime.date) -> dict[str, Any]:
     }
 
 
-@login_required
+@staff_page
 def dashboard(request: HttpRequest) -> HttpResponse:
     day = timezone.localdate()
     # Counting over the whole company takes time no index saves, so the figures are remembered until the data changes.
@@ -254,7 +273,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "org/dashboard.html", {"day": day, "counts": counts, "gaps": gaps})
 
 
-@login_required
+@staff_page
 def gap_list(request: HttpRequest, kind: str) -> HttpResponse:
     gap = GAPS.get(kind)
     if gap is None:
@@ -290,7 +309,7 @@ def _among(rows: QuerySet, ids: list[int]) -> QuerySet:
 # --- Who is responsible --------------------------------------------------------------------
 
 
-@login_required
+@staff_page
 def responsible(request: HttpRequest) -> HttpResponse:
     # Newest first: read off the start-date index, a page costs the same whatever the company's size.
     queryset = Assignment.objects.with_related_fetched_after().order_by("-start_date", "-pk")
@@ -386,7 +405,7 @@ def _matrix_export(
     return response
 
 
-@login_required
+@staff_page
 def project_detail(request: HttpRequest, code: str) -> HttpResponse:
     project = get_object_or_404(Project.objects.select_related("department"), code=code)
     as_of_form, day = _as_of(request)
@@ -442,7 +461,7 @@ def _with_holders(assignments: QuerySet[Assignment]) -> QuerySet[Assignment]:
     return assignments.select_related(None).select_related("employee", "role")
 
 
-@login_required
+@staff_page
 def project_list(request: HttpRequest) -> HttpResponse:
     # The owning department fetched after the page: joined in, MariaDB's optimizer starts from the smaller
     # department table and sorts every project for one page.
@@ -549,7 +568,7 @@ def _chart_and_head(root: Department | None, day: datetime.date) -> tuple[SafeSt
     return selectors.remembered(key, build)
 
 
-@login_required
+@staff_page
 def department_detail(request: HttpRequest, code: str) -> HttpResponse:
     by_id, children = _tree()
     department = next((d for d in by_id.values() if d.code == code), None)
@@ -595,7 +614,7 @@ def department_detail(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "org/department.html", context)
 
 
-@login_required
+@staff_page
 def department_list(request: HttpRequest) -> HttpResponse:
     """The whole organisation as one org chart."""
     by_id, _children = _tree()
@@ -608,7 +627,7 @@ def department_list(request: HttpRequest) -> HttpResponse:
 # --- Employees -----------------------------------------------------------------------------
 
 
-@login_required
+@staff_page
 def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
     as_of_form, day = _as_of(request)
     # With the workload on ``day`` summed in the same query.
@@ -655,7 +674,7 @@ def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, "org/employee.html", context)
 
 
-@login_required
+@staff_page
 def employee_list(request: HttpRequest) -> HttpResponse:
     queryset = Employee.objects.select_related("department")
     return _filtered_list(request, EmployeeFilter, EmployeeTable, queryset, "employees", "org/employee_list.html")

@@ -425,3 +425,47 @@ def test_crafted_posts_never_change_what_lies_outside_the_scope(company, persona
     for new in Assignment.objects.exclude(pk__in=before):
         assert new.department_id in targets_in_scope[0] or new.project_id in targets_in_scope[1], new
     assert Assignment.objects.count() >= count
+
+
+# --- Staff pages ----------------------------------------------------------------------------------------------
+
+STAFF_PAGES = [
+    "/",
+    "/gaps/projects-without-accountable/",
+    "/responsible/?q=a",
+    "/responsible/?_export=csv",
+    "/projects/",
+    "/projects/PA/",
+    "/projects/PB/?_export=xlsx&_table=team",
+    "/departments/",
+    "/departments/B/",
+    "/employees/",
+    "/employees/?_export=csv",
+]
+MAY_READ_PAGES = {"hr": 200, "manager_a": 200, "manager_b": 200, "viewer": 200, "leaver": 403, "anonymous": 302}
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_who_reads_the_staff_pages_and_their_exports(company, persona):
+    client = company.client(persona)
+    for path in STAFF_PAGES:
+        response = client.get(path)
+        assert response.status_code == MAY_READ_PAGES[persona], path
+        if response.status_code == 302:
+            assert response["Location"].startswith(reverse("login"))
+        if response.status_code == 403:
+            assert "may not open this page" in response.content.decode()
+
+
+def test_an_account_in_no_group_reads_nothing(company):
+    client = Client()
+    client.force_login(UserFactory(username="nobody-in-particular"))
+    for path in STAFF_PAGES:
+        assert client.get(path).status_code == 403, path
+    assert client.get(reverse("admin:index")).status_code == 302
+
+
+@pytest.mark.parametrize(("persona", "shown"), [("hr", True), ("manager_a", True), ("viewer", False)])
+def test_the_admin_link_shows_to_those_who_may_enter(company, persona, shown):
+    page = company.client(persona).get("/").content.decode()
+    assert (f'href="{reverse("admin:index")}"' in page) is shown

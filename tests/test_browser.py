@@ -16,9 +16,11 @@ import secrets
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from org import services
+from org.access import VIEWER_GROUP
 from org.models import Assignment, Employee, Project
 from tests.factories import UserFactory
 from tests.topology import missing_tool
@@ -92,7 +94,8 @@ def log_in(page, username: str) -> None:
 @pytest.fixture
 def company(db):
     call_command("seed_demo")
-    UserFactory(username="staff", is_staff=False, password=PASSWORD)
+    staff = UserFactory(username="staff", is_staff=False, password=PASSWORD)
+    staff.groups.add(Group.objects.get(name=VIEWER_GROUP))
     return Project.objects.get(code="ERP")
 
 

@@ -111,8 +111,8 @@ def test_dashboard_figures_are_remembered_until_the_data_changes(viewer_client, 
     with CaptureQueriesContext(connection) as queries:
         again = by_kind(viewer_client.get(url))
     assert again["unassigned"]["count"] == first["unassigned"]["count"] == 1  # Ian Idle
-    # The session, its user and the data version; nothing counted again.
-    assert len(queries) == 3, [q["sql"] for q in queries]
+    # The session, its user, its access (org.access) and the data version; nothing counted again.
+    assert len(queries) == 4, [q["sql"] for q in queries]
 
     idle = next(row for row, _url in first["unassigned"]["sample"] if row.employee_number == "IDLE")
     services.assignment_create(employee=idle, role=head_role, target=gaps["headless"], start_date=timezone.localdate())

@@ -80,7 +80,8 @@ def test_whole_org_chart_at_200_departments(viewer_client, django_assert_max_num
     parents = [root]
     for i in range(200):
         parents.append(Department.objects.create(code=f"D{i:03d}", name=f"Dept {i:03d}", parent=parents[i // 3]))
-    with django_assert_max_num_queries(5):  # session, user, data version, and the remembered tree's and chart's rows
+    # session, user, access, data version, and the remembered tree's and chart's rows
+    with django_assert_max_num_queries(6):
         response = viewer_client.get(reverse("org:departments"))
     chart = str(response.context["org_chart"])
     assert chart.count("<li>") == 201

@@ -206,13 +206,16 @@ def serving(env: dict[str, str], seconds: float = 30) -> Iterator[str]:
                 server.wait(10)
 
 
-def session_snippet(username: str, *, superuser: bool = False) -> str:
-    """Python for `manage.py shell -c`: print the key of a logged-in session of ``username`` (created if new)."""
+def session_snippet(username: str, *, superuser: bool = False, group: str = "Viewers") -> str:
+    """Python for `manage.py shell -c`: print the key of a logged-in session of ``username`` (created if new, in
+    ``group``: by default the Viewers, who may read the staff pages)."""
     return (
         "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY;"
+        "from django.contrib.auth.models import Group;"
         "from django.contrib.sessions.backends.db import SessionStore;"
         f"u, _ = get_user_model().objects.get_or_create(username={username!r},"
         f" defaults={{'is_staff': {superuser}, 'is_superuser': {superuser}}});"
+        f"u.groups.add(Group.objects.get(name={group!r}));"
         "s = SessionStore(); s[SESSION_KEY] = str(u.pk);"
         "s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend';"
         "s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create(); print(s.session_key)"
