@@ -77,6 +77,7 @@ def prepare(name: str, size: list[str], keep: bool) -> tuple[dict[str, str], str
     }
     if not keep:
         generate(database, env, size)
+    manage(env, "migrate", "--verbosity", "0")  # databases kept from an earlier run may predate a migration
     session = manage(env, "shell", "-c", session_snippet("bench-viewer")).strip().splitlines()[-1]
     return env, session
 
