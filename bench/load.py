@@ -67,6 +67,8 @@ def as_served(app: dict[str, str], server: dict[str, str], *args: str) -> str:
 
 def pages(topology: Topology) -> dict[str, str]:
     code = (
+        # From the writer: right after the company was generated, the reader may not have applied it all yet.
+        "from multidb.pinning import pin_this_thread; pin_this_thread();"
         "from org.models import *;"
         "p = Assignment.objects.current().exclude(project=None).select_related('project').first().project;"
         "e = Employee.objects.order_by('pk').first();"

@@ -77,7 +77,9 @@ def prepare(name: str, size: list[str], keep: bool) -> tuple[dict[str, str], str
     }
     if not keep:
         generate(database, env, size)
-    manage(env, "migrate", "--verbosity", "0")  # databases kept from an earlier run may predate a migration
+    # Databases kept from an earlier run may predate a migration, and a fresh checkout has no static files.
+    manage(env, "migrate", "--verbosity", "0")
+    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
     session = manage(env, "shell", "-c", session_snippet("bench-viewer")).strip().splitlines()[-1]
     return env, session
 
@@ -97,7 +99,6 @@ def generate(database: str, env: dict[str, str], size: list[str]) -> None:
     )
     manage(env, "migrate", "--verbosity", "0")
     manage(env, "generate_company", *size)
-    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
 
 
 def pages(env: dict[str, str]) -> dict[str, str]:
