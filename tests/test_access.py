@@ -469,3 +469,13 @@ def test_an_account_in_no_group_reads_nothing(company):
 def test_the_admin_link_shows_to_those_who_may_enter(company, persona, shown):
     page = company.client(persona).get("/").content.decode()
     assert (f'href="{reverse("admin:index")}"' in page) is shown
+
+
+def test_the_view_permission_given_to_the_account_itself_opens_the_pages(company):
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(username="auditor")
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="org", codename="view_assignment"))
+    client = Client()
+    client.force_login(user)
+    assert client.get("/responsible/").status_code == 200
