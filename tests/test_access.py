@@ -479,3 +479,23 @@ def test_the_view_permission_given_to_the_account_itself_opens_the_pages(company
     client = Client()
     client.force_login(user)
     assert client.get("/responsible/").status_code == 200
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_fuzzed_staff_page_urls_never_fail(company, persona):
+    import random
+
+    rng = random.Random(f"pages-{persona}")
+    odd = [*ODD_IDS, "PA", "B", "ROOT", "", "%25", "../admin"]
+    paths = ["/responsible/", "/projects/", "/employees/", "/departments/", "/gaps/unassigned/"]
+    paths += [
+        f"/{kind}/{rng.choice(odd)}/" for kind in ("projects", "departments", "employees", "gaps") for _ in range(3)
+    ]
+    parameters = ["q", "role", "level", "department", "project_status", "as_of", "page", "sort", "_export", "_table"]
+    client = company.client(persona)
+    for path in paths:
+        for _ in range(4):
+            query = "&".join(f"{name}={rng.choice(odd)}" for name in rng.sample(parameters, 3))
+            response = client.get(f"{path}?{query}")
+            assert response.status_code in {200, 302, 400, 403, 404}, (path, query, response.status_code)
+            assert response.status_code == MAY_READ_PAGES[persona] or response.status_code in {400, 404}
