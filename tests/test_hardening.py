@@ -59,6 +59,9 @@ PROBE = """
 import json, sys
 import django
 django.setup()
+# Static URLs without collectstatic's manifest (a fresh checkout has none); the headers are what is checked.
+from django.conf import settings
+settings.STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
 from django.test import Client
 answers = {}
 for name, path, secure in [("https", "/accounts/login/", True), ("http", "/accounts/login/", False),
