@@ -499,3 +499,59 @@ def test_fuzzed_staff_page_urls_never_fail(company, persona):
             response = client.get(f"{path}?{query}")
             assert response.status_code in {200, 302, 400, 403, 404}, (path, query, response.status_code)
             assert response.status_code == MAY_READ_PAGES[persona] or response.status_code in {400, 404}
+
+
+# Every admin page kind by every persona: add and change pages of each model, on an object inside a manager's
+# scope where there is one (A's), and HR's import pages. What each may open:
+ADMIN_PAGES = {
+    "department add": ("admin:org_department_add", None),
+    "department change": ("admin:org_department_change", ("departments", "A")),
+    "employee add": ("admin:org_employee_add", None),
+    "employee change": ("admin:org_employee_change", "employee"),
+    "employee history": ("admin:org_employee_history", "employee"),
+    "project add": ("admin:org_project_add", None),
+    "project change": ("admin:org_project_change", ("projects", "PA")),
+    "role add": ("admin:org_role_add", None),
+    "role change": ("admin:org_role_change", "role"),
+    "assignment add": ("admin:org_assignment_add", None),
+    "assignment change": ("admin:org_assignment_change", ("assignments", "dev_pa")),
+    "assignment import": ("admin:org_assignment_import", None),
+    "employee import": ("admin:org_employee_import", None),
+}
+# 200: opens (a manager reads departments, projects, employees and roles: their pages are read-only for them);
+# 403: inside the admin but not allowed; 404: outside the scope; 302: sent to the admin's login page.
+EXPECTED_ADMIN = {
+    "hr": dict.fromkeys(ADMIN_PAGES, 200),
+    "manager_a": {
+        **dict.fromkeys(ADMIN_PAGES, 200),
+        **dict.fromkeys(["department add", "employee add", "project add", "role add"], 403),
+        **dict.fromkeys(["assignment import", "employee import"], 403),
+    },
+    "manager_b": {
+        **dict.fromkeys(ADMIN_PAGES, 200),
+        **dict.fromkeys(["department add", "employee add", "project add", "role add"], 403),
+        **dict.fromkeys(["assignment import", "employee import"], 403),
+        **dict.fromkeys(["department change", "project change", "assignment change"], 404),
+    },
+    "viewer": dict.fromkeys(ADMIN_PAGES, 302),
+    "leaver": dict.fromkeys(ADMIN_PAGES, 302),
+    "anonymous": dict.fromkeys(ADMIN_PAGES, 302),
+}
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_every_admin_page_kind_by_every_persona(company, persona):
+    employee = company.assignments["dev_pa"].employee
+    role = company.assignments["dev_pa"].role
+    client = company.client(persona)
+    for page, (url_name, target) in ADMIN_PAGES.items():
+        if target is None:
+            args = []
+        elif target == "employee":
+            args = [employee.pk]
+        elif target == "role":
+            args = [role.pk]
+        else:
+            args = [getattr(company, target[0])[target[1]].pk]
+        response = client.get(reverse(url_name, args=args))
+        assert response.status_code == EXPECTED_ADMIN[persona][page], (persona, page)
