@@ -179,13 +179,10 @@ def scope_of(user) -> Scope:
 
 
 def _managed(heads: frozenset[int]) -> Scope:
-    from org.models import Department, Project
-    from org.selectors import subtree_ids
+    from org.models import Project
+    from org.selectors import department_subtree_ids
 
-    children: dict[int | None, list[int]] = {}
-    for pk, parent_id in Department.objects.values_list("pk", "parent_id"):
-        children.setdefault(parent_id, []).append(pk)
-    departments = set().union(*(subtree_ids(head, children) for head in heads))
+    departments = department_subtree_ids(*heads)
     projects = set(Project.objects.filter(department_id__in=departments).values_list("pk", flat=True))
     return Scope(everything=False, department_ids=frozenset(departments), project_ids=frozenset(projects))
 

@@ -106,13 +106,13 @@ def workload(*, as_of: datetime.date | None = None, employees: QuerySet[Employee
     )
 
 
-def department_subtree_ids(department: Department | int) -> set[int]:
-    """The id of ``department`` and of every department under it, in one query."""
-    root = department if isinstance(department, int) else department.pk
+def department_subtree_ids(*departments: Department | int) -> set[int]:
+    """The ids of ``departments`` and of every department under them, in one query."""
+    roots = [department if isinstance(department, int) else department.pk for department in departments]
     children: dict[int | None, list[int]] = {}
     for pk, parent_id in Department.objects.values_list("pk", "parent_id"):
         children.setdefault(parent_id, []).append(pk)
-    return subtree_ids(root, children)
+    return set().union(*(subtree_ids(root, children) for root in roots))
 
 
 def subtree_ids(root: int, children: Mapping[int | None, Iterable[int]]) -> set[int]:

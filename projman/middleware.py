@@ -12,6 +12,8 @@ from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
+from org.middleware import READ_METHODS
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 10
@@ -25,8 +27,6 @@ CONNECTION_LOST_CODES = frozenset({2002, 2003, 2006, 2013, 2055, 1927, 4031})
 # node as it died, and a new connection through HAProxy goes to the other node), then backing off while the
 # writer endpoint fails over (about a second, docs/operations.md).
 RETRY_PAUSES = (0.0, 0.1, 0.2, 0.4) + (0.5,) * 20
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def connection_lost(exception: Exception) -> bool:
@@ -79,7 +79,7 @@ class DatabaseUnavailableMiddleware:
     def _may_read_again(request: HttpRequest, exception: Exception) -> bool:
         return (
             settings.DATABASE_READ_RETRY_SECONDS > 0
-            and request.method in SAFE_METHODS
+            and request.method in READ_METHODS
             and not getattr(request, "read_again", False)
             and request.resolver_match is not None
             and connection_lost(exception)
