@@ -69,6 +69,14 @@ class Scope:
             return queryset
         return queryset.filter(Q(department_id__in=self.department_ids) | Q(project_id__in=self.project_ids))
 
+    def holds(self, obj) -> bool:
+        """Whether a department, a project or an employee (by their home department) is in the scope."""
+        if self.everything:
+            return True
+        if obj._meta.model_name == "project":
+            return obj.pk in self.project_ids
+        return (obj.department_id if obj._meta.model_name == "employee" else obj.pk) in self.department_ids
+
     def covers(self, assignment) -> bool:
         return (
             self.everything

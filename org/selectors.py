@@ -9,15 +9,19 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import connection, connections, router
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.text import Truncator, capfirst
+from django.utils.translation import gettext
 
 from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Role, Target
 
@@ -291,3 +295,138 @@ def remembered(name: str, compute: Callable[[], T]) -> T:
 UNPICKLED_KEPT = 256
 _unpickled: dict[str, object] = {}
 _MISSING = object()
+
+
+# --- Change history -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of a change: its label and the values before and after, as text ("" for none)."""
+
+    label: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of the audit trail, ready to show: when, who, what, and which fields went from what to what."""
+
+    when: datetime.datetime
+    who: str
+    kind: str  # "+" created, "~" changed, "-" deleted (django-simple-history's history_type)
+    subject: str
+    reason: str
+    fields: tuple[FieldChange, ...]
+
+
+def change_history(sources: Sequence[QuerySet], page: int, per_page: int) -> tuple[bool, list[Change]]:
+    """A page of the audit-trail rows of ``sources`` (querysets of historical rows), newest first.
+
+    Whether an older page exists, and the page's changes, each with what its fields were before: one query for
+    the page's ids, then per source one for its rows and one for their predecessors, whatever the history's
+    length. A source is usually one object's own rows, or the rows of the assignments on it.
+    """
+    keys = [
+        source.order_by().annotate(source=Value(number, IntegerField())).values_list("history_date", "source", "pk")
+        for number, source in enumerate(sources)
+    ]
+    union = keys[0].union(*keys[1:], all=True) if len(keys) > 1 else keys[0]
+    start = (page - 1) * per_page
+    picked = list(union.order_by("-history_date", "-source", "-pk")[start : start + per_page + 1])
+    has_older, picked = len(picked) > per_page, picked[:per_page]
+    rows: dict[tuple[int, int], Any] = {}
+    for number, source in enumerate(sources):
+        ids = [history_id for _when, from_source, history_id in picked if from_source == number]
+        if ids:
+            rows.update(((number, row.pk), row) for row in _with_predecessors(source.model, ids))
+    return has_older, [_change(rows[(number, history_id)]) for _when, number, history_id in picked]
+
+
+def _with_predecessors(model: type, ids: list[int]) -> list[Any]:
+    """The historical rows ``ids`` of ``model``, each with ``before``: the row it changed (None for none)."""
+    related = [f.name for f in model._meta.concrete_fields if f.is_relation and f.name != "history_user"]
+    previous = model.objects.filter(id=OuterRef("id"), pk__lt=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+    rows = list(
+        model.objects.filter(pk__in=ids)
+        .select_related("history_user", *related)
+        .annotate(previous_id=Subquery(previous))
+    )
+    wanted = [row.previous_id for row in rows if row.history_type == "~" and row.previous_id]
+    before = model.objects.select_related(*related).in_bulk(wanted) if wanted else {}
+    for row in rows:
+        row.before = before.get(row.previous_id)
+    return rows
+
+
+def _change(row: Any) -> Change:
+    # In the model's own order (the audit trail's table puts the related fields last).
+    fields = [row._meta.get_field(f.name) for f in row.instance_type._meta.concrete_fields if f.name != "id"]
+    if row.history_type == "~":
+        before = row.before
+        changed = [f for f in fields if before is None or getattr(before, f.attname) != getattr(row, f.attname)]
+        shown = [(f, _shown(before, f) if before is not None else "", _shown(row, f)) for f in changed]
+    elif row.history_type == "+":
+        shown = [(f, "", new) for f in fields if (new := _shown(row, f))]
+    else:
+        shown = []
+    user = row.history_user
+    return Change(
+        when=row.history_date,
+        who=(user.get_full_name() or user.get_username()) if user is not None else "",
+        kind=row.history_type,
+        subject=_subject(row),
+        reason=row.history_change_reason or "",
+        fields=tuple(FieldChange(capfirst(f.verbose_name), old, new) for f, old, new in shown),
+    )
+
+
+def _subject(row: Any) -> str:
+    """What a historical row is about, in words; its related rows are joined (``_with_predecessors``)."""
+    if isinstance(row, Assignment.history.model):
+        return gettext("%(employee)s — %(role)s (%(level)s) on %(target)s") % {
+            "employee": _shown(row, row._meta.get_field("employee")),
+            "role": _shown(row, row._meta.get_field("role")),
+            "level": row.get_level_display(),
+            "target": _shown(row, row._meta.get_field("project" if row.project_id else "department")),
+        }
+    return str(row.instance)
+
+
+def _shown(row: Any, field: Any) -> str:
+    """The value of ``field`` on ``row`` as text: related rows by name (or #id when gone), choices by label."""
+    value = getattr(row, field.attname)
+    if value is None or value == "":
+        return ""
+    if field.is_relation:
+        related = getattr(row, field.name)
+        return str(related) if related is not None else f"#{value}"
+    if field.flatchoices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if isinstance(value, datetime.date):
+        return date_format(value, "DATE_FORMAT")
+    return Truncator(str(value)).chars(CHANGE_TEXT_SHOWN)
+
+
+#: Longer texts (a note) are cut to this many characters in a change.
+CHANGE_TEXT_SHOWN = 200
+
+
+def history_sources(
+    obj: Department | Project | Employee,
+    *,
+    own: bool = True,
+    assignments: Callable[[QuerySet], QuerySet] = lambda rows: rows,
+) -> list[QuerySet]:
+    """The audit trail of ``obj`` for ``change_history``: its own rows (unless ``own`` is false) and those of
+    every assignment that was ever on it (held by it, for an employee), narrowed by ``assignments``.
+
+    "Ever": an assignment handed over whole, or moved to another target, keeps its earlier rows here.
+    """
+    field = {Department: "department_id", Project: "project_id", Employee: "employee_id"}[type(obj)]
+    ever = Assignment.history.filter(**{field: obj.pk}).values("id")
+    held = assignments(Assignment.history.filter(id__in=ever))
+    return [type(obj).history.filter(id=obj.pk), held] if own else [held]

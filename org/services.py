@@ -18,11 +18,21 @@ from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from org.models import Assignment, Department, Employee, Level, Project, Role, Target
 
 ONE_DAY = datetime.timedelta(days=1)
+#: The audit trail's change reason column holds this many characters.
+REASON_LENGTH = 100
+
+
+def _because(assignment: Assignment, reason: str) -> Assignment:
+    """Have the audit trail record why ``assignment`` is saved (django-simple-history's change reason), in the
+    language of whoever does it."""
+    assignment._change_reason = Truncator(reason).chars(REASON_LENGTH)
+    return assignment
 
 
 def _period(assignment: Assignment) -> str:
@@ -325,8 +335,9 @@ def assignment_change_level(*, assignment: Assignment, level: str, on_date: date
         return assignment_save(assignment)
     successor = _copy(assignment, start_date=on_date, level=level)
     assignment.end_date = on_date - ONE_DAY
-    assignment_save(assignment)
-    return assignment_save(successor)
+    reason = _("Level changed to %(level)s from %(date)s") % {"level": Level(level).label, "date": on_date}
+    assignment_save(_because(assignment, reason))
+    return assignment_save(_because(successor, reason))
 
 
 def _copy(assignment: Assignment, **changes) -> Assignment:
@@ -352,6 +363,11 @@ def assignments_hand_over(
     assignments = [a for a in assignments if a.end_date is None or a.end_date >= on_date]
     lock_targets(department_ids=[a.department_id for a in assignments], project_ids=[a.project_id for a in assignments])
     handed: list[Assignment] = []
+    handed_over = _("Handed over to %(employee)s (%(number)s) from %(date)s") % {
+        "employee": successor,
+        "number": successor.employee_number,
+        "date": on_date,
+    }
     for assignment in assignments:
         if assignment.employee_id == successor.pk:
             raise ValidationError(
@@ -362,11 +378,16 @@ def assignments_hand_over(
             )
         if assignment.start_date >= on_date:
             assignment.employee = successor
-            handed.append(assignment)
+            handed.append(_because(assignment, handed_over))
             continue
-        handed.append(_copy(assignment, employee=successor, start_date=on_date))
+        taken_over = _("Taken over from %(employee)s (%(number)s) on %(date)s") % {
+            "employee": assignment.employee,
+            "number": assignment.employee.employee_number,
+            "date": on_date,
+        }
+        handed.append(_because(_copy(assignment, employee=successor, start_date=on_date), taken_over))
         assignment.end_date = on_date - ONE_DAY
-        assignment_save(assignment)
+        assignment_save(_because(assignment, handed_over))
     for new in handed:
         assignment_save(new, pending=handed)
     return handed
@@ -422,8 +443,9 @@ def employee_mark_left(*, employee: Employee, leave_date: datetime.date) -> int:
     still_open = Assignment.objects.select_related("role", "department", "project").filter(employee=employee)
     still_open = still_open.open_on(leave_date).exclude(end_date=leave_date)
     ended = 0
+    left = _("Ended: %(employee)s left on %(date)s") % {"employee": employee, "date": leave_date}
     for assignment in still_open:
         assignment.employee = employee
-        assignment_end(assignment=assignment, end_date=leave_date)
+        assignment_end(assignment=_because(assignment, left), end_date=leave_date)
         ended += 1
     return ended

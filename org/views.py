@@ -34,7 +34,7 @@ from django_tables2.export import TableExport
 from django_tables2.paginators import LazyPaginator
 
 from org import selectors
-from org.access import may_read_pages
+from org.access import may_read_pages, scope_of
 from org.filters import AsOfForm, AssignmentFilter, EmployeeFilter, ProjectFilter
 from org.models import Assignment, Department, Employee, Level, Project
 from org.tables import (
@@ -56,6 +56,7 @@ DASHBOARD_ROWS = 5
 #: A gap list with at most this many rows is remembered as their ids (see ``gap_list``).
 GAP_IDS_REMEMBERED = 1000
 EXPORT_MAX_ROWS = 50_000
+HISTORY_PER_PAGE = 20
 
 
 # --- Tables: paging and export ----------------------------------------------------------
@@ -172,6 +173,29 @@ def _admin_url(request: HttpRequest, obj: Model) -> str | None:
     if admin.site.has_permission(request) and request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}"):
         return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
     return None
+
+
+def _history(request: HttpRequest, obj: Department | Project | Employee, problems: list[str]) -> dict | None:
+    """A page of the changes to ``obj`` and to the assignments on it, newest first, for those who may see them:
+    HR administrators, and department managers for what is in their scope (org.access); None for anyone else.
+
+    A manager sees an employee's own changes when the employee's home department is theirs, and the changes to
+    that employee's assignments on their departments and projects.
+    """
+    scope = scope_of(request.user)
+    if not (scope.everything or scope.department_ids):
+        return None
+    own = scope.holds(obj)
+    if not own and not isinstance(obj, Employee):
+        return None
+    sources = selectors.history_sources(obj, own=own, assignments=scope.assignments)
+    number = _page_number(request, "history_page", problems)
+    has_older, changes = selectors.change_history(sources, number, HISTORY_PER_PAGE)
+    if not changes and number > 1:
+        problems.append(gettext("There is no page %(page)s; showing the first page.") % {"page": number})
+        number = 1
+        has_older, changes = selectors.change_history(sources, number, HISTORY_PER_PAGE)
+    return {"changes": changes, "number": number, "has_older": has_older}
 
 
 def staff_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -451,6 +475,7 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
         "past": _paginate(request, past, problems),
         "future": _paginate(request, future, problems),
         "admin_url": _admin_url(request, project),
+        "history": _history(request, project, problems),
         "problems": problems,
     }
     return render(request, "org/project.html", context)
@@ -609,6 +634,7 @@ def department_detail(request: HttpRequest, code: str) -> HttpResponse:
         "members": _paginate(request, members, problems),
         "projects": _paginate(request, projects, problems),
         "admin_url": _admin_url(request, department),
+        "history": _history(request, department, problems),
         "problems": problems,
     }
     return render(request, "org/department.html", context)
@@ -669,6 +695,7 @@ def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
         "workload": workload,
         "chain": selectors.manager_chain(employee),
         "admin_url": _admin_url(request, employee),
+        "history": _history(request, employee, problems),
         "problems": problems,
     }
     return render(request, "org/employee.html", context)

@@ -492,6 +492,7 @@ def test_fuzzed_staff_page_urls_never_fail(company, persona):
         f"/{kind}/{rng.choice(odd)}/" for kind in ("projects", "departments", "employees", "gaps") for _ in range(3)
     ]
     parameters = ["q", "role", "level", "department", "project_status", "as_of", "page", "sort", "_export", "_table"]
+    parameters += ["history_page", "matrix_page"]
     client = company.client(persona)
     for path in paths:
         for _ in range(4):
@@ -499,6 +500,58 @@ def test_fuzzed_staff_page_urls_never_fail(company, persona):
             response = client.get(f"{path}?{query}")
             assert response.status_code in {200, 302, 400, 403, 404}, (path, query, response.status_code)
             assert response.status_code == MAY_READ_PAGES[persona] or response.status_code in {400, 404}
+
+
+# The change history on the staff pages: which object's changes (its own row, each assignment on it) each persona
+# sees. The developer's page shows their own changes to HR and to A's manager (the developer's home department is
+# A1), and to each manager only their assignments in that manager's scope.
+HISTORY_SEEN = {
+    "hr": {
+        "/projects/PA/": {"PA", "dev_pa"},
+        "/projects/PB/": {"PB", "dev_pb"},
+        "/departments/A1/": {"A1", "dev_a1"},
+        "/departments/B/": {"B", "head_b"},
+        "developer": {"developer", "dev_a1", "dev_pa", "dev_pb"},
+    },
+    "manager_a": {
+        "/projects/PA/": {"PA", "dev_pa"},
+        "/projects/PB/": None,
+        "/departments/A1/": {"A1", "dev_a1"},
+        "/departments/B/": None,
+        "developer": {"developer", "dev_a1", "dev_pa"},
+    },
+    "manager_b": {
+        "/projects/PA/": None,
+        "/projects/PB/": {"PB", "dev_pb"},
+        "/departments/A1/": None,
+        "/departments/B/": {"B", "head_b"},
+        "developer": {"dev_pb"},
+    },
+    "viewer": dict.fromkeys(["/projects/PA/", "/projects/PB/", "/departments/A1/", "/departments/B/", "developer"]),
+}
+
+
+@pytest.mark.parametrize("persona", HISTORY_SEEN)
+def test_who_sees_which_change_history_on_the_staff_pages(company, persona):
+    developer = company.assignments["dev_pa"].employee
+    subjects = {
+        **{code: str(department) for code, department in company.departments.items()},
+        **{code: str(project) for code, project in company.projects.items()},
+        **{name: str(assignment) for name, assignment in company.assignments.items()},
+        "developer": str(developer),
+    }
+    for page, expected in HISTORY_SEEN[persona].items():
+        path = f"/employees/{developer.employee_number}/" if page == "developer" else page
+        response = company.client(persona).get(path)
+        assert response.status_code == 200, path
+        history = response.context["history"]
+        if expected is None:
+            assert history is None, path
+            assert "Change history" not in response.content.decode()
+            continue
+        shown = {change.subject for change in history["changes"]}
+        assert shown == {subjects[name] for name in expected}, path
+        assert "Change history" in response.content.decode()
 
 
 # Every admin page kind by every persona: add and change pages of each model, on an object inside a manager's

@@ -193,6 +193,9 @@ def test_every_kind_of_page_works_under_the_content_security_policy(page, compan
         response = page.goto(path)
         assert response.status == 200, path
         page.wait_for_load_state("networkidle")
+    page.goto(f"/employees/{employee.employee_number}/#history")
+    assert page.locator("h2#history").is_visible()  # HR reads the change history at the foot of the page
+    shot(page, "10-employee-change-history")
     page.goto("/admin/org/assignment/add/")
     page.locator(".field-employee .select2-selection").click()  # the autocomplete widget opens its search box
     page.locator(".select2-search__field").fill(employee.last_name[:3])
