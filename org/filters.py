@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import connections
 from django.db.models import F, Q, QuerySet
 from django.forms.utils import flatatt
 from django.utils import timezone
@@ -35,8 +36,11 @@ PERSON_SEARCH = (
     "employee_number__istartswith",
     "work_email__istartswith",
 )
-#: Up to this many matching rows per table, a search word is sent to the database as a list of ids.
+#: Up to this many matching rows per table, a search word is sent to the database as a list of ids for an index.
 SEARCH_IDS = 100
+#: Up to this many, as a list of ids to check each assignment against (MariaDB turns a longer list into a
+#: temporary table: ``in_predicate_conversion_threshold``); beyond, as a subquery.
+SEARCH_IDS_CHECKED = 1000
 #: What the "who is responsible" search box looks in: the assignment's field → the lookups on its row.
 SEARCH_TARGETS = {
     "employee": (Employee, PERSON_SEARCH),
@@ -272,29 +276,59 @@ def search_assignments(queryset: QuerySet[Assignment], value: str) -> QuerySet[A
     The staff pages' search box and the admin's assignment search both use it.
 
     Each word is looked up in the people, departments, projects and roles
-    tables first, never in every assignment joined to them. A word that
-    matches a few rows becomes a list of ids, which the assignment indexes
-    answer directly. One that matches many (a common surname) stays a
-    subquery on ``field_id + 0``: that hides the column's index, so the
-    database reads the newest assignments in order and keeps those that
-    match — soon enough for a page — rather than gathering and sorting
-    every assignment of every match.
+    tables first (one query for the four, ``_matching_ids``), never in every
+    assignment joined to them. A word that matches a few rows becomes a list
+    of ids, which the assignment indexes answer directly. One that matches
+    many (a common surname) is checked on ``field_id + 0``: that hides the
+    column's index, so the database reads the newest assignments in order
+    off the start-date index (which holds the employee) and keeps those that
+    match, soon enough for a page, rather than gathering and sorting every
+    assignment of every match. Up to ``SEARCH_IDS_CHECKED`` matches are sent
+    as a list; beyond that, as a subquery.
     """
     for number, word in enumerate(value.split()):
         condition = Q()
-        for field, (model, fields) in SEARCH_TARGETS.items():
-            matches = model.objects.filter(_any_field_matches(fields, word)).order_by().values_list("pk", flat=True)
-            ids = list(matches[: SEARCH_IDS + 1])
-            if len(ids) > SEARCH_IDS:
-                unindexed = f"_search_{number}_{field}"
-                queryset = queryset.alias(**{unindexed: F(f"{field}_id") + 0})
-                condition |= Q(**{f"{unindexed}__in": matches})
-            elif ids:
+        for field, ids in _matching_ids(queryset.db, word).items():
+            if not ids:
+                continue
+            if len(ids) <= SEARCH_IDS:
                 condition |= Q(**{f"{field}__in": ids})
+                continue
+            unindexed = f"_search_{number}_{field}"
+            queryset = queryset.alias(**{unindexed: F(f"{field}_id") + 0})
+            if len(ids) <= SEARCH_IDS_CHECKED:
+                condition |= Q(**{f"{unindexed}__in": ids})
+            else:
+                condition |= Q(**{f"{unindexed}__in": _matching(field, word).values("pk")})
         if not condition:
             return queryset.none()
         queryset = queryset.filter(condition)
     return queryset
+
+
+def _matching(field: str, word: str) -> QuerySet:
+    model, lookups = SEARCH_TARGETS[field]
+    return model.objects.filter(_any_field_matches(lookups, word)).order_by()
+
+
+def _matching_ids(alias: str, word: str) -> dict[str, list[int]]:
+    """The ids of the rows of each table in ``SEARCH_TARGETS`` that ``word`` matches, up to one more than
+    ``SEARCH_IDS_CHECKED`` each, in one query: each table's query as the ORM writes it (its lookups, escaping
+    and collation), put together with UNION ALL."""
+    connection = connections[alias]
+    parts, params = [], []
+    for number, field in enumerate(SEARCH_TARGETS):
+        ids = _matching(field, word).using(alias).values_list("pk", flat=True)[: SEARCH_IDS_CHECKED + 1]
+        sql, part_params = ids.query.get_compiler(using=alias).as_sql()
+        parts.append(f"SELECT {number}, found.* FROM ({sql}) {connection.ops.quote_name('found')}")
+        params.extend(part_params)
+    found: dict[str, list[int]] = {field: [] for field in SEARCH_TARGETS}
+    fields = list(SEARCH_TARGETS)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for number, pk in cursor.fetchall():
+            found[fields[number]].append(pk)
+    return found
 
 
 def _any_field_matches(lookups: tuple[str, ...], word: str) -> Q:

@@ -383,8 +383,10 @@ class Assignment(models.Model):
             models.Index(fields=["department", "start_date"], name="assignment_department_start"),
             models.Index(fields=["employee", "start_date"], name="assignment_employee_start"),
             models.Index(fields=["end_date"], name="assignment_end"),
-            # "Who is responsible" lists the newest assignments in force first, straight off this index.
-            models.Index(fields=["start_date"], name="assignment_start"),
+            # "Who is responsible" lists the newest assignments in force first, straight off this index, which
+            # also holds what tells whether each is in force and whose it is (the id, written out so the order
+            # start date, id is the index's own): a search walks it without reading a row.
+            models.Index(fields=["start_date", "id", "end_date", "employee"], name="assignment_start_in_force"),
             # Heads of departments and Accountables of projects: a few rows per target, found directly.
             models.Index(fields=["department", "level", "start_date"], name="assignment_department_level"),
             models.Index(fields=["project", "level", "start_date"], name="assignment_project_level"),

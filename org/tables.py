@@ -164,6 +164,11 @@ class _ColumnsCopiedShallow(dict):
         return {name: copy.copy(column) for name, column in self.items()}
 
 
+#: How many tables' header cells are kept (``BaseTable._header_cells``): a few per page, language and sort.
+HEADER_CELLS_KEPT = 512
+_HEADER_CELLS: dict[tuple, tuple[tuple[str, str, str | None], ...]] = {}
+
+
 class BaseTable(tables.Table):
     """django-tables2 for the columns, sorting and exports; the page's HTML comes from ``html`` and ``cells``.
 
@@ -214,13 +219,32 @@ class BaseTable(tables.Table):
 
     def _header_html(self) -> str:
         parts = []
-        for column in self.columns:
-            header = escape(column.header)
-            if column.orderable:
-                link = _query(self.request, (self.prefixed_order_by_field, column.order_by_alias.next))
-                header = f'<a href="{link}">{header}</a>'
-            parts.append(f"<th {column.attrs['th'].as_html()}>{header}</th>")
+        for attrs, header, next_sort in self._header_cells():
+            if next_sort is not None:
+                header = f'<a href="{_query(self.request, (self.prefixed_order_by_field, next_sort))}">{header}</a>'
+            parts.append(f"<th {attrs}>{header}</th>")
         return "".join(parts)
+
+    def _header_cells(self) -> tuple[tuple[str, str, str | None], ...]:
+        """Each column's ``<th>`` attributes, escaped header and the sort its link asks for (None: not sortable).
+
+        The same for every table of a class shown in one language, sort and set of columns: made once for each
+        (django-tables2 works them out through some 20 calls and a translation per column).
+        """
+        key = (type(self), get_language(), tuple(self.order_by or ()), tuple(self.sequence), self.shown)
+        if (cells := _HEADER_CELLS.get(key)) is None:
+            cells = tuple(
+                (
+                    column.attrs["th"].as_html(),
+                    escape(column.header),
+                    column.order_by_alias.next if column.orderable else None,
+                )
+                for column in self.columns
+            )
+            if len(_HEADER_CELLS) >= HEADER_CELLS_KEPT:
+                _HEADER_CELLS.clear()
+            _HEADER_CELLS[key] = cells
+        return cells
 
     def _pager_html(self) -> str:
         page = getattr(self, "page", None)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 PAGES = {
     "dashboard": ("org:dashboard", None, "", 20),
     "responsible": ("org:responsible", None, "", 8),
-    "responsible search": ("org:responsible", None, "?q=Last1+Project", 16),
+    "responsible search": ("org:responsible", None, "?q=Last1+Project", 10),  # one lookup a word
     "responsible filtered": (
         "org:responsible",
         None,

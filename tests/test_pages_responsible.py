@@ -287,3 +287,31 @@ def test_a_page_is_read_in_the_order_asked_with_everything_joined(viewer_client,
         assert [str(a.employee) + str(a.role) + str(a.target) for a in got]
     assert [a.pk for a in got] == [a.pk for a in page]
     assert [row.pk for row in rows(viewer_client.get(URL, {"page": 2}))] == [a.pk for a in page]
+
+
+@pytest.mark.parametrize(
+    ("listed", "checked"),
+    [(100, 1000), (3, 1000), (3, 5)],
+    ids=["ids for the index", "ids checked row by row", "a subquery"],
+)
+def test_a_common_word_finds_the_same_assignments_however_it_is_sent(company, monkeypatch, listed, checked):
+    """A word matching few rows is a list of ids for an index, more a list checked against each row, many a
+    subquery (org.filters.search_assignments): each way, every word must match one of the searched tables."""
+    from org import filters
+
+    monkeypatch.setattr(filters, "SEARCH_IDS", listed)
+    monkeypatch.setattr(filters, "SEARCH_IDS_CHECKED", checked)
+    sales = company["sales"]
+    for number in range(8):
+        AssignmentFactory(employee=EmployeeFactory(last_name=f"Garcés {number}"), department=sales, project=None)
+    AssignmentFactory(employee=EmployeeFactory(first_name="Garfield"), department=company["finance"], project=None)
+    everything = Assignment.objects.with_related()
+
+    def found(value: str) -> set[str]:
+        return {str(a.employee) for a in filters.search_assignments(everything, value)}
+
+    garces = {f"{e.first_name} {e.last_name}" for e in Employee.objects.filter(last_name__startswith="Garcés")}
+    assert found("garc") == garces | {"Ana García"}
+    assert found("gar") == garces | {"Ana García", "Garfield " + Employee.objects.get(first_name="Garfield").last_name}
+    assert found("Garc Sales") == garces  # the second word matches the department the Garcés work in
+    assert found("Garc nobody-at-all") == set()
