@@ -21,7 +21,8 @@ from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Page
-from django.db.models import Model, QuerySet
+from django.db.models import Count, Model, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import get_script_prefix, reverse
@@ -42,10 +43,12 @@ from org.tables import (
     DepartmentTable,
     EmployeeTable,
     ProjectTable,
+    RowsInMemory,
     WorkloadTable,
     department_url,
     employee_url,
     project_url,
+    sort_rows,
 )
 
 PER_PAGE = 25
@@ -57,6 +60,10 @@ DASHBOARD_ROWS = 5
 GAP_IDS_REMEMBERED = 1000
 EXPORT_MAX_ROWS = 50_000
 HISTORY_PER_PAGE = 20
+#: A person or a project with at most this many assignments in all has them read in one query, and each table of
+#: its page is cut from them in memory (``_held``). Nearly all do: in the bench's large company a project has 129
+#: at most, a person 29. One with more has each table's page read from the database.
+WHOLE_HISTORY_ROWS = 200
 
 
 # --- Tables: paging and export ----------------------------------------------------------
@@ -129,9 +136,10 @@ def _export(request: HttpRequest, filename: str, *all_tables: tables.Table, prob
     return exporter.response(filename=f"{name}.{export_format}")
 
 
-def _too_big_to_export(rows: QuerySet, problems: list[str]) -> bool:
+def _too_big_to_export(rows: QuerySet | list, problems: list[str]) -> bool:
     """More than ``EXPORT_MAX_ROWS`` rows (counted no further): say so on the page."""
-    if rows.order_by()[: EXPORT_MAX_ROWS + 1].count() <= EXPORT_MAX_ROWS:
+    counted = len(rows) if isinstance(rows, list) else rows.order_by()[: EXPORT_MAX_ROWS + 1].count()
+    if counted <= EXPORT_MAX_ROWS:
         return False
     problems.append(
         gettext("That table has more than %(limit)s rows; narrow the filters to export it.")
@@ -210,6 +218,43 @@ def staff_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
         return view(request, *args, **kwargs)
 
     return checked
+
+
+# --- A person's or a project's assignments --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Held:
+    """The assignments of a person or a project in force on a day, ended before it and starting after it: lists
+    when its whole history was read at once (``whole``), else querysets."""
+
+    in_force: QuerySet[Assignment] | list[Assignment]
+    past: QuerySet[Assignment] | list[Assignment]
+    future: QuerySet[Assignment] | list[Assignment]
+    whole: bool
+
+
+def _held(everything: QuerySet[Assignment], day: datetime.date) -> Held:
+    """``everything`` (one person's or project's assignments, what the tables show joined) split by ``day``.
+
+    One query reads it whole when it is short (``WHOLE_HISTORY_ROWS``), as nearly every history is: each table
+    is then cut from the list rather than asked of the database, about 1 ms apiece. A longer one is left to
+    querysets, one page per table; the rows read to find that out are then read for nothing.
+    """
+    rows = list(everything[: WHOLE_HISTORY_ROWS + 1])
+    if len(rows) > WHOLE_HISTORY_ROWS:
+        return Held(everything.as_of(day), everything.past(day), everything.future(day), whole=False)
+    return Held(
+        in_force=[a for a in rows if a.is_active_on(day)],
+        past=[a for a in rows if a.end_date is not None and a.end_date < day],
+        future=[a for a in rows if a.start_date > day],
+        whole=True,
+    )
+
+
+def _in_order(rows: QuerySet | list, *order: str) -> QuerySet | RowsInMemory:
+    """``rows`` in ``order`` (ORM paths), for a table: by the database, or in memory for a list."""
+    return rows.order_by(*order) if isinstance(rows, QuerySet) else RowsInMemory(rows, *order)
 
 
 # --- Dashboard and gap lists -------------------------------------------------------------
@@ -354,8 +399,11 @@ def responsible(request: HttpRequest) -> HttpResponse:
 MATRIX_SORTS = {"person": ("last_name", "first_name", "pk"), "-person": ("-last_name", "-first_name", "-pk")}
 
 
-def _raci_matrix(request: HttpRequest, in_force: QuerySet[Assignment], problems: list[str]) -> dict[str, Any]:
-    """A page of people by the roles they hold on the target, each cell a RACI letter: two queries.
+def _raci_matrix(
+    request: HttpRequest, in_force: QuerySet[Assignment] | list[Assignment], problems: list[str]
+) -> dict[str, Any]:
+    """A page of people by the roles they hold on the target, each cell a RACI letter: two queries, none when
+    ``in_force`` is a list.
 
     Sorted by person (``matrix_sort=person`` or ``-person``). The rows are put together here, not in the
     template: a page is up to 50 people by every role.
@@ -380,8 +428,8 @@ def _raci_matrix(request: HttpRequest, in_force: QuerySet[Assignment], problems:
 
 
 def _matrix_people(
-    request: HttpRequest, in_force: QuerySet[Assignment], problems: list[str]
-) -> tuple[str, QuerySet[Employee]]:
+    request: HttpRequest, in_force: QuerySet[Assignment] | list[Assignment], problems: list[str]
+) -> tuple[str, QuerySet[Employee] | list[Employee]]:
     """The matrix's sort (``matrix_sort``; an unknown one is a message) and its people in that order."""
     sort = request.GET.get("matrix_sort") or "person"
     if sort not in MATRIX_SORTS:
@@ -389,20 +437,28 @@ def _matrix_people(
             gettext("There is no column “%(columns)s” to sort by; showing the usual order.") % {"columns": sort}
         )
         sort = "person"
+    if isinstance(in_force, list):
+        people = list({a.employee_id: a.employee for a in in_force}.values())
+        return sort, sort_rows(people, MATRIX_SORTS[sort])
     return sort, Employee.objects.filter(pk__in=in_force.values("employee")).order_by(*MATRIX_SORTS[sort])
 
 
 def _matrix_rows(
-    in_force: QuerySet[Assignment], people: list[Employee]
+    in_force: QuerySet[Assignment] | list[Assignment], people: list[Employee]
 ) -> tuple[list[Any], list[tuple[Employee, list[str]]]]:
-    """The roles ``people`` hold in ``in_force`` (by name), and each person's RACI letter in each: one query,
-    none for nobody."""
+    """The roles ``people`` hold in ``in_force`` (by name), and each person's RACI letter in each: one query
+    (none for nobody, or for a list)."""
     if not people:
         return [], []
     cells: dict[tuple[int, int], str] = {}
     roles: dict[int, Any] = {}
-    held = in_force.filter(employee__in=[person.pk for person in people])
-    for assignment in held.select_related(None).select_related("role").order_by():
+    if isinstance(in_force, list):
+        on_page = {person.pk for person in people}
+        held = [a for a in in_force if a.employee_id in on_page]
+    else:
+        held = in_force.filter(employee__in=[person.pk for person in people])
+        held = held.select_related(None).select_related("role").order_by()
+    for assignment in held:
         roles[assignment.role_id] = assignment.role
         cells[(assignment.employee_id, assignment.role_id)] = assignment.level
     columns = sorted(roles.values(), key=lambda role: role.name)
@@ -410,7 +466,7 @@ def _matrix_rows(
 
 
 def _matrix_export(
-    request: HttpRequest, in_force: QuerySet[Assignment], filename: str, problems: list[str]
+    request: HttpRequest, in_force: QuerySet[Assignment] | list[Assignment], filename: str, problems: list[str]
 ) -> HttpResponse | None:
     """The whole RACI matrix (every person, in the page's order) as CSV or XLSX; None (and a message) if too big."""
     _sort, people = _matrix_people(request, in_force, problems)
@@ -429,43 +485,39 @@ def _matrix_export(
     return response
 
 
+#: The team's usual order: Accountable first (``selectors.responsible_for``).
+TEAM_ORDER = ("level", "role__name", "employee__last_name", "employee__first_name")
+
+
 @staff_page
 def project_detail(request: HttpRequest, code: str) -> HttpResponse:
     project = get_object_or_404(Project.objects.select_related("department"), code=code)
     as_of_form, day = _as_of(request)
-    in_force = selectors.responsible_for(target=project, as_of=day)
-    held = Assignment.objects.for_target(project)
     # The tables leave the target out (it is this project): its department and project joins would cost more
     # than the rest of the query.
-    past = _table(
-        request,
-        AssignmentTable,
-        _with_holders(held.past(day).order_by("start_date", "pk")),
-        "past",
-        exclude=("target",),
-    )
-    future = _table(
-        request,
-        AssignmentTable,
-        _with_holders(held.future(day).order_by("start_date", "pk")),
-        "future",
-        exclude=("target",),
-    )
+    held = _held(_with_holders(Assignment.objects.for_target(project)), day)
 
-    def team_of(rows: QuerySet[Assignment]) -> tables.Table:
-        return _table(request, AssignmentTable, _with_holders(rows), "team", exclude=("target",))
+    def table(rows: QuerySet | RowsInMemory, name: str) -> tables.Table:
+        return _table(request, AssignmentTable, rows, name, exclude=("target",))
 
+    past = table(_in_order(held.past, "start_date", "pk"), "past")
+    future = table(_in_order(held.future, "start_date", "pk"), "future")
     problems: list[str] = []
     name = f"project-{project.code}-{day.isoformat()}"
     exporting = TableExport.is_valid_format(request.GET.get("_export"))
     if exporting and request.GET.get("_table") == "matrix":
-        if response := _matrix_export(request, in_force, name, problems):
+        if response := _matrix_export(request, held.in_force, name, problems):
             return response
-    elif exporting and (response := _export(request, name, team_of(in_force), past, future, problems=problems)):
+    elif exporting and (
+        response := _export(
+            request, name, table(_in_order(held.in_force, *TEAM_ORDER), "team"), past, future, problems=problems
+        )
+    ):
         return response
-    matrix = _raci_matrix(request, in_force, problems)
+    matrix = _raci_matrix(request, held.in_force, problems)
     # Nobody on the matrix's first page means nobody holds a role that day: no team to ask for.
-    team = team_of(in_force.none() if matrix["page"].number == 1 and not matrix["rows"] else in_force)
+    nobody = matrix["page"].number == 1 and not matrix["rows"]
+    team = table(_in_order([] if nobody else held.in_force, *TEAM_ORDER), "team")
     context = {
         "project": project,
         "day": day,
@@ -656,35 +708,20 @@ def department_list(request: HttpRequest) -> HttpResponse:
 @staff_page
 def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
     as_of_form, day = _as_of(request)
-    # With the workload on ``day`` summed in the same query.
-    employee = get_object_or_404(selectors.workload(as_of=day), employee_number=number)
-    held = employee.assignments  # each row comes with ``employee``: the tables need not join it
-    current = _table(
-        request,
-        AssignmentTable,
-        selectors.holdings_of(employee=employee, as_of=day),
-        "current",
-        exclude=("employee",),
-    )
-    past = _table(
-        request,
-        AssignmentTable,
-        held.past(day).with_targets().order_by("-start_date", "pk"),
-        "past",
-        exclude=("employee",),
-    )
-    future = _table(
-        request,
-        AssignmentTable,
-        held.future(day).with_targets().order_by("start_date", "pk"),
-        "future",
-        exclude=("employee",),
-    )
+    employee = get_object_or_404(Employee.objects.select_related("department"), employee_number=number)
+    # Each row comes with ``employee`` (its related manager): the tables need not join it.
+    held = _held(employee.assignments.with_targets(), day)
+
+    def table(rows: QuerySet | RowsInMemory, name: str) -> tables.Table:
+        return _table(request, AssignmentTable, rows, name, exclude=("employee",))
+
+    current = table(_in_order(held.in_force, "level", "role__name", "pk"), "current")
+    past = table(_in_order(held.past, "-start_date", "pk"), "past")
+    future = table(_in_order(held.future, "start_date", "pk"), "future")
     problems: list[str] = []
     name = f"employee-{employee.employee_number}-{day.isoformat()}"
     if response := _export(request, name, current, past, future, problems=problems):
         return response
-    workload = {"total": employee.total_allocation, "count": employee.assignment_count}
     context = {
         "employee": employee,
         "day": day,
@@ -692,13 +729,20 @@ def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
         "current": _paginate(request, current, problems),
         "past": _paginate(request, past, problems),
         "future": _paginate(request, future, problems),
-        "workload": workload,
+        "workload": _workload(held.in_force),
         "chain": selectors.manager_chain(employee),
         "admin_url": _admin_url(request, employee),
         "history": _history(request, employee, problems),
         "problems": problems,
     }
     return render(request, "org/employee.html", context)
+
+
+def _workload(in_force: QuerySet[Assignment] | list[Assignment]) -> dict[str, int]:
+    """The allocation total and the number of assignments in force: from the list, or one query."""
+    if isinstance(in_force, QuerySet):
+        return in_force.aggregate(total=Coalesce(Sum("allocation"), 0), count=Count("pk"))
+    return {"total": sum(a.allocation or 0 for a in in_force), "count": len(in_force)}
 
 
 @staff_page

@@ -154,9 +154,9 @@ def test_the_history_costs_the_same_queries_however_long_it_is(hr_client, hr_adm
     with CaptureQueriesContext(connection) as queries:
         response = hr_client.get(url)
     assert len(history(response)) == (20 if people == 30 else 2 * 4 + 1)
-    # The page's own 9 (tests/test_pages_queries.py) + the history: its page of ids, then the rows and their
+    # The page's own 5 (tests/test_pages_queries.py) + the history: its page of ids, then the rows and their
     # predecessors of each of its two tables (the project's, the assignments').
-    assert len(queries) == 9 + 5, [q["sql"] for q in queries]
+    assert len(queries) == 5 + 5, [q["sql"] for q in queries]
 
 
 def test_history_rows_of_assignments_no_longer_on_the_project_stay(hr_client, hr_admin, project, ana, manager_role):

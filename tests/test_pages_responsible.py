@@ -315,3 +315,18 @@ def test_a_common_word_finds_the_same_assignments_however_it_is_sent(company, mo
     assert found("gar") == garces | {"Ana García", "Garfield " + Employee.objects.get(first_name="Garfield").last_name}
     assert found("Garc Sales") == garces  # the second word matches the department the Garcés work in
     assert found("Garc nobody-at-all") == set()
+
+
+@pytest.mark.parametrize("word", ["Ana", "ana", "100%", "a_b", "back\\slash", "García", "E1"])
+def test_the_words_lookup_written_once_finds_what_the_orm_finds(company, word):
+    """The lookup of a word in the four searched tables is compiled once and reused with the word's patterns
+    (org.filters._matching_ids_sql): it finds what each table's own ORM filter finds, wildcards escaped."""
+    from org import filters
+
+    EmployeeFactory(first_name="100%", last_name="a_b")
+    DepartmentFactory(code="BS", name="back\\slash")
+    assert filters._matching_ids_sql(Assignment.objects.all().db), "the ORM's parameters changed: compiled each time"
+    found = filters._matching_ids(Assignment.objects.all().db, word)
+    for field in filters.SEARCH_TARGETS:
+        assert sorted(found[field]) == sorted(filters._matching(field, word).values_list("pk", flat=True)), field
+    assert any(found.values()) or word in ("E1",)
