@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import get_language, gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from org import selectors
@@ -182,6 +183,15 @@ class FilterFormMixin:
     request: object
 
     def html(self) -> SafeString:
+        """The form, remembered (``selectors.remembered``) for each language, path and set of values asked for
+        until the data changes (the choices of departments and roles come from the data): the same search, or
+        the empty form, asked again is not made again."""
+        values = [(name, self.request.GET.getlist(name)) for name in self.form.fields]
+        asked = hashlib.sha256(repr((values, bool(self.request.GET))).encode()).hexdigest()
+        name = f"filter-form:{type(self).__name__}:{get_language()}:{self.request.path}:{asked}"
+        return selectors.remembered(name, self._make_html)
+
+    def _make_html(self) -> SafeString:
         form = self.form
         parts = ['<form method="get" class="filters">']
         if errors := form.non_field_errors():
@@ -278,8 +288,8 @@ def search_assignments(queryset: QuerySet[Assignment], value: str) -> QuerySet[A
     The staff pages' search box and the admin's assignment search both use it.
 
     Each word is looked up in the people, departments, projects and roles
-    tables first (one query for the four, ``_matching_ids``), never in every
-    assignment joined to them. A word that matches a few rows becomes a list
+    tables first (one query for the four, ``_matching_ids``, remembered until
+    the data changes), never in every assignment joined to them. A word that matches a few rows becomes a list
     of ids, which the assignment indexes answer directly. One that matches
     many (a common surname) is checked on ``field_id + 0``: that hides the
     column's index, so the database reads the newest assignments in order
@@ -290,7 +300,7 @@ def search_assignments(queryset: QuerySet[Assignment], value: str) -> QuerySet[A
     """
     for number, word in enumerate(value.split()):
         condition = Q()
-        for field, ids in _matching_ids(queryset.db, word).items():
+        for field, ids in _remembered_matches(queryset.db, word).items():
             if not ids:
                 continue
             if len(ids) <= SEARCH_IDS:
@@ -305,6 +315,14 @@ def search_assignments(queryset: QuerySet[Assignment], value: str) -> QuerySet[A
             return queryset.none()
         queryset = queryset.filter(condition)
     return queryset
+
+
+def _remembered_matches(alias: str, word: str) -> dict[str, list[int]]:
+    """``_matching_ids``, remembered until the data changes (``selectors.remembered``): a word is looked for in
+    every person, department, project and role, and paging, sorting or exporting a search, or the next person
+    looking for the same name, ask for it again."""
+    key = hashlib.sha256(word.encode()).hexdigest()
+    return selectors.remembered(f"search-word:{alias}:{key}", lambda: _matching_ids(alias, word))
 
 
 def _checked_on_each_row(queryset: QuerySet[Assignment], field: str, ids: list[int]) -> ExpressionWrapper:

@@ -67,7 +67,8 @@ PAGES = {
     "role:history": ("", 7),
     # Assignments: employee and role fetched after the page (+2), no full count (-1), search words resolved first.
     "assignment:changelist": ("", 9),
-    "assignment:changelist ?q=": ("?q=Last1", 10),  # the word looked up in the four searched tables at once
+    # The search word looked up in the four searched tables at once, remembered under the data version (+1).
+    "assignment:changelist ?q=": ("?q=Last1", 11),
     "assignment:changelist ?current": ("?status=current", 9),
     "assignment:changelist ?past": ("?status=past", 7),
     "assignment:changelist ?future": ("?status=future", 7),

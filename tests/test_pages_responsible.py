@@ -330,3 +330,11 @@ def test_the_words_lookup_written_once_finds_what_the_orm_finds(company, word):
     for field in filters.SEARCH_TARGETS:
         assert sorted(found[field]) == sorted(filters._matching(field, word).values_list("pk", flat=True)), field
     assert any(found.values()) or word in ("E1",)
+
+
+def test_a_remembered_search_word_sees_the_next_change(viewer_client, company):
+    """What a word matches is remembered until the data changes (org.filters._remembered_matches)."""
+    assert names(viewer_client.get(URL, {"q": "Zed"})) == set()
+    AssignmentFactory(employee=EmployeeFactory(first_name="Zed", last_name="Newcomer"), start_date=D(2024, 1, 1))
+    assert names(viewer_client.get(URL, {"q": "Zed"})) == {"Zed Newcomer"}
+    assert names(viewer_client.get(URL, {"q": "Zed", "page": "1"})) == {"Zed Newcomer"}
