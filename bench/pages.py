@@ -195,11 +195,24 @@ def main() -> int:
             f"| {large[name] / small[name]:.2f} | {large[name] / bare:.2f} |"
         )
     table = "\n".join(lines)
+    steady = [name for name in small if name not in COLD_PAGES and name != BARE]
+    worst_size = max(steady, key=lambda name: large[name] / small[name])
+    worst_bare = max(steady, key=lambda name: large[name] / bare)
+
+    def verdict(ratio: float, goal: float) -> str:
+        return "met" if ratio <= goal else "**not met**"
+
+    goals = (
+        f"Goals (issue 4), every page but the rows after a change: large ≤ 1.5 × small — "
+        f"{verdict(large[worst_size] / small[worst_size], 1.5)} (highest {large[worst_size] / small[worst_size]:.2f}, "
+        f"{worst_size}); large ≤ 3 × the bare view — {verdict(large[worst_bare] / bare, 3)} "
+        f"(highest {large[worst_bare] / bare:.2f}, {worst_bare})."
+    )
     body = (
         "gunicorn (1 sync worker, DEBUG off) on MariaDB 10.11 at 127.0.0.1, logged-in viewer, "
         f"{args.requests} rounds over every page, medians; both companies served at once and their pages requested "
         "in turn (each page on the small, then the large one), so drift hits all alike.\n\n"
-        f"{table}\n\n"
+        f"{table}\n\n{goals}\n\n"
         "- The bare view is `/bench/bare/` (bench/urls.py): login required, renders the base template "
         "(navigation, language switch) and nothing else, through the same gunicorn, middleware and session.\n"
         "- Company-wide figures (dashboard counts, gap lists' rows, org chart, department tree, filter forms, the "
@@ -210,6 +223,7 @@ def main() -> int:
         "employee; 'Garc' matches 5 people there and 472 in the large one), so those pages render more rows there."
     )
     print(table)
+    print(goals)
     if args.write:
         keep = " --keep" if args.keep else ""
         path = write_section(SECTION, body, f".venv/bin/python bench/pages.py --requests {args.requests}{keep} --write")
