@@ -381,7 +381,10 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["project", "start_date"], name="assignment_project_start"),
             models.Index(fields=["department", "start_date"], name="assignment_department_start"),
-            models.Index(fields=["employee", "start_date"], name="assignment_employee_start"),
+            # A person's assignments by date, with what sums their workload on a day: no row read for it.
+            models.Index(
+                fields=["employee", "start_date", "end_date", "allocation"], name="assignment_employee_workload"
+            ),
             models.Index(fields=["end_date"], name="assignment_end"),
             # "Who is responsible" lists the newest assignments in force first, straight off this index, which
             # also holds what tells whether each is in force and whose it is (the id, written out so the order

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import connection, connections, router
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, Exists, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -173,13 +173,12 @@ def overallocated(*, as_of: datetime.date | None = None) -> QuerySet[Employee]:
     page: a page costs a few dozen index lookups, not a sum over the company.
     """
     day = _day(as_of)
-    own = Assignment.objects.as_of(day).filter(employee=OuterRef("pk")).order_by().values("employee")
-    total = Subquery(own.annotate(total=Sum("allocation")).values("total"), output_field=IntegerField())
-    count = Subquery(own.annotate(count=Count("pk")).values("count"), output_field=IntegerField())
+    own = Assignment.objects.as_of(day).filter(employee=OuterRef("pk")).order_by()
+    # SUM and COUNT written as plain functions: one row over the person's assignments, no GROUP BY to build.
+    total = Subquery(own.values(total=Func("allocation", function="SUM")), output_field=IntegerField())
+    count = Subquery(own.values(count=Func("pk", function="COUNT")), output_field=IntegerField())
     return (
-        Employee.objects.annotate(
-            total_allocation=Coalesce(total, Value(0)), assignment_count=Coalesce(count, Value(0))
-        )
+        Employee.objects.annotate(total_allocation=Coalesce(total, Value(0)), assignment_count=count)
         .filter(total_allocation__gt=100)
         .select_related("department")
         .order_by("last_name", "first_name", "employee_number")

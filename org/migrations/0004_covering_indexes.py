@@ -19,4 +19,12 @@ class Migration(migrations.Migration):
             model_name='assignment',
             name='assignment_start',
         ),
+        migrations.AddIndex(
+            model_name='assignment',
+            index=models.Index(fields=['employee', 'start_date', 'end_date', 'allocation'], name='assignment_employee_workload'),
+        ),
+        migrations.RemoveIndex(
+            model_name='assignment',
+            name='assignment_employee_start',
+        ),
     ]
