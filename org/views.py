@@ -226,12 +226,11 @@ def staff_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 @dataclass(frozen=True)
 class Held:
     """The assignments of a person or a project in force on a day, ended before it and starting after it: lists
-    when its whole history was read at once (``whole``), else querysets."""
+    when its whole history was read at once, else querysets."""
 
     in_force: QuerySet[Assignment] | list[Assignment]
     past: QuerySet[Assignment] | list[Assignment]
     future: QuerySet[Assignment] | list[Assignment]
-    whole: bool
 
 
 def _held(everything: QuerySet[Assignment], day: datetime.date) -> Held:
@@ -243,12 +242,11 @@ def _held(everything: QuerySet[Assignment], day: datetime.date) -> Held:
     """
     rows = list(everything[: WHOLE_HISTORY_ROWS + 1])
     if len(rows) > WHOLE_HISTORY_ROWS:
-        return Held(everything.as_of(day), everything.past(day), everything.future(day), whole=False)
+        return Held(everything.as_of(day), everything.past(day), everything.future(day))
     return Held(
         in_force=[a for a in rows if a.is_active_on(day)],
         past=[a for a in rows if a.end_date is not None and a.end_date < day],
         future=[a for a in rows if a.start_date > day],
-        whole=True,
     )
 
 
