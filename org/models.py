@@ -396,15 +396,20 @@ class Assignment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return gettext("%(employee)s — %(role)s (%(level)s) on %(target)s") % {
-            "employee": self.employee,
-            "role": self.role,
-            "level": self.get_level_display(),
-            "target": self.target,
-        }
+        return self.describe(employee=self.employee, role=self.role, level=self.get_level_display(), target=self.target)
 
     def get_absolute_url(self) -> str:
         return reverse("admin:org_assignment_change", args=[self.pk])
+
+    @staticmethod
+    def describe(*, employee: object, role: object, level: str, target: object) -> str:
+        """An assignment in words; also for its audit-trail rows (``org.selectors.change_history``)."""
+        return gettext("%(employee)s — %(role)s (%(level)s) on %(target)s") % {
+            "employee": employee,
+            "role": role,
+            "level": level,
+            "target": target,
+        }
 
     @property
     def target(self) -> Target | None:

@@ -34,14 +34,15 @@ def _day(as_of: datetime.date | None) -> datetime.date:
     return as_of or timezone.localdate()
 
 
+#: The order of who holds what on a target: Accountable first (``responsible_for``, a project's team).
+RESPONSIBLE_ORDER = ("level", "role__name", "employee__last_name", "employee__first_name")
+#: The order of what a person holds (``holdings_of``, the employee page's current roles).
+HOLDINGS_ORDER = ("level", "role__name", "pk")
+
+
 def responsible_for(*, target: Target, as_of: datetime.date | None = None) -> QuerySet[Assignment]:
     """Who holds what on ``target`` on ``as_of`` (default today), Accountable first."""
-    return (
-        Assignment.objects.for_target(target)
-        .as_of(_day(as_of))
-        .with_related()
-        .order_by("level", "role__name", "employee__last_name", "employee__first_name")
-    )
+    return Assignment.objects.for_target(target).as_of(_day(as_of)).with_related().order_by(*RESPONSIBLE_ORDER)
 
 
 def accountable_for(*, target: Target, as_of: datetime.date | None = None) -> Assignment | None:
@@ -51,7 +52,15 @@ def accountable_for(*, target: Target, as_of: datetime.date | None = None) -> As
 def holdings_of(*, employee: Employee, as_of: datetime.date | None = None) -> QuerySet[Assignment]:
     """What ``employee`` holds on ``as_of`` (default today), with its role and target joined; each row's
     employee is ``employee`` itself (read through its related manager), not joined again."""
-    return employee.assignments.as_of(_day(as_of)).with_targets().order_by("level", "role__name", "pk")
+    return employee.assignments.as_of(_day(as_of)).with_targets().order_by(*HOLDINGS_ORDER)
+
+
+def workload_of(in_force: QuerySet[Assignment] | list[Assignment]) -> dict[str, int]:
+    """The allocation total (percent) and the number of the assignments ``in_force``: summed from a list
+    already read, or in one query."""
+    if isinstance(in_force, QuerySet):
+        return in_force.aggregate(total=Coalesce(Sum("allocation"), 0), count=Count("pk"))
+    return {"total": sum(a.allocation or 0 for a in in_force), "count": len(in_force)}
 
 
 def _has_accountable_on(day: datetime.date, target_field: str) -> Exists:
@@ -384,12 +393,12 @@ def _change(row: Any) -> Change:
 def _subject(row: Any) -> str:
     """What a historical row is about, in words; its related rows are joined (``_with_predecessors``)."""
     if isinstance(row, Assignment.history.model):
-        return gettext("%(employee)s — %(role)s (%(level)s) on %(target)s") % {
-            "employee": _shown(row, row._meta.get_field("employee")),
-            "role": _shown(row, row._meta.get_field("role")),
-            "level": row.get_level_display(),
-            "target": _shown(row, row._meta.get_field("project" if row.project_id else "department")),
-        }
+        return Assignment.describe(
+            employee=_shown(row, row._meta.get_field("employee")),
+            role=_shown(row, row._meta.get_field("role")),
+            level=row.get_level_display(),
+            target=_shown(row, row._meta.get_field("project" if row.project_id else "department")),
+        )
     return str(row.instance)
 
 

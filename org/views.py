@@ -21,8 +21,7 @@ from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Page
-from django.db.models import Count, Model, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import get_script_prefix, reverse
@@ -483,10 +482,6 @@ def _matrix_export(
     return response
 
 
-#: The team's usual order: Accountable first (``selectors.responsible_for``).
-TEAM_ORDER = ("level", "role__name", "employee__last_name", "employee__first_name")
-
-
 @staff_page
 def project_detail(request: HttpRequest, code: str) -> HttpResponse:
     project = get_object_or_404(Project.objects.select_related("department"), code=code)
@@ -506,16 +501,14 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
     if exporting and request.GET.get("_table") == "matrix":
         if response := _matrix_export(request, held.in_force, name, problems):
             return response
-    elif exporting and (
-        response := _export(
-            request, name, table(_in_order(held.in_force, *TEAM_ORDER), "team"), past, future, problems=problems
-        )
-    ):
-        return response
+    elif exporting:
+        team = table(_in_order(held.in_force, *selectors.RESPONSIBLE_ORDER), "team")
+        if response := _export(request, name, team, past, future, problems=problems):
+            return response
     matrix = _raci_matrix(request, held.in_force, problems)
     # Nobody on the matrix's first page means nobody holds a role that day: no team to ask for.
     nobody = matrix["page"].number == 1 and not matrix["rows"]
-    team = table(_in_order([] if nobody else held.in_force, *TEAM_ORDER), "team")
+    team = table(_in_order([] if nobody else held.in_force, *selectors.RESPONSIBLE_ORDER), "team")
     context = {
         "project": project,
         "day": day,
@@ -713,7 +706,7 @@ def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
     def table(rows: QuerySet | RowsInMemory, name: str) -> tables.Table:
         return _table(request, AssignmentTable, rows, name, exclude=("employee",))
 
-    current = table(_in_order(held.in_force, "level", "role__name", "pk"), "current")
+    current = table(_in_order(held.in_force, *selectors.HOLDINGS_ORDER), "current")
     past = table(_in_order(held.past, "-start_date", "pk"), "past")
     future = table(_in_order(held.future, "start_date", "pk"), "future")
     problems: list[str] = []
@@ -727,20 +720,13 @@ def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
         "current": _paginate(request, current, problems),
         "past": _paginate(request, past, problems),
         "future": _paginate(request, future, problems),
-        "workload": _workload(held.in_force),
+        "workload": selectors.workload_of(held.in_force),
         "chain": selectors.manager_chain(employee),
         "admin_url": _admin_url(request, employee),
         "history": _history(request, employee, problems),
         "problems": problems,
     }
     return render(request, "org/employee.html", context)
-
-
-def _workload(in_force: QuerySet[Assignment] | list[Assignment]) -> dict[str, int]:
-    """The allocation total and the number of assignments in force: from the list, or one query."""
-    if isinstance(in_force, QuerySet):
-        return in_force.aggregate(total=Coalesce(Sum("allocation"), 0), count=Count("pk"))
-    return {"total": sum(a.allocation or 0 for a in in_force), "count": len(in_force)}
 
 
 @staff_page

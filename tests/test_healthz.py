@@ -139,17 +139,3 @@ def test_connections_are_kept_below_the_proxy_timeout_and_checked():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["60", "True", "3"]
-
-
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        ("a minute", "DATABASE_CONN_MAX_AGE='a minute' is not a whole number"),
-        ("-1", "DATABASE_CONN_MAX_AGE='-1' is too small"),
-        ("600", "DATABASE_CONN_MAX_AGE=600 must stay below 600 s"),
-    ],
-)
-def test_bad_conn_max_age_is_named(value, message):
-    result = start({"DEBUG": "true", "DATABASE_CONN_MAX_AGE": value})
-    assert result.returncode != 0
-    assert message in result.stderr

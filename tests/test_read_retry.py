@@ -18,7 +18,6 @@ from django.conf import settings
 from django.db import connection
 
 from tests.factories import EmployeeFactory
-from tests.test_settings import start
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -127,16 +126,3 @@ def test_the_retry_can_be_turned_off(employee_page):
     path, session, _name = employee_page
     response, _log = serve_once("get", path, session, kills=1, retry_seconds=0)
     assert (response["status"], response["kills"]) == (503, 1)
-
-
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        ("a while", "DATABASE_READ_RETRY_SECONDS='a while' is not a whole number"),
-        ("-1", "DATABASE_READ_RETRY_SECONDS='-1' is too small"),
-    ],
-)
-def test_bad_retry_seconds_are_named(value, message):
-    result = start({"DEBUG": "true", "DATABASE_READ_RETRY_SECONDS": value})
-    assert result.returncode != 0
-    assert message in result.stderr

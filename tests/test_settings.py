@@ -78,11 +78,22 @@ def test_debug_gets_a_random_key_per_process():
     assert first.stdout != second.stdout
 
 
-@pytest.mark.parametrize("value", ["maybe", "2"])
-def test_bad_boolean_is_an_error(value):
-    result = start({"DEBUG": value})
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
+        ({"DEBUG": "2"}, "DEBUG='2' is not a boolean"),
+        ({"DATABASE_CONN_MAX_AGE": "a minute"}, "DATABASE_CONN_MAX_AGE='a minute' is not a whole number"),
+        ({"DATABASE_CONN_MAX_AGE": "-1"}, "DATABASE_CONN_MAX_AGE='-1' is too small"),
+        ({"DATABASE_CONN_MAX_AGE": "600"}, "DATABASE_CONN_MAX_AGE=600 must stay below 600 s"),
+        ({"DATABASE_READ_RETRY_SECONDS": "a while"}, "DATABASE_READ_RETRY_SECONDS='a while' is not a whole number"),
+        ({"DATABASE_READ_RETRY_SECONDS": "-1"}, "DATABASE_READ_RETRY_SECONDS='-1' is too small"),
+    ],
+)
+def test_a_bad_setting_is_named(env, message):
+    result = start({"DEBUG": "true", **env})
     assert result.returncode != 0
-    assert f"DEBUG={value!r} is not a boolean" in result.stderr
+    assert message in result.stderr
 
 
 def test_default_database_is_sqlite_in_the_checkout():
