@@ -58,7 +58,10 @@ class Department(models.Model):
         help_text=_("The department this one belongs to; empty for a top-level department."),
     )
     active = models.BooleanField(_("active"), default=True, help_text=_("Inactive departments are kept for history."))
-    history = HistoricalRecords()
+    # The audit trail is read by object (its id), and for assignments by where they were too
+    # (org.selectors.history_sources). Indexes on its copies of the other indexed fields would only slow every
+    # write: an import writes a history row per row, and those indexes made writing them cost as much as the rows.
+    history = HistoricalRecords(no_db_index=["code", "parent"])
 
     objects = DepartmentQuerySet.as_manager()
 
@@ -117,7 +120,7 @@ class Employee(models.Model):
         on_delete=models.SET_NULL,
         related_name="employee",
     )
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=["employee_number", "work_email", "department", "manager", "user"])
 
     class Meta:
         ordering = ["last_name", "first_name", "employee_number"]
@@ -175,7 +178,7 @@ class Project(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=ProjectStatus.choices, default=ProjectStatus.PROPOSED)
     start_date = models.DateField(_("start date"), null=True, blank=True)
     end_date = models.DateField(_("end date"), null=True, blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=["code", "department"])
 
     class Meta:
         ordering = ["code"]
@@ -220,7 +223,7 @@ class Role(models.Model):
         default=False,
         help_text=_("Only one person may hold this role on a department or project at a time."),
     )
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=["name"])
 
     class Meta:
         ordering = ["name"]
@@ -347,7 +350,7 @@ class Assignment(models.Model):
         _("allocation %"), null=True, blank=True, help_text=_("Share of working time, 0–100.")
     )
     note = models.TextField(_("note"), blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=["role"])
 
     objects = AssignmentQuerySet.as_manager()
 

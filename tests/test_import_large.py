@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 
 import pytest
 from django.db import connection
@@ -72,6 +73,48 @@ def test_queries_grow_with_batches_not_rows(departments, rows):
     fixed = 5  # savepoint, release, the manager tree for the loop check, a count or two to spare
     assert len(first) <= fixed + lookups + 2 * (math.ceil(rows / per_statement) + levels)
     assert len(again) <= fixed + lookups
+
+
+@pytest.fixture
+def refused_number():
+    """A trigger that makes the database itself refuse the employee number it returns, as a rule the import
+    cannot know of (or a concurrent writer) would."""
+    number = "E004500"
+    if connection.vendor == "mysql":
+        create = (
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON org_employee FOR EACH ROW "
+            f"IF NEW.employee_number = '{number}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF"
+        )
+    else:
+        create = (
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON org_employee FOR EACH ROW "
+            f"WHEN NEW.employee_number = '{number}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(create)
+    yield number
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_one")
+
+
+@pytest.mark.django_db(transaction=True)  # MariaDB commits around CREATE TRIGGER
+def test_a_batch_the_database_refuses_leaves_nothing_of_the_import(departments, refused_number):
+    before = threading.active_count()
+
+    # Batches before and after the refused row are written, or under way, when it is refused.
+    report = run_import("employees", employees_csv(9_000))
+
+    assert not report.ok and not report.written
+    assert [(p.row, p.column) for p in report.problems] == [(None, None)]
+    assert "The database refused the import, so nothing was written" in report.problems[0].message
+    assert "refused" in report.problems[0].message.rsplit(":", 1)[1]
+    assert Employee.objects.count() == Employee.history.count() == 0
+    assert threading.active_count() == before  # the writing thread is gone
+
+    # The connection is usable again, and the same file without the refused row imports whole.
+    kept = employees_csv(9_000).replace(f"{refused_number},".encode(), b"E900000,")
+    assert run_import("employees", kept).ok
+    assert Employee.objects.count() == Employee.history.count() == 9_000
 
 
 class Terminal(io.StringIO):

@@ -23,7 +23,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from org.imports import fields as f
-from org.imports.bulk import BATCH_SIZE, insert_with_history
+from org.imports.bulk import BATCH_SIZE, BatchWriter
 from org.imports.reading import MAX_FIELD, FileProblem, Table, column_label, normalise_header, read_table
 from org.models import AppliesTo, Assignment, Department, Employee, Level, Project, ProjectStatus, Role
 from org.services import assignments_batch_violations, lock_targets
@@ -34,6 +34,8 @@ MEMBER_ROLE = "Team Member"  # the role job-history rows become on the home depa
 ONE_DAY = datetime.timedelta(days=1)
 
 Progress = Callable[[str, int, int], None]
+BLOCK_ROWS = 2000  # rows parsed together, a column at a time
+BAD = object()  # a cell that could not be read: its row keeps no value for it
 
 
 @dataclass(frozen=True)
@@ -276,42 +278,85 @@ class Sheet:
         self.present = set(index_of)
         wanted = [(column, index_of[column.field]) for column in columns if column.field in index_of]
         total = table.estimated_rows
+        block: list[tuple[int, list[str]]] = []
         try:
             for number, cells in table.rows:
                 self.count += 1
-                if progress and self.count % 1000 == 0:
-                    progress("checking", min(self.count, total), total)
-                self.parse(number, cells, header, wanted, unnamed)
+                block.append((number, cells))
+                if len(block) == BLOCK_ROWS:
+                    self.parse(block, header, wanted, unnamed)
+                    block = []
+                    if progress:
+                        progress("checking", min(self.count, total), total)
         except FileProblem as exc:
+            self.parse(block, header, wanted, unnamed)
             self.problem(exc.row, exc.column, exc.message)
             return
+        self.parse(block, header, wanted, unnamed)
         if progress:
             progress("checking", total, total)
         if not self.count:
             self.problem(2, None, "The file has a header but no data rows.")
 
     def parse(
-        self, number: int, cells: list[str], header: list[str], wanted: list[tuple[f.Column, int]], unnamed: list[int]
+        self,
+        block: list[tuple[int, list[str]]],
+        header: list[str],
+        wanted: list[tuple[f.Column, int]],
+        unnamed: list[int],
     ) -> None:
-        values: dict[str, Any] = {}
-        bad = False
+        """Parse a block of rows a column at a time: a column whose every cell is plainly fine is read in one go
+        (``fields.parse_column``), any other cell by cell, each bad cell a problem and its row partial."""
+        if not block:
+            return
+        width = len(header)
+        bad: set[int] = set()  # positions in the block of rows with a bad cell
+        if unnamed or any(len(cells) > width for _, cells in block):
+            bad.update(k for k, (row, cells) in enumerate(block) if self.stray_values(row, cells, header, unnamed))
+        rows = [cells if len(cells) == width else (cells + [""] * width)[:width] for _, cells in block]
+        by_position = list(zip(*rows, strict=True))
+        names, parsed = [], []
+        for column, i in wanted:
+            cells = by_position[i]
+            values = f.parse_column(column.parse, cells) if max(map(len, cells)) <= MAX_FIELD else None
+            if values is None:
+                values = [self.parse_cell(column, cell, block[k][0], bad, k) for k, cell in enumerate(cells)]
+            names.append(column.field)
+            parsed.append(values)
+        numbers = [number for number, _ in block]
+        if not bad:
+            self.rows.extend(
+                Row(n, dict(zip(names, values, strict=True)))
+                for n, values in zip(numbers, zip(*parsed, strict=True), strict=True)
+            )
+            return
+        for k, (number, values) in enumerate(zip(numbers, zip(*parsed, strict=True), strict=True)):
+            if k in bad:
+                self.partial.append(Row(number, {n: v for n, v in zip(names, values, strict=True) if v is not BAD}))
+            else:
+                self.rows.append(Row(number, dict(zip(names, values, strict=True))))
+
+    def stray_values(self, number: int, cells: list[str], header: list[str], unnamed: list[int]) -> bool:
+        """Whether row ``number`` has values in columns without a name or beyond the last one (each a problem)."""
+        stray = False
         for i in [*unnamed, *range(len(header), len(cells))]:
             if i < len(cells) and cells[i].strip():
                 where = "in a column without a name in the header" if i in unnamed else "beyond the last named column"
                 self.problem(number, column_label(i, header), f"A value {where}.")
-                bad = True
-        for column, i in wanted:
-            cell = cells[i] if i < len(cells) else ""
-            if len(cell) > MAX_FIELD:
-                self.problem(number, self.labels[column.field], f"The cell holds {len(cell)} characters.")
-                bad = True
-                continue
+                stray = True
+        return stray
+
+    def parse_cell(self, column: f.Column, cell: str, number: int, bad: set[int], k: int) -> Any:
+        """One cell's value, or BAD (and a problem, and row ``k`` of the block marked bad)."""
+        if len(cell) > MAX_FIELD:
+            self.problem(number, self.labels[column.field], f"The cell holds {len(cell)} characters.")
+        else:
             try:
-                values[column.field] = column.parse(cell)
+                return column.parse(cell)
             except ValueError as exc:
                 self.problem(number, self.labels[column.field], str(exc))
-                bad = True
-        (self.partial if bad else self.rows).append(Row(number, values))
+        bad.add(k)
+        return BAD
 
     def problem(self, row: int | None, column: str | None, message: str) -> None:
         self.report.problems.append(Problem(row, column, message))
@@ -901,17 +946,26 @@ def write(steps: list[Step], *, user: Any = None, reason: str = "", progress: Pr
     when = timezone.now()
     total = sum(len(level) for s in steps for level in s.levels) + sum(len(s.updates) for s in steps)
     done = 0
+
+    def stored(step: Step, objs: Sequence[Any]) -> Callable[[list[int]], None]:
+        def record(ids: list[int]) -> None:
+            nonlocal done
+            if step.key:
+                keys = (obj[step.key] if isinstance(obj, dict) else getattr(obj, step.key) for obj in objs)
+                step.created.update(zip((k.casefold() for k in keys), ids, strict=True))
+            done += len(objs)
+            if progress:
+                progress("writing", done, total)
+
+        return record
+
     for step in steps:
-        for level in step.levels:
-            for part in chunks(level):
-                objs = [step.make(item) for item in part] if step.make else part
-                ids = insert_with_history(step.model, objs, user=user, reason=reason, when=when)
-                if step.key:
-                    keys = (obj[step.key] if isinstance(obj, dict) else getattr(obj, step.key) for obj in objs)
-                    step.created.update(zip((k.casefold() for k in keys), ids, strict=True))
-                done += len(part)
-                if progress:
-                    progress("writing", done, total)
+        with BatchWriter(user=user, reason=reason, when=when) as writer:
+            for level in step.levels:
+                for part in chunks(level):
+                    objs = [step.make(item) for item in part] if step.make else part
+                    writer.insert(step.model, objs, stored(step, objs))
+                writer.flush()  # the next level points to rows of this one: their ids must be known
         if step.updates:
             attnames = [step.model._meta.get_field(name).attname for name in step.update_fields]
             for obj in step.updates:

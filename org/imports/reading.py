@@ -115,7 +115,7 @@ def _read_csv(data: bytes, encoding: str | None) -> Table:
     def rows() -> Iterator[tuple[int, list[str]]]:
         try:
             for cells in reader:
-                if any(cell.strip() for cell in cells):  # blank lines are not rows
+                if "".join(cells).strip():  # blank lines are not rows
                     yield reader.line_num, cells
         except csv.Error as exc:
             raise FileProblem(f"The CSV cannot be read here: {exc}.", row=max(1, reader.line_num)) from None
