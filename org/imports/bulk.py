@@ -93,7 +93,10 @@ class BatchWriter:
                 obj._state.adding, obj._state.db = False, self.connection.alias
         done(ids)
 
-    def _run(self, statements: list[tuple[str, list[Any] | None]], history: tuple[str, list[Any]], rows: int):
+    def _run(
+        self, statements: list[tuple[str, list[Any] | None]], history: tuple[str, list[Any]], rows: int
+    ) -> list[int]:
+        """In the writing thread: the batch's INSERTs, then the copies of its rows into the history table."""
         ids: list[int] = []
         with self.connection.cursor() as cursor:
             for sql, params in statements:

@@ -325,10 +325,10 @@ class Sheet:
             parsed.append(values)
         numbers = [number for number, _ in block]
         if not bad:
-            self.rows.extend(
+            self.rows += [
                 Row(n, dict(zip(names, values, strict=True)))
                 for n, values in zip(numbers, zip(*parsed, strict=True), strict=True)
-            )
+            ]
             return
         for k, (number, values) in enumerate(zip(numbers, zip(*parsed, strict=True), strict=True)):
             if k in bad:
@@ -490,10 +490,10 @@ class Planner:
                 target = r.values.get(name)
                 if not target:
                     r.values[name] = None
-                elif target.casefold() in ids:
-                    r.values[name] = ids[target.casefold()]
-                elif self_reference and target.casefold() in new_keys:
-                    r.values[name] = ("new", target.casefold())
+                elif (found := ids.get(folded := target.casefold())) is not None:
+                    r.values[name] = found
+                elif self_reference and folded in new_keys:
+                    r.values[name] = ("new", folded)
                 else:
                     where = "in the database or in this file" if self_reference else "in the database"
                     sheet.at(r, name, f"Unknown {ref.noun} {target!r}: there is none {where}.")
@@ -524,7 +524,6 @@ class Planner:
             before = stored.get(row_key)
             if before is None:
                 new_rows[row_key] = r
-                counts.created += 1
                 continue
             differs = [name for name in fields if r.values[name] != before[attname_of[name]]]
             if not differs:
@@ -536,6 +535,7 @@ class Planner:
                 setattr(obj, attname_of[name], r.values[name])  # ("new", key) is resolved when written
             step.updates.append(obj)
             counts.updated += 1
+        counts.created += len(new_rows)
         # New rows pointing to new rows go in after them: a level per step down the tree.
         depth_of: dict[str, int] = {}
         for row_key in new_rows:
@@ -946,6 +946,8 @@ def write(steps: list[Step], *, user: Any = None, reason: str = "", progress: Pr
     when = timezone.now()
     total = sum(len(level) for s in steps for level in s.levels) + sum(len(s.updates) for s in steps)
     done = 0
+    if progress and total:
+        progress("writing", 0, total)
 
     def stored(step: Step, objs: Sequence[Any]) -> Callable[[list[int]], None]:
         def record(ids: list[int]) -> None:
