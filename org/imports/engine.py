@@ -321,6 +321,9 @@ class Sheet:
             values = f.parse_column(column.parse, cells) if max(map(len, cells)) <= MAX_FIELD else None
             if values is None:
                 values = [self.parse_cell(column, cell, block[k][0], bad, k) for k, cell in enumerate(cells)]
+            else:  # one object for each repeated value (a department code, a manager, a date): a big file's rows
+                seen: dict[Any, Any] = {}  # are all in memory until written, and most columns repeat a lot
+                values = list(map(seen.setdefault, values, values))
             names.append(column.field)
             parsed.append(values)
         numbers = [number for number, _ in block]
@@ -477,7 +480,12 @@ class Planner:
         fields = [name for name in sheet.present if name != key]
         # References become the id they point to, or ("new", key) for the row of this file that will create it.
         checked = rows + sheet.partial
-        new_keys = {k.casefold() for r in checked if (k := r.values.get(key)) and k.casefold() not in stored}
+        # A reference to a row of this file, one object each (a manager of many is pointed to many times).
+        new_refs = {
+            folded: ("new", folded)
+            for r in checked
+            if (k := r.values.get(key)) and (folded := k.casefold()) not in stored
+        }
         for name in fields:
             ref = REFERENCES.get((kind, name))
             if ref is None:
@@ -492,8 +500,8 @@ class Planner:
                     r.values[name] = None
                 elif (found := ids.get(folded := target.casefold())) is not None:
                     r.values[name] = found
-                elif self_reference and folded in new_keys:
-                    r.values[name] = ("new", folded)
+                elif self_reference and (ref_new := new_refs.get(folded)) is not None:
+                    r.values[name] = ref_new
                 else:
                     where = "in the database or in this file" if self_reference else "in the database"
                     sheet.at(r, name, f"Unknown {ref.noun} {target!r}: there is none {where}.")
