@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 
 import pytest
 
@@ -179,3 +181,27 @@ def test_any_line_ending_and_a_cell_spanning_lines(tmp_path, newline):
 
     assert Role.objects.get(name="Coach").description == f"Helps people,{newline}one at a time"
     assert Role.objects.filter(name="Mentor").exists()
+
+
+def test_awkward_text_is_stored_exactly_as_in_the_file(tmp_path):
+    """Quotes, backslashes, percent signs, line breaks and characters outside the BMP reach the database as they
+    are: on MariaDB the values are written into the INSERT statement itself, escaped by the driver."""
+    Department.objects.create(code="ENG", name="Engineering")
+    names = [
+        ("O'Brien", 'Say "hi"'),
+        ("Back\\slash", "C:\\temp\\%s %d %%"),
+        ("Multi\nline", "Tab\there"),
+        ("Ñandú 😀", "Zoë \u2028 \x1a end"),
+    ]
+    content = io.StringIO()
+    rows = csv.writer(content)
+    rows.writerow(["employee_number", "first_name", "last_name", "work_email", "job_title", "department"])
+    rows.writerows(
+        [f"E{i}", first, "Last", f"e{i}@example.com", title, "ENG"] for i, (first, title) in enumerate(names)
+    )
+    import_ok("employees", write(tmp_path, content.getvalue()))
+
+    stored = {e.employee_number: (e.first_name, e.job_title) for e in Employee.objects.all()}
+    assert stored == {f"E{i}": pair for i, pair in enumerate(names)}
+    history = {h.employee_number: (h.first_name, h.job_title) for h in Employee.history.all()}
+    assert history == stored
