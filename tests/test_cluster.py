@@ -99,6 +99,37 @@ def test_app_write_lands_on_writer_and_replicates(topology):
     topology.wait_for(lambda: topology.sql(1, history) == topology.sql(2, history), 10, "history replicated")
 
 
+def test_an_import_through_the_writer_endpoint_replicates_rows_and_history(topology, tmp_path):
+    """import_org writes from a thread of its own, and copies history rows with INSERT … SELECT: both replicate."""
+    departments = tmp_path / "departments.csv"
+    departments.write_text("code,name\nIMP,Imported\n")
+    employees = tmp_path / "employees.csv"
+    employees.write_text(
+        "employee_number,first_name,last_name,work_email,department,manager\n"
+        + "".join(
+            f"IMP{i},First{i},Last{i},imp{i}@example.com,IMP,{f'IMP{i // 8}' if i else ''}\n" for i in range(4500)
+        )
+    )
+    for kind, path in (("departments", departments), ("employees", employees)):
+        done = subprocess.run(
+            [sys.executable, "manage.py", "import_org", kind, str(path)],
+            cwd=ROOT,
+            env=topology.app_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    rows = "SELECT COUNT(*) FROM org_employee WHERE employee_number LIKE 'IMP%'"
+    history = "SELECT COUNT(*) FROM org_historicalemployee WHERE employee_number LIKE 'IMP%' AND history_type = '+'"
+    assert topology.sql(1, rows) == topology.sql(1, history) == "4500"
+    topology.wait_for(lambda: topology.sql(2, history) == "4500", 20, "the import's history on node 2")
+    assert topology.sql(2, rows) == "4500"
+    for node in (1, 2):
+        status = topology.slave_status(node)
+        assert (status["Last_SQL_Errno"], status["Last_IO_Errno"]) == ("0", "0")
+
+
 def test_admin_works_through_haproxy(topology):
     [result] = topology.app("admin")
     assert result == {"event": "admin", "listing": 200, "added": 302, "shown": True, "exists": True}
