@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 
 import pytest
@@ -29,14 +28,7 @@ def topology(tmp_path_factory):
     topology = Topology(tmp_path_factory.mktemp("cluster") / "db")
     topology.run("--idle-timeout", f"{IDLE_TIMEOUT_SECONDS}s", "up")
     topology.load_env()
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
-        cwd=ROOT,
-        env=topology.app_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    migrate = topology.manage("migrate", "--verbosity", "0", timeout=300)
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     yield topology
     topology.run("down", check=False)
@@ -111,14 +103,7 @@ def test_an_import_through_the_writer_endpoint_replicates_rows_and_history(topol
         )
     )
     for kind, path in (("departments", departments), ("employees", employees)):
-        done = subprocess.run(
-            [sys.executable, "manage.py", "import_org", kind, str(path)],
-            cwd=ROOT,
-            env=topology.app_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = topology.manage("import_org", kind, str(path), timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
     rows = "SELECT COUNT(*) FROM org_employee WHERE employee_number LIKE 'IMP%'"
     history = "SELECT COUNT(*) FROM org_historicalemployee WHERE employee_number LIKE 'IMP%' AND history_type = '+'"

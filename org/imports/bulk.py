@@ -29,9 +29,9 @@ BATCH_SIZE = 2000  # rows per INSERT/UPDATE statement and per "IN (…)" lookup
 Done = Callable[[list[int]], None]
 
 
-def _statement_size(columns: int, on: Any = connection) -> int:
+def _statement_size(columns: int) -> int:
     """Rows per INSERT: BATCH_SIZE, or fewer where the backend caps the parameters of one query (SQLite)."""
-    limit = on.features.max_query_params
+    limit = connection.features.max_query_params
     return max(1, min(BATCH_SIZE, limit // columns)) if limit else BATCH_SIZE
 
 
@@ -51,6 +51,7 @@ class BatchWriter:
         # previous batch, so escaped without it), or else sent as parameters.
         self.literal = connection.vendor == "mysql" and "NO_BACKSLASH_ESCAPES" not in connection.sql_mode
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projman-import-writer")
+        self.history_statements: dict[type[models.Model], tuple[str, list[Any]]] = {}
         self.pending: deque[tuple[Future, Sequence[Any], Done]] = deque()
 
     def __enter__(self) -> BatchWriter:
@@ -74,7 +75,11 @@ class BatchWriter:
             done([])
             return
         statements = _prepare(model, objs, literal=self.literal)
-        history = _history_statement(model, user=self.user, reason=self.reason, when=self.when)
+        if model not in self.history_statements:
+            self.history_statements[model] = _history_statement(
+                model, user=self.user, reason=self.reason, when=self.when
+            )
+        history = self.history_statements[model]
         future = self.pool.submit(self._run, statements, history, len(objs))
         self.pending.append((future, objs, done))
         while len(self.pending) > 1:  # one batch stored while one is prepared: memory stays at two batches
@@ -104,12 +109,10 @@ class BatchWriter:
                 ids.extend(row[0] for row in cursor.fetchall())
             if len(ids) != rows:
                 raise RuntimeError(f"{rows} rows inserted, {len(ids)} ids returned")
-            head, params = history
-            size = _statement_size(1, self.connection)
-            for start in range(0, len(ids), size):
-                # The ids are integers the database just returned; written out, they cost no parameter each.
-                listed = ", ".join(str(int(pk)) for pk in ids[start : start + size])
-                cursor.execute(head.replace("{ids}", listed), params)
+            # The ids are integers the database just returned: written out, they cost no parameter each, so one
+            # statement copies the whole batch whatever the backend's cap on parameters.
+            sql, params = history
+            cursor.execute(sql.replace("{ids}", ", ".join(str(int(pk)) for pk in ids)), params)
         return ids
 
 
@@ -152,11 +155,8 @@ def _literal_rows(rows: list[list[Any]]) -> str:
 
     columns = []
     for values in zip(*rows, strict=True):
-        kinds = set(map(type, values))
-        if kinds == {str}:
+        if all(type(v) is str for v in values):  # most columns: escaped without a type check each
             columns.append([f"'{v.decode()}'" for v in map(escape_string, values)])
-        elif kinds <= {int, type(None)}:
-            columns.append(["NULL" if v is None else str(v) for v in values])
         else:
             columns.append([_literal(v, escape_string) for v in values])
     return ", ".join(f"({', '.join(row)})" for row in zip(*columns, strict=True))

@@ -26,7 +26,7 @@ from org.imports import fields as f
 from org.imports.bulk import BATCH_SIZE, BatchWriter
 from org.imports.reading import MAX_FIELD, FileProblem, Table, column_label, normalise_header, read_table
 from org.models import AppliesTo, Assignment, Department, Employee, Level, Project, ProjectStatus, Role
-from org.services import assignments_batch_violations, lock_targets
+from org.services import REASON_LENGTH, assignments_batch_violations, lock_targets
 
 KINDS = ("departments", "employees", "projects", "roles", "assignments", "history")
 FORMATS = ("projman", "orangehrm", "jobhistory")
@@ -1034,7 +1034,7 @@ def run_import(
             report.problems.sort(key=lambda p: (p.row or 0, p.column or ""))
             if report.problems or dry_run:
                 return report
-            write(steps, user=user, reason=reason[:100], progress=progress)
+            write(steps, user=user, reason=reason[:REASON_LENGTH], progress=progress)
             report.written = True
     except (IntegrityError, DatabaseError) as exc:
         # A rule only the database knew about (or a concurrent writer): nothing of this import stays.
