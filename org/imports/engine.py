@@ -35,6 +35,7 @@ ONE_DAY = datetime.timedelta(days=1)
 
 Progress = Callable[[str, int, int], None]
 BLOCK_ROWS = 2000  # rows parsed together, a column at a time
+LINK_LEVELS = 16  # levels of a tree read upwards one query at a time before it is read whole
 BAD = object()  # a cell that could not be read: its row keeps no value for it
 
 
@@ -410,6 +411,7 @@ def fetch(
     wanted = set(keys)
     if not wanted:
         return []
+    queryset = queryset.order_by()  # in no order: a model's default ordering would make the database sort them
     if key_of is not None:
         stored = queryset.model._default_manager.count()
         if stored <= 2 * len(wanted):
@@ -419,6 +421,24 @@ def fetch(
     for part in chunks(sorted(wanted)):
         found.extend(queryset.filter(**{f"{key}__in": part}))
     return found
+
+
+def links_above(model: type[models.Model], key: str, attname: str, start: set[int]) -> list[tuple[int, str, Any]]:
+    """(id, key, parent id) of the rows ``start`` names and of every row above them in the tree ``attname`` links,
+    read a level at a time. Many starting rows, or a tree deeper than ``LINK_LEVELS``, are read whole in one pass
+    instead: then the IN lists would cost more than the rows."""
+    links = model.objects.order_by().values_list("id", key, attname)
+    if len(start) > BATCH_SIZE:
+        return list(links)
+    found: dict[int, tuple[int, str, Any]] = {}
+    frontier = start
+    for _ in range(LINK_LEVELS):
+        if not frontier:
+            return list(found.values())
+        level = [link for part in chunks(sorted(frontier)) for link in links.filter(id__in=part)]
+        found.update((link[0], link) for link in level)
+        frontier = {parent for _, _, parent in level if parent is not None and parent not in found}
+    return list(links)
 
 
 def concrete_attnames(model: type[models.Model]) -> list[str]:
@@ -491,9 +511,12 @@ class Planner:
             if ref is None:
                 continue
             wanted = {r.values[name] for r in checked if r.values.get(name)}
-            pairs = fetch(ref.model.objects.values_list(ref.key, "id"), ref.key, wanted, key_of=lambda v: v[0])
-            ids = {k.casefold(): i for k, i in pairs}
             self_reference = ref.model is model
+            # A reference to a row of this file that is already stored needs no lookup: it was read above.
+            ids = {k: values["id"] for k, values in stored.items()} if self_reference else {}
+            wanted = {w for w in wanted if w.casefold() not in ids}
+            pairs = fetch(ref.model.objects.values_list(ref.key, "id"), ref.key, wanted, key_of=lambda v: v[0])
+            ids.update((k.casefold(), i) for k, i in pairs)
             for r in checked:
                 target = r.values.get(name)
                 if not target:
@@ -507,7 +530,14 @@ class Planner:
                     sheet.at(r, name, f"Unknown {ref.noun} {target!r}: there is none {where}.")
         self_field = next((n for n in fields if (ref := REFERENCES.get((kind, n))) and ref.model is model), None)
         if self_field:
-            self.check_cycles(model, key, self_field, rows, lambda r: r.values[self_field])
+            self_attname = model._meta.get_field(self_field).attname
+            moved = [
+                r
+                for r in rows
+                if self_field in r.values
+                and r.values[self_field] != (stored.get(r.values[key].casefold()) or {}).get(self_attname)
+            ]
+            self.check_cycles(model, key, self_field, moved, lambda r: r.values[self_field])
         if kind == "employees":
             self.check_employees(rows, stored, fields)
         if kind == "projects":
@@ -581,30 +611,27 @@ class Planner:
         return kept
 
     def check_cycles(
-        self, model: type[models.Model], key: str, field_name: str, rows: list[Row], target_of: Callable[[Row], Any]
+        self, model: type[models.Model], key: str, field_name: str, moved: list[Row], target_of: Callable[[Row], Any]
     ) -> None:
-        """No row may end up above itself: the tree as stored, with this file's changes, walked from each row.
+        """No row may end up above itself: the tree as stored, with the links this file changes, walked from each
+        row of ``moved`` (the rows that give a row a new place in the tree; a loop must pass through one of them).
         ``target_of`` gives the id a row points to, ``("new", key)`` for a row of the file, or None."""
+        if not moved:
+            return
         attname = model._meta.get_field(field_name).attname
-        key_of_id: dict[int, str] = {}
-        parent_of: dict[str, str | None] = {}
-        stored_links = list(model.objects.values_list("id", key, attname))
-        for pk, k, _ in stored_links:
-            key_of_id[pk] = k.casefold()
-        for _, k, parent in stored_links:
-            parent_of[k.casefold()] = key_of_id.get(parent) if parent else None
-        for r in rows:
-            if field_name not in r.values:
-                continue
+        stored_links = links_above(model, key, attname, {t for r in moved if type(t := target_of(r)) is int})
+        key_of_id = {pk: k.casefold() for pk, k, _ in stored_links}
+        parent_of: dict[str, str | None] = {k.casefold(): key_of_id.get(parent) for _, k, parent in stored_links}
+        for r in moved:
             target = target_of(r)
             parent_of[r.values[key].casefold()] = (
                 target[1] if isinstance(target, tuple) else key_of_id.get(target) if target else None
             )
         noun = "department tree" if model is Department else "chain of managers"
         settled: set[str] = set()  # known to lead up to the top, or already reported: walked once, never again
-        for r in rows:
+        for r in moved:
             start = r.values[key].casefold()
-            if field_name not in r.values or start in settled:
+            if start in settled:
                 continue
             path: list[str] = []
             on_path: set[str] = set()
@@ -623,12 +650,19 @@ class Planner:
     def check_employees(self, rows: list[Row], stored: dict[str, dict], fields: list[str]) -> None:
         sheet = self.sheet
         if "work_email" in fields:
+            # Only an address new to its employee can belong to somebody else.
+            new_addresses = [
+                email
+                for r in rows
+                if (email := r.values["work_email"])
+                != (stored.get(r.values["employee_number"].casefold()) or {}).get("work_email")
+            ]
             owners = {
                 email: number.casefold()
                 for email, number in fetch(
                     Employee.objects.values_list("work_email", "employee_number"),
                     "work_email",
-                    [r.values["work_email"] for r in rows],
+                    new_addresses,
                     key_of=lambda v: v[0],
                 )
             }
@@ -711,7 +745,9 @@ class Planner:
 
     def employees_by_number(self, numbers: Iterable[str]) -> dict[str, Employee]:
         people = fetch(
-            Employee.objects.only("id", "employee_number", "first_name", "last_name", "leave_date", "hire_date"),
+            Employee.objects.only(
+                "id", "employee_number", "first_name", "last_name", "leave_date", "hire_date", "manager_id"
+            ),
             "employee_number",
             numbers,
         )
@@ -860,9 +896,12 @@ class Planner:
                 r.number: employees[r.values["manager"].casefold()].pk if r.values.get("manager") else None
                 for r in in_force.values()
             }
-            self.check_cycles(
-                Employee, "employee_number", "manager", list(in_force.values()), lambda r: managers[r.number]
-            )
+            moved = [
+                r
+                for r in in_force.values()
+                if managers[r.number] != employees[r.values["employee_number"].casefold()].manager_id
+            ]
+            self.check_cycles(Employee, "employee_number", "manager", moved, lambda r: managers[r.number])
         self.stored_employee_fields = {
             values["id"]: values
             for values in fetch(
