@@ -9,7 +9,9 @@ created again), with 50 departments in place and the employee table emptied befo
 1. ``LOAD DATA LOCAL INFILE`` of the same rows into the same table (org_employee, ids and foreign keys resolved
    beforehand, no history): the physical limit;
 2. our import of the CSV file (``org.imports.engine.run_import``: parse, full validation, bulk writes with a
-   history row for each employee, one transaction), then the same file again (nothing to write);
+   history row for each employee, one transaction), then the same file again (nothing to write), then a day's
+   changes into the full table (every hundredth employee promoted, a tenth of those under a new manager, and
+   100 new hires);
 3. django-import-export's bulk mode (use_bulk, batch_size 2000, skip_diff, cached instance loader) on the same
    file, without the manager column: its bulk mode cannot point to rows of the same batch;
 4. queries per import at the small and the full size, and the peak of Python memory (tracemalloc, in runs of
@@ -61,6 +63,17 @@ def employee_rows(count: int) -> list[tuple]:
         )
         for i in range(count)
     ]
+
+
+def daily_changes(rows: list[tuple]) -> list[tuple]:
+    """A day's file from HR into the full table: every hundredth employee promoted (a tenth of them moved under
+    the top manager as well), and a hundred new hires."""
+    changed = [
+        (*row[:4], "Senior Engineer", row[5], rows[0][0] if i % 1000 == 0 else row[6], row[7])
+        for i, row in enumerate(rows)
+        if i and i % 100 == 0
+    ]
+    return changed + employee_rows(len(rows) + 100)[len(rows) :]
 
 
 def as_csv(rows: list[tuple]) -> bytes:
@@ -306,6 +319,11 @@ def main() -> int:
         results["again"], report, _ = ours(data)
         assert report.changes == 0 and Employee.history.count() == n
         print(f"import_org, unchanged file: {results['again']:.2f} s ({report.summary()[0]})", flush=True)
+        changes = daily_changes(rows)
+        results["delta"], report, _ = ours(as_csv(changes))
+        delta_summary = report.summary()[0]
+        assert report.counts["employees"].created == 100 and Employee.objects.count() == n + 100
+        print(f"import_org, a day's changes: {results['delta']:.2f} s ({delta_summary})", flush=True)
         if not options.skip_peer:
             empty_employees()
             results["peer"] = peer(data)
@@ -338,6 +356,10 @@ def main() -> int:
         f"| import_org, same file again (writes nothing) | {results['again']:.2f} | {rate(results['again'])} "
         f"| {load / results['again']:.2f}× |",
     ]
+    lines.append(
+        f"| import_org, a day's changes into the {n:,} ({delta_summary}) | {results['delta']:.2f} "
+        f"| {len(changes) / results['delta']:,.0f} | |"
+    )
     if "peer" in results:
         lines.append(
             f"| django-import-export bulk mode (no manager column, no history) | {results['peer']:.2f} "
