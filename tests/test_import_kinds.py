@@ -68,6 +68,31 @@ def test_a_changed_row_is_updated_in_place_with_a_change_record(tmp_path):
     assert change.manager_id == bob.manager_id  # the history row is the whole row, not just the changed fields
 
 
+def test_keys_match_whatever_their_case_however_small_the_file(tmp_path):
+    """A code, number or name in another case is the stored row, alone in a file as among many (SQLite compares
+    text with regard to case, MariaDB's collation does not: the answer is the same on both)."""
+    load_examples()
+    departments = Department.objects.count()
+
+    import_ok("departments", write(tmp_path, "code,name\neng,Engineering and more\n"))
+    import_ok(
+        "employees",
+        write(
+            tmp_path,
+            "employee_number,first_name,last_name,work_email,manager\ne002,Bob,Smith,bob.smith@projman.example,e001\n",
+        ),
+    )
+    import_ok(
+        "assignments", write(tmp_path, "employee,role,department,level,start_date\ne002,sponsor,eng,C,2025-01-01\n")
+    )
+
+    assert Department.objects.count() == departments
+    assert Department.objects.get(code="ENG").name == "Engineering and more"
+    bob = Employee.objects.get(employee_number="E002")
+    assert bob.manager.employee_number == "E001"
+    assert Assignment.objects.get(role__name="Sponsor", department__code="ENG", start_date="2025-01-01").employee == bob
+
+
 def test_dry_run_counts_what_would_change_and_writes_nothing(tmp_path):
     load_examples()
     path = write(

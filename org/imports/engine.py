@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, models, transaction
+from django.db import DatabaseError, IntegrityError, connections, models, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
@@ -406,7 +406,9 @@ def fetch(
 
     Given ``key_of`` (how to read the text key off a row), a file that names most of a table reads the whole table
     in one pass instead, keeping the rows whose key matches without regard to case: building ``IN`` lists of
-    thousands of values costs more than reading the rows. Into an empty table, nothing is read at all.
+    thousands of values costs more than reading the rows. So does any file on SQLite, whose ``IN`` compares text
+    with regard to case (MariaDB's collations do not), so that a key matches whatever its case and whatever the
+    size of the file. Into an empty table, nothing is read at all.
     """
     wanted = set(keys)
     if not wanted:
@@ -414,7 +416,7 @@ def fetch(
     queryset = queryset.order_by()  # in no order: a model's default ordering would make the database sort them
     if key_of is not None:
         stored = queryset.model._default_manager.count()
-        if stored <= 2 * len(wanted):
+        if stored <= 2 * len(wanted) or connections[queryset.db].vendor == "sqlite":
             folded = {k.casefold() for k in wanted}
             return [row for row in queryset.iterator(BATCH_SIZE) if key_of(row).casefold() in folded] if stored else []
     found: list[Any] = []
@@ -750,11 +752,14 @@ class Planner:
             ),
             "employee_number",
             numbers,
+            key_of=lambda e: e.employee_number,
         )
         return {e.employee_number.casefold(): e for e in people}
 
     def targets(self, model: type[Department | Project], codes: Iterable[str | None]) -> dict[str, Any]:
-        found = fetch(model.objects.only("id", "code", "name"), "code", [c for c in codes if c])
+        found = fetch(
+            model.objects.only("id", "code", "name"), "code", [c for c in codes if c], key_of=lambda t: t.code
+        )
         return {t.code.casefold(): t for t in found}
 
     def plan_assignments(
