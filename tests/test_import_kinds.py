@@ -93,6 +93,32 @@ def test_keys_match_whatever_their_case_however_small_the_file(tmp_path):
     assert Assignment.objects.get(role__name="Sponsor", department__code="ENG", start_date="2025-01-01").employee == bob
 
 
+def test_work_emails_may_move_between_employees_in_one_file(tmp_path):
+    """Addresses are unique, yet two people may swap theirs, and a new hire may take the address of someone who
+    gets another in the same file: each row is checked against what the file leaves, and so is it written."""
+    load_examples()
+    path = write(
+        tmp_path,
+        "employee_number,first_name,last_name,work_email\n"
+        "E001,Ana,García,bob.smith@projman.example\n"
+        "E002,Bob,Smith,ana.garcia@projman.example\n"
+        "E900,Carla,Pérez,carla.perez@projman.example\n"
+        "E003,Carla,Pérez,carla.p@projman.example\n",
+    )
+
+    assert "employees: 1 would be created, 3 would be updated" in import_ok("employees", path, "--dry-run")
+    output = import_ok("employees", path)
+
+    assert "employees: 1 created, 3 updated" in output
+    emails = dict(Employee.objects.values_list("employee_number", "work_email"))
+    assert (emails["E001"], emails["E002"]) == ("bob.smith@projman.example", "ana.garcia@projman.example")
+    assert (emails["E900"], emails["E003"]) == ("carla.perez@projman.example", "carla.p@projman.example")
+    # The history holds each employee's new address, and nothing of the way there.
+    assert Employee.history.filter(employee_number="E002").latest().work_email == "ana.garcia@projman.example"
+    assert not Employee.history.filter(work_email__contains="invalid").exists()
+    assert "Nothing to change" in import_ok("employees", path)
+
+
 def test_dry_run_counts_what_would_change_and_writes_nothing(tmp_path):
     load_examples()
     path = write(

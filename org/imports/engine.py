@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connections, models, transaction
+from django.db.models import Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
@@ -389,6 +391,9 @@ class Step:
     make: Callable[[Any], dict[str, Any]] | None = None
     key: str | None = None
     created: dict[str, int] = field(default_factory=dict)
+    # Employees whose work e-mail another row of this file takes (a move or a swap): the address is unique, so
+    # they give it up for a placeholder before any row is written.
+    release_emails: list[int] = field(default_factory=list)
 
     def resolve(self, value: Any) -> Any:
         return self.created[value[1]] if isinstance(value, tuple) else value
@@ -472,6 +477,7 @@ class Planner:
         self.dry_run = report.dry_run
         self.row_of_key: dict[Any, int] = {}
         self.steps: list[Step] = []
+        self.release_emails: list[int] = []
 
     def count(self, model: type[models.Model]) -> Counts:
         return self.report.counts.setdefault(str(model._meta.verbose_name_plural), Counts())
@@ -551,7 +557,7 @@ class Planner:
         if self.report.problems:
             return
         attname_of = {name: model._meta.get_field(name).attname for name in fields}
-        step = Step(model, key=key)
+        step = Step(model, key=key, release_emails=self.release_emails)
 
         def make(r: Row) -> dict[str, Any]:
             return {key: r.values[key], **{attname_of[name]: step.resolve(r.values[name]) for name in fields}}
@@ -676,7 +682,11 @@ class Planner:
                     continue
                 in_file[email] = r
                 owner = owners.get(email)
-                if owner is not None and owner != number and owner not in self.row_of_key:
+                if owner is None or owner == number:
+                    continue
+                if owner in self.row_of_key:  # the owner's own row gives them another address
+                    self.release_emails.append(stored[owner]["id"])
+                else:
                     sheet.at(r, "work_email", f"{email} already belongs to employee {owner.upper()} in the database.")
         for r in rows:
             before = stored.get(r.values["employee_number"].casefold()) or {}
@@ -1014,6 +1024,9 @@ def write(steps: list[Step], *, user: Any = None, reason: str = "", progress: Pr
         return record
 
     for step in steps:
+        for part in chunks(step.release_emails):  # no history record: the placeholder never outlives the import
+            placeholder = Concat(Value("import-"), Cast("pk", models.CharField()), Value("@moving.invalid"))
+            step.model._default_manager.filter(pk__in=part).update(work_email=placeholder)
         with BatchWriter(user=user, reason=reason, when=when) as writer:
             for level in step.levels:
                 for part in chunks(level):
