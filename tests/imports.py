@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from openpyxl import Workbook
 
 from org.models import Assignment, Department, Employee, Project, Role
 
@@ -58,3 +62,22 @@ def load_examples(tmp_path: Path | None = None) -> None:
     """The example files of docs/examples, imported in dependency order."""
     for kind in ("departments", "roles", "employees", "projects", "assignments"):
         import_ok(kind, EXAMPLES / f"{kind}.csv")
+
+
+def workbook(rows: list[list[object]], *, above: int = 0, damage: tuple[str, Callable[[bytes], bytes]] = ()) -> bytes:
+    """An XLSX file of ``rows`` (cells typed as given), after ``above`` blank rows; ``damage`` (a member of the zip
+    and what to do to its bytes) breaks it as a bad copy or a careless tool would."""
+    book = Workbook()
+    for row in [[]] * above + rows:
+        book.active.append(row)
+    saved = io.BytesIO()
+    book.save(saved)
+    if not damage:
+        return saved.getvalue()
+    member, change = damage
+    out = io.BytesIO()
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            target.writestr(item, change(data) if item.filename == member else data)
+    return out.getvalue()

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from org.imports.engine import run_import
-from tests.imports import import_fails, load_examples, snapshot, write
+from tests.imports import import_fails, load_examples, snapshot, workbook, write
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +40,12 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         (EMPLOYEES + "E9,Iñigo,Muñoz,i@x.example,ENG,,,\n").encode("cp1252"),
         ("--encoding", "utf-8"),
         ["row 2, column B: Byte 0xf1 is not valid utf-8"],
+    ),
+    "mixed encodings": (
+        "employees",
+        (EMPLOYEES + "E9,Iñigo,Muñoz,i@x.example,ENG,,,\n").encode() + b"E10,Jos\xe9,Ruiz,j@x.example,ENG,,,\n",
+        (),
+        ["row 3, column B: Byte 0xe9 is not valid utf-8; the rest of the file is UTF-8, so it mixes encodings"],
     ),
     "unknown encoding": ("employees", EMPLOYEES, ("--encoding", "klingon"), ["Unknown encoding 'klingon'"]),
     "empty file": ("roles", b"", (), ["row 1: The file is empty; expected a header row and at least one data row."]),
@@ -251,6 +257,39 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
             "row 3, column B (name): A value is required here.",
             "row 3, column C (department): A value is required here.",
         ],
+    ),
+    "a cell spanning lines, then a bad row": (
+        "departments",
+        'code,name,active\nQ1,"Quality,\nfirst line\nand second",yes\n\nQ2,Second,maybe\n',
+        (),
+        ["row 4, column C (active): 'maybe' is not yes or no"],  # as a spreadsheet numbers it, not line 6
+    ),
+    "a workbook's header below blank rows": (
+        "departments",
+        workbook([["code", "name", "colour"], ["X", "Y", "blue"]], above=2),
+        (),
+        ["row 3, column C (colour): Unknown column 'colour'"],
+    ),
+    "a workbook with a sheet cut short": (
+        "roles",
+        workbook([["name"], ["Coach"]], damage=("xl/worksheets/sheet1.xml", lambda b: b[: len(b) // 2])),
+        (),
+        ["The XLSX workbook is damaged (unclosed token: line 1, column"],
+    ),
+    "a workbook with broken styles": (
+        "roles",
+        workbook(
+            [["name"], ["Coach"]],
+            damage=("xl/styles.xml", lambda b: b.replace(b"<fonts", b"<numFmts><numFmt/></numFmts><fonts", 1)),
+        ),
+        (),
+        ["row 1: The file is not a readable XLSX workbook"],
+    ),
+    "a workbook that is not XML": (
+        "roles",
+        workbook([["name"], ["Coach"]], damage=("xl/workbook.xml", lambda b: b"not xml")),
+        (),
+        ["row 1: The file is not a readable XLSX workbook (syntax error: line 1, column 0); save it again"],
     ),
     "not a workbook": ("roles", b"PK\x03\x04 this is no zip", (), ["row 1: The file is not a readable XLSX workbook"]),
     "a binary file": ("roles", b"name\n\x00\x01\x02", (), ["row 1: The file contains NUL bytes"]),

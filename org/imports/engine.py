@@ -262,18 +262,26 @@ class Sheet:
             if column is None:
                 if name not in ignored:
                     expected = ", ".join(c.field for c in columns)
-                    self.problem(1, column_label(i, header), f"Unknown column {raw!r}; the columns are: {expected}.")
+                    self.problem(
+                        table.header_row,
+                        column_label(i, header),
+                        f"Unknown column {raw!r}; the columns are: {expected}.",
+                    )
                 continue
             if column.field in index_of:
                 first = column_label(index_of[column.field], header)
-                self.problem(1, column_label(i, header), f"Column {column.field!r} appears twice (first in {first}).")
+                self.problem(
+                    table.header_row,
+                    column_label(i, header),
+                    f"Column {column.field!r} appears twice (first in {first}).",
+                )
                 continue
             index_of[column.field] = i
             self.labels[column.field] = column_label(i, header)
         for column in columns:
             if column.required and column.field not in index_of:
                 names = " or ".join(repr(n) for n in column.names[:3])
-                self.problem(1, repr(column.field), f"Missing column {names}: it is required.")
+                self.problem(table.header_row, repr(column.field), f"Missing column {names}: it is required.")
         if ignored and (skipped := [h for h in header if normalise_header(h) in ignored]):
             report.notes.append(f"Ignored columns ProjMan has no field for: {', '.join(skipped)}.")
         if report.problems:

@@ -11,7 +11,6 @@ import csv
 import datetime
 import io
 import re
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from openpyxl.utils import get_column_letter
 
 MAX_FIELD = 10_000  # characters; no column of ours holds more, so a longer cell is a broken file, not data
 XLSX_MAGIC = b"PK\x03\x04"
+RESAVE = "save it again from the spreadsheet program, or as CSV."
 
 
 class FileProblem(Exception):
@@ -37,6 +37,7 @@ class Table:
     estimated_rows: int  # for progress: the line count of a CSV (a cell may span lines), exact for XLSX
     encoding: str | None  # None for XLSX
     delimiter: str | None
+    header_row: int = 1  # an XLSX sheet may leave rows blank above its header
 
 
 def normalise_header(name: str) -> str:
@@ -74,7 +75,12 @@ def decode(data: bytes, encoding: str | None) -> tuple[str, str]:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as exc:
             raise _decode_problem(data, exc, "utf-16") from None
-    for candidate in ("utf-8-sig", "cp1252", "latin-1"):
+    try:
+        return data.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        if _mostly_utf8(data):
+            raise _decode_problem(data, exc, "utf-8", mixed=True) from None
+    for candidate in ("cp1252", "latin-1"):
         try:
             return data.decode(candidate), candidate
         except UnicodeDecodeError:
@@ -82,15 +88,27 @@ def decode(data: bytes, encoding: str | None) -> tuple[str, str]:
     raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
 
 
-def _decode_problem(data: bytes, exc: UnicodeDecodeError, encoding: str) -> FileProblem:
+UTF8_CHARACTER = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """Whether most of the non-ASCII bytes of ``data`` (which is not valid UTF-8) form UTF-8 characters: a UTF-8
+    file with a stray byte or line from elsewhere, which read as Windows-1252 would turn every accent into mojibake.
+    A real Windows-1252 file seldom has even one such pair (``Ã©``)."""
+    in_characters = sum(len(m) for m in UTF8_CHARACTER.findall(data))
+    return in_characters > sum(1 for b in data if b >= 0x80) - in_characters
+
+
+def _decode_problem(data: bytes, exc: UnicodeDecodeError, encoding: str, *, mixed: bool = False) -> FileProblem:
     before = data[: exc.start]
     line_start = before.rfind(b"\n") + 1
     row = before.count(b"\n") + 1
     line = before[line_start:]
     delimiter = b";" if line.count(b";") > line.count(b",") else b","
     column = get_column_letter(line.count(delimiter) + 1)
+    mixture = "the rest of the file is UTF-8, so it mixes encodings; " if mixed else ""
     return FileProblem(
-        f"Byte 0x{data[exc.start]:02x} is not valid {encoding}; choose the file's encoding with --encoding "
+        f"Byte 0x{data[exc.start]:02x} is not valid {encoding}; {mixture}choose the file's encoding with --encoding "
         "(e.g. cp1252 or latin-1) or save it as UTF-8.",
         row=row,
         column=column,
@@ -113,12 +131,15 @@ def _read_csv(data: bytes, encoding: str | None) -> Table:
         raise FileProblem("The file has no header row; expected the column names on row 1.", row=1)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
+        # Numbered as a spreadsheet shows them: a cell spanning lines is one row, a blank line is a row too.
+        number = 1
         try:
             for cells in reader:
-                if "".join(cells).strip():  # blank lines are not rows
-                    yield reader.line_num, cells
+                number += 1
+                if "".join(cells).strip():  # blank lines hold no data
+                    yield number, cells
         except csv.Error as exc:
-            raise FileProblem(f"The CSV cannot be read here: {exc}.", row=max(1, reader.line_num)) from None
+            raise FileProblem(f"The CSV cannot be read here: {exc}.", row=number + 1) from None
 
     newline = "\n" if "\n" in text else "\r"
     return Table(header, rows(), text.count(newline), used, delimiter)
@@ -152,30 +173,33 @@ def _cell_text(value: object) -> str:
 
 
 def _read_xlsx(data: bytes) -> Table:
+    # openpyxl raises whatever its XML and zip parsers do on a damaged file (ParseError, TypeError, …): any error
+    # while reading is the file's, and is told as such.
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise FileProblem(f"The file is not a readable XLSX workbook ({exc}).", row=1) from None
+    except Exception as exc:
+        raise FileProblem(f"The file is not a readable XLSX workbook ({exc}); {RESAVE}", row=1) from None
     try:
         sheet = workbook.worksheets[0]
         lines: Iterator[tuple] = sheet.iter_rows(values_only=True)
         header: list[str] | None = None
+        header_row = 1
         rows: list[tuple[int, list[str]]] = []
         for number, values in enumerate(lines, start=1):
             cells = [_cell_text(v) for v in values]
             if header is None:
                 if not any(c.strip() for c in cells):
                     continue
-                header = cells
+                header, header_row = cells, number
                 continue
             if any(c.strip() for c in cells):
                 rows.append((number, cells))
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise FileProblem(f"The XLSX workbook is damaged ({exc}).") from None
+    except Exception as exc:
+        raise FileProblem(f"The XLSX workbook is damaged ({exc}); {RESAVE}") from None
     finally:
         workbook.close()
     if header is None:
         raise FileProblem("The workbook's first sheet is empty; expected a header row and data rows.", row=1)
     while header and not header[-1].strip():
         header.pop()
-    return Table(header, rows, len(rows), None, None)
+    return Table(header, rows, len(rows), None, None, header_row)
