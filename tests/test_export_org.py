@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
+import subprocess
+import sys
 
 import pytest
 from django.core.management import call_command
@@ -13,6 +17,7 @@ from openpyxl import load_workbook
 from org.models import Assignment, Department, Employee, Project, Role
 from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory
 from tests.imports import export, import_ok, load_examples, snapshot, write
+from tests.topology import ROOT
 
 pytestmark = pytest.mark.django_db
 KINDS = ("departments", "roles", "employees", "projects", "assignments")
@@ -76,6 +81,72 @@ def test_cells_that_a_spreadsheet_would_run_are_neutralised_and_survive_the_roun
     assert "Nothing to change" in import_ok("employees", write(tmp_path, text))
     assert "Nothing to change" in import_ok("departments", write(tmp_path, export("departments"), "d.csv"))
     assert snapshot() == before
+
+
+AWKWARD = {
+    "a line break as a browser sends it": "Line one\r\nLine two",
+    "a lone carriage return": "line1\rline2",
+    "a vertical tab pasted from Word": "a\x0bb",
+    "text that looks like Excel's escape": "see _x000D_ here",
+    "an apostrophe already before a formula character": "'=already",
+    "two apostrophes": "''quoted",
+    "a leading apostrophe in a name": "'s-Hertogenbosch",
+}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+@pytest.mark.parametrize("text", AWKWARD.values(), ids=AWKWARD.keys())
+def test_awkward_text_survives_export_then_import_exactly(tmp_path, suffix, text):
+    """What the admin or the shell may store comes back from a file the same, whatever the file format can hold
+    (XML keeps no carriage return nor control character; CSV must quote a lone carriage return)."""
+    load_examples()
+    Project.objects.filter(code="ERP").update(description=text)
+    Assignment.objects.filter(project__code="ERP").update(note=text)
+    before = snapshot()
+
+    for kind in ("projects", "assignments"):
+        path = tmp_path / f"{kind}{suffix}"
+        call_command("export_org", kind, "--output", str(path), stderr=io.StringIO())
+        assert "Nothing to change" in import_ok(kind, path), kind
+    assert snapshot() == before
+    assert Project.objects.get(code="ERP").description == text
+
+
+def test_an_export_file_is_written_whole_or_not_at_all(tmp_path):
+    EmployeeFactory()
+    umask = os.umask(0o022)
+    try:
+        call_command("export_org", "employees", "-o", str(tmp_path / "e.xlsx"), stderr=io.StringIO())
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "e.xlsx").stat().st_mode) == 0o644  # not the temporary file's 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["e.xlsx"]  # nothing left beside it
+
+    with pytest.raises(CommandError, match=r"Cannot write .*nowhere/e\.csv: No such file or directory\."):
+        call_command("export_org", "employees", "-o", str(tmp_path / "nowhere" / "e.csv"), stderr=io.StringIO())
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path):
+    """`export_org … | head`: the pipe closes under a long export, which ends quietly."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "PROJMAN_"))}
+    env.update(DEBUG="true", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
+    create = (
+        "from org.models import Department as D\n"
+        "D.objects.bulk_create(D(code=f'D{i}', name='x' * 150) for i in range(20000))"
+    )
+    subprocess.run([*manage, "shell", "-c", create], cwd=ROOT, env=env, check=True, timeout=120)
+
+    export = subprocess.Popen(
+        [*manage, "export_org", "departments"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert export.stdout.readline() == b"code,name,parent,active\r\n"
+    export.stdout.close()
+    errors = export.stderr.read().decode()
+    export.wait(timeout=60)
+
+    assert "Traceback" not in errors and "BrokenPipe" not in errors, errors
 
 
 def test_export_assignments_names_targets_by_code():

@@ -1,7 +1,8 @@
 """Exports: the rows of one kind in the columns the importer reads, so that export then import changes nothing.
 
 Cells that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage return) get a leading
-apostrophe; the importer drops it again.
+apostrophe; the importer drops it again. Text holding what a file format cannot keep as it is (a lone carriage
+return in CSV, control characters in XLSX) is quoted or escaped so that it comes back the same.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -74,11 +76,25 @@ HEADERS: dict[tuple[str, str], list[str]] = {
 }
 
 
+ESCAPED_STARTS = tuple(f"'{c}" for c in (*FORMULA_STARTS, "'"))
+
+
 def neutralise(value: Any) -> Any:
-    """A text cell that a spreadsheet would evaluate, made plain text with a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """A text cell that a spreadsheet would evaluate, made plain text with a leading apostrophe; and text that
+    already starts with an apostrophe before such a character (or before another apostrophe) gets one more, since
+    the importer drops one."""
+    if isinstance(value, str) and (value.startswith(FORMULA_STARTS) or value.startswith(ESCAPED_STARTS)):
         return "'" + value
     return value
+
+
+# XML keeps no carriage return (a reader turns CR LF into LF) and no control character: a workbook spells them
+# _xHHHH_ as Excel does, and spells a text that looks like such an escape with its underscore escaped (_x005F_).
+XLSX_UNSAFE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+
+
+def xlsx_text(value: Any) -> Any:
+    return XLSX_UNSAFE.sub(lambda m: f"_x{ord(m[0]):04X}_", value) if isinstance(value, str) else value
 
 
 def _rows(kind: str, fmt: str) -> Iterator[tuple]:
@@ -161,7 +177,7 @@ def export_rows(kind: str, fmt: str = "projman") -> tuple[list[str], Iterator[li
 
 def write_csv(kind: str, stream: IO[str], fmt: str = "projman") -> int:
     header, rows = export_rows(kind, fmt)
-    writer = csv.writer(stream, lineterminator="\n")
+    writer = csv.writer(stream, lineterminator="\r\n")  # RFC 4180; with \r in it, a cell holding one is quoted
     writer.writerow(header)
     count = 0
     for row in rows:
@@ -177,7 +193,7 @@ def write_xlsx(kind: str, stream: IO[bytes], fmt: str = "projman") -> int:
     sheet.append(header)
     count = 0
     for row in rows:
-        sheet.append(row)
+        sheet.append([xlsx_text(v) for v in row])
         count += 1
     workbook.save(stream)
     return count

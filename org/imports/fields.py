@@ -58,9 +58,10 @@ class Column:
 
 
 def neutral_text(value: str) -> str:
-    """The cell as text, refusing what a spreadsheet would run as a formula. A leading apostrophe (how exports
-    neutralise such cells, and how spreadsheets mark text) is dropped, so exported files import unchanged."""
-    if value.startswith("'") and value[1:2] in FORMULA_STARTS:
+    """The cell as text, refusing what a spreadsheet would run as a formula. A leading apostrophe before such a
+    character or before another apostrophe (how exports neutralise such cells, and how spreadsheets mark text) is
+    dropped, so exported files import unchanged."""
+    if value.startswith("'") and value[1:2] and value[1] in (*FORMULA_STARTS, "'"):
         return value[1:]
     if value.startswith(FORMULA_STARTS):
         raise ValueError(

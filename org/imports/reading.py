@@ -158,9 +158,14 @@ def _lines(text: str) -> Iterator[str]:
         start = end + 1
 
 
+XLSX_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
 def _cell_text(value: object) -> str:
     if value is None:
         return ""
+    if isinstance(value, str):  # Excel spells a carriage return or control character _xHHHH_, and _ as _x005F_
+        return XLSX_ESCAPE.sub(lambda m: chr(int(m[1], 16)), value) if "_x" in value else value
     if isinstance(value, datetime.datetime):
         return value.date().isoformat() if value.time() == datetime.time() else value.isoformat(sep=" ")
     if isinstance(value, datetime.date):

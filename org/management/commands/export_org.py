@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +29,34 @@ class Command(BaseCommand):
             raise CommandError(f"No {fmt} export for {kind}; choose one of: {known}.")
         output = options["output"]
         if not output:
-            write_csv(kind, self.stdout, fmt)
+            try:
+                write_csv(kind, self.stdout, fmt)
+                self.stdout.flush()
+            except BrokenPipeError:  # the reader stopped early (`export_org … | head`): not an error of ours
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python would flush into it at exit
             return
         path = Path(output)
+        xlsx = path.suffix.lower() == ".xlsx"
+        # Written beside the file and moved over it once complete: a failure leaves no half-written file behind,
+        # nor an earlier export destroyed.
         try:
-            if path.suffix.lower() == ".xlsx":
-                with path.open("wb") as stream:
-                    count = write_xlsx(kind, stream, fmt)
-            else:
-                with path.open("w", encoding="utf-8", newline="") as stream:
-                    count = write_csv(kind, stream, fmt)
+            with tempfile.NamedTemporaryFile(
+                "wb" if xlsx else "w",
+                dir=path.parent,
+                prefix=f".{path.name}.",
+                delete=False,
+                **({} if xlsx else {"encoding": "utf-8", "newline": ""}),
+            ) as stream:
+                partial = Path(stream.name)
+                try:
+                    count = write_xlsx(kind, stream, fmt) if xlsx else write_csv(kind, stream, fmt)
+                except BaseException:
+                    partial.unlink()
+                    raise
+            umask = os.umask(0)
+            os.umask(umask)
+            partial.chmod(0o666 & ~umask)  # as a file opened for writing would be, not the temporary file's 0600
+            partial.replace(path)
         except OSError as exc:
             raise CommandError(f"Cannot write {path}: {exc.strerror}.") from None
         self.stderr.write(f"{count} {kind} rows written to {path}")
