@@ -116,6 +116,65 @@ def test_a_later_move_ends_the_open_period_and_moves_the_employee(tmp_path):
     assert carla.history.latest().history_type == "~"
 
 
+def test_a_file_of_only_the_latest_move_ends_the_stored_stay(tmp_path):
+    """HR systems send the changes since the last export: one row moves Carla, whose stored history this file does
+    not repeat; she leaves DAT the day before, and is never in two home departments at once."""
+    load_examples()
+    import_ok("history", EXAMPLES / "history.csv")
+    path = write(tmp_path, "employee_number,effective_date,department,job_title\nE003,2024-03-01,FIN,Controller\n")
+
+    output = import_ok("history", path)
+
+    assert "assignments: 1 created, 1 updated" in output
+    assert member_periods("E003") == [
+        ("ENG", D(2020, 9, 1), D(2021, 12, 31), "R"),
+        ("DAT", D(2022, 1, 1), D(2024, 2, 29), "R"),
+        ("FIN", D(2024, 3, 1), None, "R"),
+    ]
+    assert Employee.objects.get(employee_number="E003").department.code == "FIN"
+    change = Assignment.history.filter(department__code="DAT", history_type="~").latest()
+    assert change.end_date == D(2024, 2, 29)
+    before = snapshot()
+    assert "Nothing to change" in import_ok("history", path)
+    assert snapshot() == before
+
+
+def test_an_older_file_fits_before_the_stored_moves_and_leaves_today_as_it_is(tmp_path):
+    load_examples()
+    import_ok("history", EXAMPLES / "history.csv")
+    path = write(tmp_path, "employee_number,effective_date,department,job_title\nE003,2019-01-01,FIN,Trainee\n")
+
+    import_ok("history", path)
+
+    assert member_periods("E003")[:2] == [
+        ("FIN", D(2019, 1, 1), D(2020, 8, 31), "R"),
+        ("ENG", D(2020, 9, 1), D(2021, 12, 31), "R"),
+    ]
+    carla = Employee.objects.get(employee_number="E003")
+    assert (carla.department.code, carla.job_title) == ("DAT", "Data Engineer")  # the stored move of 2022 stands
+
+
+def test_a_row_in_the_stored_department_is_a_new_title_and_a_clash_with_a_stored_move_is_named(tmp_path):
+    load_examples()
+    import_ok("history", EXAMPLES / "history.csv")
+    promoted = write(tmp_path, "employee_number,effective_date,department,job_title\nE003,2023-05-01,DAT,Lead\n")
+
+    output = import_ok("history", promoted)
+
+    assert "assignments: 0 created, 0 updated" in output
+    assert member_periods("E003")[-1] == ("DAT", D(2022, 1, 1), None, "R")
+    assert Employee.objects.get(employee_number="E003").job_title == "Lead"
+
+    clash = write(tmp_path, "employee_number,effective_date,department\nE003,2022-01-01,FIN\n", "clash.csv")
+    before = snapshot()
+    report = import_fails("history", clash)
+    assert report == (
+        "clash.csv: row 2, column C (department): Carla Pérez is stored as moving to DAT on 2022-01-01, not to FIN;"
+        " correct one of them (the stored stay in the admin).\n"
+    )
+    assert snapshot() == before
+
+
 def test_a_new_title_in_the_same_department_is_not_a_move_and_a_leaver_period_ends_on_the_leave_date(tmp_path):
     load_examples()
     path = write(

@@ -937,35 +937,51 @@ class Planner:
         people = Step(Employee)
         changed: set[str] = set()
         self.count(Employee)
+        stays: dict[int, list[Assignment]] = defaultdict(list)  # each employee's stored home-department stays
+        if role.pk is not None:
+            for stay in fetch(
+                Assignment.objects.filter(role=role, department__isnull=False).select_related("department"),
+                "employee_id",
+                [employees[number].pk for number in by_employee],
+            ):
+                stays[stay.employee_id].append(stay)
         for number, changes in by_employee.items():
             employee = employees[number]
             changes.sort(key=lambda r: r.values["effective_date"])
-            periods: list[tuple[Row, datetime.date, datetime.date | None]] = []
-            for r in changes:
-                start = r.values["effective_date"]
-                if (
-                    periods
-                    and departments[r.values["department"].casefold()].pk
-                    == departments[periods[-1][0].values["department"].casefold()].pk
-                ):
-                    continue  # same department: a new title or manager, not a move
-                if periods:
-                    periods[-1] = (periods[-1][0], periods[-1][1], start - ONE_DAY)
-                periods.append((r, start, None))
-            if employee.leave_date is not None:
-                last_row, last_start, _ = periods[-1]
-                periods[-1] = (last_row, last_start, employee.leave_date)
-            for r, start, end in periods:
-                a = Assignment(
-                    employee=employee,
-                    role=role,
-                    department=departments[r.values["department"].casefold()],
-                    level=role.default_level,
-                    start_date=start,
-                    end_date=end,
-                )
-                wanted.append((r, a))
-            if number in in_force:
+            timeline = self.home_timeline(employee, changes, stays[employee.pk], departments)
+            for r, stay, start, end in timeline:
+                if stay is None:
+                    department = departments[r.values["department"].casefold()]
+                    wanted.append(
+                        (
+                            r,
+                            Assignment(
+                                employee=employee,
+                                role=role,
+                                department=department,
+                                level=role.default_level,
+                                start_date=start,
+                                end_date=end,
+                            ),
+                        )
+                    )
+                elif end != stay.end_date:  # a stored stay the file's next move ends
+                    wanted.append(
+                        (
+                            r,
+                            Assignment(
+                                employee=employee,
+                                role=role,
+                                department=stay.department,
+                                level=stay.level,
+                                start_date=start,
+                                end_date=end,
+                            ),
+                        )
+                    )
+            # A stored move in force today, later than the file's row for today, keeps the employee where it put them.
+            stored_move = max((start for _, stay, start, _ in timeline if stay and start <= today), default=None)
+            if number in in_force and not (stored_move and stored_move > in_force[number].values["effective_date"]):
                 self.plan_employee_update(employee, in_force[number], employees, departments, people, changed)
         fields_changed = sorted(changed)
         if role_step:
@@ -981,6 +997,52 @@ class Planner:
                     setattr(full[e.pk], name, getattr(e, name))
             people.updates = [full[e.pk] for e in people.updates]
             self.steps.insert(0, people)
+
+    def home_timeline(
+        self, employee: Employee, changes: list[Row], stays: list[Assignment], departments: dict[str, Department]
+    ) -> list[tuple[Row | None, Assignment | None, datetime.date, datetime.date | None]]:
+        """An employee's home-department stays as the file's rows (in date order) and the stored stays they do not
+        restate make them: each lasts until the next move, the last until the leave date. A row in the department
+        the employee is already in is a new title or manager, not a move. Items are (row, stored stay or None, start,
+        end); a stored stay carries the row whose move ends it, or None when the file leaves it as it is."""
+        sheet = self.sheet
+        department_of = {id(r): departments[r.values["department"].casefold()].pk for r in changes}
+        restated = {(department_of[id(r)], r.values["effective_date"]) for r in changes}
+        file_dates = {r.values["effective_date"]: r for r in changes}
+        items: list[tuple[datetime.date, int, Row | Assignment]] = [
+            (r.values["effective_date"], department_of[id(r)], r) for r in changes
+        ]
+        for stay in stays:
+            if (stay.department_id, stay.start_date) in restated:
+                continue
+            if (r := file_dates.get(stay.start_date)) is not None:
+                sheet.at(
+                    r,
+                    "department",
+                    f"{employee} is stored as moving to {stay.department.code} on {stay.start_date}, not to "
+                    f"{r.values['department']}; correct one of them (the stored stay in the admin).",
+                )
+                continue
+            items.append((stay.start_date, stay.department_id, stay))
+        items.sort(key=lambda item: item[0])
+        timeline: list[list[Any]] = []  # [row, stay, start, end, department]
+        for start, department, item in items:
+            stay = item if isinstance(item, Assignment) else None
+            row = None if stay else item
+            if timeline:
+                previous = timeline[-1]
+                ongoing = previous[3] is None or previous[3] >= start - ONE_DAY
+                if row is not None and department == previous[4] and ongoing:
+                    continue  # same department: a new title or manager, not a move
+                # A move ends the stay before it; two stored stays are left as they are.
+                if (previous[3] is None or previous[3] >= start) and (row is not None or previous[1] is None):
+                    previous[3] = start - ONE_DAY
+                    if previous[1] is not None:
+                        previous[0] = row  # the row whose move ends the stored stay
+            timeline.append([row, stay, start, stay.end_date if stay else None, department])
+        if employee.leave_date is not None and timeline[-1][1] is None:
+            timeline[-1][3] = employee.leave_date
+        return [(row, stay, start, end) for row, stay, start, end, _ in timeline]
 
     def plan_employee_update(
         self,
