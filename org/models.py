@@ -19,6 +19,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+# Descriptions and notes: the forms refuse more, and so does an import cell (org.imports.reading.MAX_FIELD), so
+# whatever is stored exports and imports back.
+LONG_TEXT_LENGTH = 10_000
+
 
 class LowercaseEmailField(models.EmailField):
     """An email stored in lower case, so a plain unique index is case-insensitive
@@ -168,7 +172,7 @@ class ProjectStatus(models.TextChoices):
 class Project(models.Model):
     code = models.CharField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=200)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, max_length=LONG_TEXT_LENGTH)
     department = models.ForeignKey(
         Department,
         verbose_name=_("owning department"),
@@ -209,7 +213,7 @@ class AppliesTo(models.TextChoices):
 
 class Role(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, max_length=LONG_TEXT_LENGTH)
     applies_to = models.CharField(_("applies to"), max_length=10, choices=AppliesTo.choices, default=AppliesTo.BOTH)
     default_level = models.CharField(
         _("default level"),
@@ -349,7 +353,7 @@ class Assignment(models.Model):
     allocation = models.PositiveSmallIntegerField(
         _("allocation %"), null=True, blank=True, help_text=_("Share of working time, 0–100.")
     )
-    note = models.TextField(_("note"), blank=True)
+    note = models.TextField(_("note"), blank=True, max_length=LONG_TEXT_LENGTH)
     history = HistoricalRecords(no_db_index=["role"])
 
     objects = AssignmentQuerySet.as_manager()

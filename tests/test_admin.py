@@ -190,6 +190,15 @@ def test_rule_violation_is_a_form_error_naming_the_rule(hr_client, ana, bob, pro
     assert Assignment.objects.count() == 1
 
 
+def test_a_note_longer_than_an_import_cell_is_a_form_error(hr_client, ana, project, developer_role):
+    """What the admin stores must export and import back, and an import cell holds at most 10,000 characters."""
+    data = assignment_post(employee=ana.pk, role=developer_role.pk, project=project.pk, note="n" * 10_001)
+    response = hr_client.post(reverse("admin:org_assignment_add"), data)
+    assert response.status_code == 200
+    assert "at most 10000 characters (it has 10001)" in str(response.context["adminform"].form.errors["note"])
+    assert not Assignment.objects.exists()
+
+
 def test_two_targets_is_a_form_error(hr_client, ana, project, department, developer_role):
     data = assignment_post(employee=ana.pk, role=developer_role.pk, project=project.pk, department=department.pk)
     response = hr_client.post(reverse("admin:org_assignment_add"), data)

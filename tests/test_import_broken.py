@@ -264,6 +264,12 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         (),
         ["row 4, column C (active): 'maybe' is not yes or no"],  # as a spreadsheet numbers it, not line 6
     ),
+    "a header below blank lines": (
+        "departments",
+        "\n\ncode;name;colour\nX;Y;blue\nZ;W;\n",
+        (),
+        ["row 3, column C (colour): Unknown column 'colour'"],
+    ),
     "a workbook's header below blank rows": (
         "departments",
         workbook([["code", "name", "colour"], ["X", "Y", "blue"]], above=2),

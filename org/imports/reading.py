@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-MAX_FIELD = 10_000  # characters; no column of ours holds more, so a longer cell is a broken file, not data
+from org.models import LONG_TEXT_LENGTH
+
+MAX_FIELD = LONG_TEXT_LENGTH  # characters; no column of ours holds more, so a longer cell is a broken file
 XLSX_MAGIC = b"PK\x03\x04"
 RESAVE = "save it again from the spreadsheet program, or as CSV."
 
@@ -120,19 +122,23 @@ def _read_csv(data: bytes, encoding: str | None) -> Table:
     if "\x00" in text:
         raise FileProblem("The file contains NUL bytes: it is not a CSV text file (nor an XLSX workbook).", row=1)
     text = text.lstrip("\ufeff")
-    first_line = text.split("\n", 1)[0]
+    first_line = next((line for line in _lines(text) if line.strip()), "")
     delimiter = max((";", ",", "\t"), key=first_line.count) if any(d in first_line for d in ";,\t") else ","
     reader = csv.reader(_lines(text), delimiter=delimiter, strict=True)
+    header_row = 0
     try:
-        header = next(reader, None)
+        for header in reader:  # blank lines above the header are skipped, as in a workbook
+            header_row += 1
+            if any(h.strip() for h in header):
+                break
+        else:
+            raise FileProblem("The file has no header row; expected the column names on row 1.", row=1)
     except csv.Error as exc:
-        raise FileProblem(f"The CSV cannot be read here: {exc}.", row=1) from None
-    if header is None or not any(h.strip() for h in header):
-        raise FileProblem("The file has no header row; expected the column names on row 1.", row=1)
+        raise FileProblem(f"The CSV cannot be read here: {exc}.", row=header_row + 1) from None
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         # Numbered as a spreadsheet shows them: a cell spanning lines is one row, a blank line is a row too.
-        number = 1
+        number = header_row
         try:
             for cells in reader:
                 number += 1
@@ -142,7 +148,7 @@ def _read_csv(data: bytes, encoding: str | None) -> Table:
             raise FileProblem(f"The CSV cannot be read here: {exc}.", row=number + 1) from None
 
     newline = "\n" if "\n" in text else "\r"
-    return Table(header, rows(), text.count(newline), used, delimiter)
+    return Table(header, rows(), text.count(newline), used, delimiter, header_row)
 
 
 def _lines(text: str) -> Iterator[str]:
