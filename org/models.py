@@ -424,3 +424,39 @@ class Assignment(models.Model):
 
     def is_active_on(self, date: datetime.date) -> bool:
         return self.start_date <= date and (self.end_date is None or self.end_date >= date)
+
+
+# --- Imports waiting for confirmation -------------------------------------------
+
+
+class PendingImport(models.Model):
+    """A file uploaded in the admin, waiting between its dry run and its confirmation (``org.imports.pending``).
+
+    It waits in the database, not on the disk of the app server that showed the preview, so that any app server
+    can take the confirmation, and it is gone once confirmed or an hour old. Not domain data: no audit trail.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)
+    format = models.CharField(max_length=20, blank=True)
+    encoding = models.CharField(max_length=20, blank=True)
+    filename = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.kind}, {self.size} bytes)"
+
+
+class PendingImportPart(models.Model):
+    """One part of a waiting file: each stays well under MariaDB's largest packet (max_allowed_packet)."""
+
+    pending = models.ForeignKey(PendingImport, on_delete=models.CASCADE, related_name="parts")
+    number = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pending", "number"], name="pending_import_part_number")]
+
+    def __str__(self) -> str:
+        return f"{self.pending_id}/{self.number}"

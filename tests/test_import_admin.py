@@ -9,11 +9,12 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import F
 from django.urls import reverse
 
 from org.access import HR_GROUP
-from org.imports.admin import pending_dir
-from org.models import Assignment, Department, Employee
+from org.imports.pending import PART_BYTES
+from org.models import Assignment, Department, Employee, PendingImport, Role
 from tests.factories import UserFactory
 from tests.imports import EXAMPLES, load_examples, snapshot
 
@@ -53,8 +54,14 @@ def test_upload_shows_the_dry_run_and_writes_nothing_until_confirmed(hr_client, 
     assert "<td>Employees</td><td>5</td><td>0</td><td>0</td>" in page
     assert 'name="confirm"' in page
     assert snapshot() == before
-    waiting = signing.loads(token_of(preview), salt="org.import")["file"]
-    assert (pending_dir() / waiting).read_bytes() == EMPLOYEES
+    waiting = PendingImport.objects.get(pk=signing.loads(token_of(preview), salt="org.import")["pending"])
+    assert (waiting.user, waiting.kind, waiting.filename, waiting.size) == (
+        hr_admin,
+        "employees",
+        "people.csv",
+        len(EMPLOYEES),
+    )
+    assert b"".join(waiting.parts.order_by("number").values_list("data", flat=True)) == EMPLOYEES
 
     done = hr_client.post(URL, {"token": token_of(preview), "confirm": "1"})
 
@@ -63,7 +70,7 @@ def test_upload_shows_the_dry_run_and_writes_nothing_until_confirmed(hr_client, 
     assert Employee.objects.count() == 5
     created = Employee.history.filter(history_type="+")
     assert set(created.values_list("history_user", flat=True)) == {hr_admin.pk}
-    assert not (pending_dir() / waiting).exists()
+    assert not PendingImport.objects.exists()
 
 
 def test_problems_are_listed_with_row_and_column_and_there_is_nothing_to_confirm(hr_client, departments):
@@ -115,12 +122,67 @@ def test_a_file_that_became_invalid_between_preview_and_confirm_is_refused_whole
     assert snapshot() == before
 
 
+def test_a_file_waits_in_the_database_in_parts_and_any_app_server_can_confirm_it(hr_client):
+    """Nothing of the preview stays on the app server that showed it: the confirmation may reach another."""
+    rows = "".join(f"Role {i},{'d' * 9_000}\n" for i in range(300))
+    content = ("name,description\n" + rows).encode()
+    preview = upload(hr_client, content, "roles.csv", url=reverse("admin:org_role_import"), kind="roles")
+
+    assert "<td>Roles</td><td>300</td>" in preview.content.decode()
+    waiting = PendingImport.objects.get()
+    assert waiting.parts.count() == len(content) // PART_BYTES + 1 == 3
+
+    done = hr_client.post(reverse("admin:org_role_import"), {"token": token_of(preview), "confirm": "1"})
+
+    assert done.status_code == 302
+    assert Role.objects.count() == 300
+    assert Role.objects.get(name="Role 299").description == "d" * 9_000
+    assert not PendingImport.objects.exists()
+
+
+def test_a_second_confirmation_imports_nothing_and_says_why(hr_client, departments):
+    preview = upload(hr_client, EMPLOYEES)
+    assert hr_client.post(URL, {"token": token_of(preview), "confirm": "1"}).status_code == 302
+    before = snapshot()
+
+    again = hr_client.post(URL, {"token": token_of(preview), "confirm": "1"})
+
+    assert "That file has been imported already" in again.content.decode()
+    assert snapshot() == before
+
+
+def test_a_preview_left_waiting_past_its_hour_cannot_be_confirmed_and_is_deleted(hr_client, departments):
+    import datetime
+
+    preview = upload(hr_client, EMPLOYEES)
+    PendingImport.objects.update(created=F("created") - datetime.timedelta(hours=1, seconds=1))
+
+    response = hr_client.post(URL, {"token": token_of(preview), "confirm": "1"})
+
+    assert "its preview has expired" in response.content.decode()
+    assert not Employee.objects.exists()
+    upload(hr_client, EMPLOYEES)  # the next preview clears what waited too long
+    assert PendingImport.objects.count() == 1
+
+
+def test_a_file_that_changes_nothing_offers_nothing_to_confirm(hr_client):
+    load_examples()
+
+    preview = upload(hr_client, EMPLOYEES)
+
+    page = preview.content.decode()
+    assert "<td>Employees</td><td>0</td><td>0</td><td>5</td>" in page
+    assert "Nothing to change: the database already holds what this file says." in page
+    assert 'name="confirm"' not in page
+    assert not PendingImport.objects.exists()
+
+
 @pytest.mark.parametrize("token", ["", "garbage", "eyJmaWxlIjoiLi4vLi4vZXRjL3Bhc3N3ZCJ9:forged:sig"])
 def test_a_missing_or_forged_confirmation_is_an_error_message_not_a_server_error(hr_client, token):
     response = hr_client.post(URL, {"token": token, "confirm": "1"})
 
     assert response.status_code == 200
-    assert "That preview has expired or is not yours" in response.content.decode()
+    assert "its preview has expired or is not yours" in response.content.decode()
 
 
 def test_someone_elses_preview_cannot_be_confirmed(hr_client, client, departments):
@@ -130,7 +192,7 @@ def test_someone_elses_preview_cannot_be_confirmed(hr_client, client, department
 
     response = client.post(URL, {"token": token_of(preview), "confirm": "1"})
 
-    assert "That preview has expired or is not yours" in response.content.decode()
+    assert "its preview has expired or is not yours" in response.content.decode()
     assert not Employee.objects.exists()
 
 

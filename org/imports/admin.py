@@ -1,33 +1,31 @@
 """The import in the admin: upload, see the dry run with every problem, confirm. Same engine as ``import_org``.
 
-Between the preview and the confirmation the uploaded file waits in a private temporary directory under a random
-name; the confirmation carries that name signed for the user who uploaded it, valid for an hour. The engine checks
-the file again on confirmation, so anything that changed in between is caught, and it writes all or nothing.
+Between the preview and the confirmation the uploaded file waits in the database (``org.imports.pending``), so
+that any app server can take the confirmation; the confirmation carries its id signed for the user who uploaded it,
+valid for an hour. The engine checks the file again on confirmation, so anything that changed in between is caught,
+and it writes all or nothing; the file is claimed under a lock in the same transaction, so it is imported once.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from org.access import is_hr
+from org.imports import pending
 from org.imports.engine import FORMATS, Report, formats_for, run_import
 from org.models import Assignment, Department, Employee, Project, Role
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-PENDING_SECONDS = 3600
 KINDS_OF_MODEL = {
     Department: ["departments"],
     Employee: ["employees"],
@@ -49,27 +47,21 @@ FORMAT_LABELS = {
     "jobhistory": _("Job history export"),
 }
 ENCODINGS = [
-    ("", _("Detect (UTF-8, else Windows-1252)")),
+    ("", _("Detect (UTF-8, UTF-16 with a BOM, else Windows-1252)")),
     ("utf-8", "UTF-8"),
     ("cp1252", "Windows-1252"),
     ("latin-1", "Latin-1 (ISO-8859-1)"),
     ("utf-16", "UTF-16"),
 ]
 SHOWN_PROBLEMS = 500
-TOKEN = re.compile(r"[0-9a-f]{32}")
-
-
-def pending_dir() -> Path:
-    directory = Path(tempfile.gettempdir()) / "projman-imports"
-    directory.mkdir(mode=0o700, exist_ok=True)
-    return directory
+GONE = _("That file has been imported already, or its preview has expired or is not yours; upload it again.")
 
 
 class ImportForm(forms.Form):
     kind = forms.ChoiceField(label=_("What the file holds"))
     format = forms.ChoiceField(label=_("Format"), required=False)
     encoding = forms.ChoiceField(label=_("Encoding"), choices=ENCODINGS, required=False)
-    file = forms.FileField(label=_("File"), help_text=_("CSV (comma or semicolon) or XLSX."))
+    file = forms.FileField(label=_("File"), help_text=_("CSV (comma, semicolon or tab) or XLSX."))
 
     def __init__(self, *args: Any, kinds: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -135,47 +127,33 @@ class ImportAdminMixin:
                 upload = form.cleaned_data["file"]
                 data = b"".join(upload.chunks())
                 report = self.run(request, form.cleaned_data, data, upload.name, dry_run=True)
-                if report.ok:
-                    name = secrets.token_hex(16)
-                    (pending_dir() / name).write_bytes(data)
-                    token = signing.dumps(
-                        {
-                            "file": name,
-                            "user": request.user.pk,
-                            "kind": form.cleaned_data["kind"],
-                            "format": form.cleaned_data["format"],
-                            "encoding": form.cleaned_data["encoding"],
-                            "name": upload.name,
-                        },
-                        salt="org.import",
-                    )
+                if report.ok and report.changes:
+                    options = {name: form.cleaned_data[name] for name in ("kind", "format", "encoding")}
+                    waiting = pending.keep(request.user, data, filename=upload.name, **options)
+                    token = signing.dumps({"pending": waiting, "user": request.user.pk}, salt="org.import")
         return self.render(request, form, report, token)
 
     def confirm(self, request: HttpRequest, kinds: list[str]) -> HttpResponse:
         form = ImportForm(kinds=kinds, initial={"kind": kinds[0]})
         try:
-            pending = signing.loads(request.POST.get("token", ""), salt="org.import", max_age=PENDING_SECONDS)
+            signed = signing.loads(request.POST.get("token", ""), salt="org.import", max_age=pending.PENDING_SECONDS)
         except signing.BadSignature:
-            pending = None
-        stored = pending_dir() / pending["file"] if pending and TOKEN.fullmatch(str(pending.get("file"))) else None
-        if (
-            pending is None
-            or pending.get("user") != request.user.pk
-            or pending.get("kind") not in kinds
-            or not (stored and stored.exists())
-        ):
-            self.message_user(
-                request, _("That preview has expired or is not yours; upload the file again."), messages.ERROR
-            )
-            return self.render(request, form, None, "")
-        data = stored.read_bytes()
-        report = self.run(request, pending, data, pending["name"], dry_run=False)
+            signed = {}
+        mine = signed.get("user") == request.user.pk
+        with transaction.atomic():
+            claimed = pending.claim(signed.get("pending"), request.user) if mine else None
+            if claimed is None or claimed[0].kind not in kinds:
+                self.message_user(request, GONE, messages.ERROR)
+                return self.render(request, form, None, "")
+            waiting, data = claimed
+            options = {"kind": waiting.kind, "format": waiting.format, "encoding": waiting.encoding}
+            report = self.run(request, options, data, waiting.filename, dry_run=False)
+            waiting.delete()  # imported, or refused as it now stands: either way it waits no more
         if not report.ok:
             return self.render(request, form, report, "")
-        stored.unlink(missing_ok=True)
         self.message_user(
             request,
-            _("Imported %(file)s: %(summary)s") % {"file": pending["name"], "summary": "; ".join(report.summary())},
+            _("Imported %(file)s: %(summary)s") % {"file": waiting.filename, "summary": "; ".join(report.summary())},
             messages.SUCCESS,
         )
         opts = self.model._meta
