@@ -81,3 +81,13 @@ def workbook(rows: list[list[object]], *, above: int = 0, damage: tuple[str, Cal
             data = source.read(item.filename)
             target.writestr(item, change(data) if item.filename == member else data)
     return out.getvalue()
+
+
+def zip_bomb(content: bytes, unpacked: int) -> bytes:
+    """``content`` (a workbook) with one more member of ``unpacked`` zero bytes, a few hundred kilobytes packed."""
+    out = io.BytesIO(content)
+    with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_DEFLATED) as archive, archive.open("xl/pad.bin", "w") as pad:
+        block = bytes(2**20)
+        for _ in range(-(-unpacked // len(block))):  # whole blocks, at least unpacked bytes
+            pad.write(block)
+    return out.getvalue()

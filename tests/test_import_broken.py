@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from org.imports.engine import run_import
-from tests.imports import import_fails, load_examples, snapshot, workbook, write
+from tests.imports import import_fails, load_examples, snapshot, workbook, write, zip_bomb
 
 pytestmark = pytest.mark.django_db
 
@@ -296,6 +296,12 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         workbook([["name"], ["Coach"]], damage=("xl/workbook.xml", lambda b: b"not xml")),
         (),
         ["row 1: The file is not a readable XLSX workbook (syntax error: line 1, column 0); save it again"],
+    ),
+    "a workbook that unpacks to too much": (
+        "roles",
+        zip_bomb(workbook([["name"], ["Coach"]]), 257 * 2**20),
+        (),
+        ["row 1: The workbook unpacks to 257 MB; at most 256 MB are read. Save it as CSV, or split it."],
     ),
     "not a workbook": ("roles", b"PK\x03\x04 this is no zip", (), ["row 1: The file is not a readable XLSX workbook"]),
     "a binary file": ("roles", b"name\n\x00\x01\x02", (), ["row 1: The file contains NUL bytes"]),

@@ -201,6 +201,24 @@ def test_xlsx_with_dates_as_cells_imports_like_csv(tmp_path, department):
     assert ana.hire_date == D(2021, 4, 5)
 
 
+def test_a_workbook_whose_last_cell_is_far_away_is_read_as_stored(tmp_path, department):
+    """A few kilobytes can declare a sheet of a million rows and 16,384 columns (a stray cell at XFD1048576): the
+    rows are read as stored, not padded to that size, and cells right of column IV are not read."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["name", "description"])
+    book.active.append(["Coach", "Helps"])
+    book.active["XFD1048576"] = "stray"
+    path = tmp_path / "far.xlsx"
+    book.save(path)
+
+    output = import_ok("roles", path)
+
+    assert "roles: 1 created" in output
+    assert Role.objects.get(name="Coach").description == "Helps"
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "latin-1"])
 def test_encodings_are_detected(tmp_path, encoding, department):
     path = write(

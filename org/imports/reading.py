@@ -11,6 +11,7 @@ import csv
 import datetime
 import io
 import re
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ from org.models import LONG_TEXT_LENGTH
 MAX_FIELD = LONG_TEXT_LENGTH  # characters; no column of ours holds more, so a longer cell is a broken file
 XLSX_MAGIC = b"PK\x03\x04"
 RESAVE = "save it again from the spreadsheet program, or as CSV."
+XLSX_UNPACKED_BYTES = 256 * 2**20  # a zip bomb stops here; a workbook of 100,000 employees unpacks to about 20 MB
+XLSX_COLUMNS = 256  # up to column IV: no format of ours comes near, and cells further right are not read
 
 
 class FileProblem(Exception):
@@ -110,8 +113,8 @@ def _decode_problem(data: bytes, exc: UnicodeDecodeError, encoding: str, *, mixe
     column = get_column_letter(line.count(delimiter) + 1)
     mixture = "the rest of the file is UTF-8, so it mixes encodings; " if mixed else ""
     return FileProblem(
-        f"Byte 0x{data[exc.start]:02x} is not valid {encoding}; {mixture}choose the file's encoding with --encoding "
-        "(e.g. cp1252 or latin-1) or save it as UTF-8.",
+        f"Byte 0x{data[exc.start]:02x} is not valid {encoding}; {mixture}choose the file's encoding (--encoding, or "
+        "Encoding in the admin), e.g. cp1252 or latin-1, or save it as UTF-8.",
         row=row,
         column=column,
     )
@@ -187,16 +190,31 @@ def _read_xlsx(data: bytes) -> Table:
     # openpyxl raises whatever its XML and zip parsers do on a damaged file (ParseError, TypeError, …): any error
     # while reading is the file's, and is told as such.
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())  # a member reads no more than this
+        if unpacked > XLSX_UNPACKED_BYTES:
+            raise FileProblem(
+                f"The workbook unpacks to {unpacked // 2**20:,} MB; at most {XLSX_UNPACKED_BYTES // 2**20} MB are "
+                "read. Save it as CSV, or split it.",
+                row=1,
+            )
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except FileProblem:
+        raise
     except Exception as exc:
         raise FileProblem(f"The file is not a readable XLSX workbook ({exc}); {RESAVE}", row=1) from None
     try:
         sheet = workbook.worksheets[0]
-        lines: Iterator[tuple] = sheet.iter_rows(values_only=True)
+        # The size a sheet declares is not trusted: openpyxl would pad every row to the widest and fill every gap
+        # up to the last row, which a few kilobytes can make billions of cells. Rows come as stored, cut at IV.
+        sheet.reset_dimensions()
+        lines: Iterator[tuple] = sheet.iter_rows(values_only=True, max_col=XLSX_COLUMNS)
         header: list[str] | None = None
         header_row = 1
         rows: list[tuple[int, list[str]]] = []
         for number, values in enumerate(lines, start=1):
+            if values.count(None) == len(values):  # an empty row (or a gap filled in), at C speed
+                continue
             cells = [_cell_text(v) for v in values]
             if header is None:
                 if not any(c.strip() for c in cells):
