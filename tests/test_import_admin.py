@@ -50,7 +50,7 @@ def test_upload_shows_the_dry_run_and_writes_nothing_until_confirmed(hr_client, 
 
     assert preview.status_code == 200
     page = preview.content.decode()
-    assert "people.csv: 5 rows, format projman" in page
+    assert "people.csv: 5 rows · ProjMan columns" in page
     assert "<td>Employees</td><td>5</td><td>0</td><td>0</td>" in page
     assert 'name="confirm"' in page
     assert snapshot() == before
@@ -91,7 +91,7 @@ def test_the_orangehrm_template_can_be_chosen_and_its_note_shown(hr_client):
     response = upload(hr_client, (EXAMPLES / "orangehrm.csv").read_bytes(), format="orangehrm")
 
     page = response.content.decode()
-    assert "format orangehrm" in page
+    assert "· OrangeHRM 5 employee template" in page
     assert "Ignored columns ProjMan has no field for: middle_name" in page
 
 
@@ -101,7 +101,7 @@ def test_job_history_is_imported_from_the_assignments_page(hr_client, tmp_path):
     preview = hr_client.post(
         url, {"kind": "history", "file": SimpleUploadedFile("h.csv", (EXAMPLES / "history.csv").read_bytes())}
     )
-    assert "format jobhistory" in preview.content.decode()
+    assert "· Job history export" in preview.content.decode()
 
     hr_client.post(url, {"token": token_of(preview), "confirm": "1"})
 

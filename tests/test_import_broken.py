@@ -304,6 +304,15 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         ["row 1: The workbook unpacks to 257 MB; at most 256 MB are read. Save it as CSV, or split it."],
     ),
     "not a workbook": ("roles", b"PK\x03\x04 this is no zip", (), ["row 1: The file is not a readable XLSX workbook"]),
+    "UTF-16 without a byte order mark": (
+        "roles",
+        "name,description\nCoach,Helps\n".encode("utf-16-le"),
+        (),
+        [
+            "row 1: The file contains NUL bytes: it is not a CSV text file (nor an XLSX workbook); if it is UTF-16"
+            " without a byte order mark, choose UTF-16 as its encoding."
+        ],
+    ),
     "a binary file": ("roles", b"name\n\x00\x01\x02", (), ["row 1: The file contains NUL bytes"]),
     "a format without that kind": (
         "projects",

@@ -178,6 +178,7 @@ class ImportAdminMixin:
             "opts": opts,
             "form": form,
             "report": report,
+            "format_label": FORMAT_LABELS.get(report.format, "") if report else "",
             "problems": report.problems[:SHOWN_PROBLEMS] if report else [],
             "more_problems": max(0, len(report.problems) - SHOWN_PROBLEMS) if report else 0,
             "token": token,

@@ -123,7 +123,11 @@ def _decode_problem(data: bytes, exc: UnicodeDecodeError, encoding: str, *, mixe
 def _read_csv(data: bytes, encoding: str | None) -> Table:
     text, used = decode(data, encoding)
     if "\x00" in text:
-        raise FileProblem("The file contains NUL bytes: it is not a CSV text file (nor an XLSX workbook).", row=1)
+        utf16 = data.count(0) * 3 > len(data)  # every other byte of ASCII text in UTF-16 is NUL
+        hint = "; if it is UTF-16 without a byte order mark, choose UTF-16 as its encoding" if utf16 else ""
+        raise FileProblem(
+            f"The file contains NUL bytes: it is not a CSV text file (nor an XLSX workbook){hint}.", row=1
+        )
     text = text.lstrip("\ufeff")
     first_line = next((line for line in _lines(text) if line.strip()), "")
     delimiter = max((";", ",", "\t"), key=first_line.count) if any(d in first_line for d in ";,\t") else ","
