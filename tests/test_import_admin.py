@@ -87,6 +87,19 @@ def test_problems_are_listed_with_row_and_column_and_there_is_nothing_to_confirm
     assert not Employee.objects.exists()
 
 
+def test_in_spanish_the_problems_and_the_summary_are_spanish(hr_client, departments):
+    content = EMPLOYEES + b"E009,Zed,Zulu,not-an-email,,NOPE,,,\n"
+
+    hr_client.defaults["HTTP_ACCEPT_LANGUAGE"] = "es"
+    bad = upload(hr_client, content).content.decode()
+    preview = upload(hr_client, EMPLOYEES)
+    done = hr_client.post(URL, {"token": token_of(preview), "confirm": "1"}, follow=True)
+
+    assert "<td>7</td><td>D (work_email)</td><td>&#x27;not-an-email&#x27; no es una dirección de correo" in bad
+    assert "Código de departamento desconocido &#x27;NOPE&#x27;: no existe en la base de datos." in bad
+    assert "Importado people.csv: empleados: 5 creados, 0 cambiados, 0 sin cambios" in done.content.decode()
+
+
 def test_the_orangehrm_template_can_be_chosen_and_its_note_shown(hr_client):
     response = upload(hr_client, (EXAMPLES / "orangehrm.csv").read_bytes(), format="orangehrm")
 

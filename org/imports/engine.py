@@ -22,6 +22,7 @@ from django.db import DatabaseError, IntegrityError, connections, models, transa
 from django.db.models import Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from simple_history.utils import bulk_update_with_history
 
 from org.imports import fields as f
@@ -84,16 +85,21 @@ class Report:
 
     def summary(self) -> list[str]:
         if not self.ok:
-            return [f"{len(self.problems)} problem(s); nothing was written."]
-        verb = "would be " if self.dry_run else ""
+            return [gettext("%(count)d problem(s); nothing was written.") % {"count": len(self.problems)}]
+        if self.dry_run:
+            counted = gettext(
+                "%(name)s: %(created)d would be created, %(updated)d would be updated, %(unchanged)d unchanged"
+            )
+        else:
+            counted = gettext("%(name)s: %(created)d created, %(updated)d updated, %(unchanged)d unchanged")
         lines = [
-            f"{name}: {c.created} {verb}created, {c.updated} {verb}updated, {c.unchanged} unchanged"
+            counted % {"name": name, "created": c.created, "updated": c.updated, "unchanged": c.unchanged}
             for name, c in self.counts.items()
         ]
         if self.dry_run:
-            lines.append("Dry run: nothing was written.")
+            lines.append(gettext("Dry run: nothing was written."))
         elif not self.changes:
-            lines.append("Nothing to change: the database already matches the file.")
+            lines.append(gettext("Nothing to change: the database already matches the file."))
         return lines
 
 
@@ -265,7 +271,8 @@ class Sheet:
                     self.problem(
                         table.header_row,
                         column_label(i, header),
-                        f"Unknown column {raw!r}; the columns are: {expected}.",
+                        gettext("Unknown column %(name)s; the columns are: %(columns)s.")
+                        % {"name": repr(raw), "columns": expected},
                     )
                 continue
             if column.field in index_of:
@@ -273,17 +280,20 @@ class Sheet:
                 self.problem(
                     table.header_row,
                     column_label(i, header),
-                    f"Column {column.field!r} appears twice (first in {first}).",
+                    gettext("Column %(name)s appears twice (first in %(first)s).")
+                    % {"name": repr(column.field), "first": first},
                 )
                 continue
             index_of[column.field] = i
             self.labels[column.field] = column_label(i, header)
         for column in columns:
             if column.required and column.field not in index_of:
-                names = " or ".join(repr(n) for n in column.names[:3])
-                self.problem(table.header_row, repr(column.field), f"Missing column {names}: it is required.")
+                names = gettext(" or ").join(repr(n) for n in column.names[:3])
+                message = gettext("Missing column %(names)s: it is required.") % {"names": names}
+                self.problem(table.header_row, repr(column.field), message)
         if ignored and (skipped := [h for h in header if normalise_header(h) in ignored]):
-            report.notes.append(f"Ignored columns ProjMan has no field for: {', '.join(skipped)}.")
+            note = gettext("Ignored columns ProjMan has no field for: %(columns)s.") % {"columns": ", ".join(skipped)}
+            report.notes.append(note)
         if report.problems:
             return
         self.present = set(index_of)
@@ -307,7 +317,7 @@ class Sheet:
         if progress:
             progress("checking", total, total)
         if not self.count:
-            self.problem(2, None, "The file has a header but no data rows.")
+            self.problem(2, None, gettext("The file has a header but no data rows."))
 
     def parse(
         self,
@@ -355,15 +365,19 @@ class Sheet:
         stray = False
         for i in [*unnamed, *range(len(header), len(cells))]:
             if i < len(cells) and cells[i].strip():
-                where = "in a column without a name in the header" if i in unnamed else "beyond the last named column"
-                self.problem(number, column_label(i, header), f"A value {where}.")
+                if i in unnamed:
+                    message = gettext("A value in a column without a name in the header.")
+                else:
+                    message = gettext("A value beyond the last named column.")
+                self.problem(number, column_label(i, header), message)
                 stray = True
         return stray
 
     def parse_cell(self, column: f.Column, cell: str, number: int, bad: set[int], k: int) -> Any:
         """One cell's value, or BAD (and a problem, and row ``k`` of the block marked bad)."""
         if len(cell) > MAX_FIELD:
-            self.problem(number, self.labels[column.field], f"The cell holds {len(cell)} characters.")
+            message = gettext("The cell holds %(length)d characters.") % {"length": len(cell)}
+            self.problem(number, self.labels[column.field], message)
         else:
             try:
                 return column.parse(cell)
@@ -456,6 +470,26 @@ def links_above(model: type[models.Model], key: str, attname: str, start: set[in
     return list(links)
 
 
+UNKNOWN = {  # whole sentences, for the translators
+    ("department code", False): gettext_noop("Unknown department code %(value)s: there is none in the database."),
+    ("department code", True): gettext_noop(
+        "Unknown department code %(value)s: there is none in the database or in this file."
+    ),
+    ("employee number", False): gettext_noop("Unknown employee number %(value)s: there is none in the database."),
+    ("employee number", True): gettext_noop(
+        "Unknown employee number %(value)s: there is none in the database or in this file."
+    ),
+    ("project code", False): gettext_noop("Unknown project code %(value)s: there is none in the database."),
+    ("role", False): gettext_noop("Unknown role %(value)s: there is none in the database."),
+}
+
+
+def unknown(noun: str, value: str, *, or_in_file: bool = False) -> str:
+    """The problem of a reference to nothing: ``noun`` names what was looked for, ``or_in_file`` whether this file
+    could have defined it."""
+    return gettext(UNKNOWN[(noun, or_in_file)]) % {"value": repr(value)}
+
+
 def concrete_attnames(model: type[models.Model]) -> list[str]:
     return [fld.attname for fld in model._meta.concrete_fields]
 
@@ -542,8 +576,7 @@ class Planner:
                 elif self_reference and (ref_new := new_refs.get(folded)) is not None:
                     r.values[name] = ref_new
                 else:
-                    where = "in the database or in this file" if self_reference else "in the database"
-                    sheet.at(r, name, f"Unknown {ref.noun} {target!r}: there is none {where}.")
+                    sheet.at(r, name, unknown(ref.noun, target, or_in_file=self_reference))
         self_field = next((n for n in fields if (ref := REFERENCES.get((kind, n))) and ref.model is model), None)
         if self_field:
             self_attname = model._meta.get_field(self_field).attname
@@ -561,7 +594,8 @@ class Planner:
                 start = r.values.get("start_date", (stored.get(r.values[key].casefold()) or {}).get("start_date"))
                 end = r.values.get("end_date", (stored.get(r.values[key].casefold()) or {}).get("end_date"))
                 if start and end and end < start:
-                    sheet.at(r, "end_date", f"The end date {end} is before the start date {start}.")
+                    message = gettext("The end date %(end)s is before the start date %(start)s.")
+                    sheet.at(r, "end_date", message % {"end": end, "start": start})
         if self.report.problems:
             return
         attname_of = {name: model._meta.get_field(name).attname for name in fields}
@@ -619,7 +653,8 @@ class Planner:
         for r in rows:
             k = key_of(r)
             if k in first:
-                self.sheet.at(r, field_name, f"Duplicate of row {first[k]}: the same key appears twice in the file.")
+                message = gettext("Duplicate of row %(row)d: the same key appears twice in the file.")
+                self.sheet.at(r, field_name, message % {"row": first[k]})
                 continue
             first[k] = r.number
             kept.append(r)
@@ -643,7 +678,10 @@ class Planner:
             parent_of[r.values[key].casefold()] = (
                 target[1] if isinstance(target, tuple) else key_of_id.get(target) if target else None
             )
-        noun = "department tree" if model is Department else "chain of managers"
+        if model is Department:
+            looping = gettext("This would make a loop in the department tree: %(loop)s.")
+        else:
+            looping = gettext("This would make a loop in the chain of managers: %(loop)s.")
         settled: set[str] = set()  # known to lead up to the top, or already reported: walked once, never again
         for r in moved:
             start = r.values[key].casefold()
@@ -661,7 +699,7 @@ class Planner:
             elif node == start:  # one report per loop, on the first of its rows
                 settled.update(path)
                 loop = " → ".join([*path, start])
-                self.sheet.at(r, field_name, f"This would make a loop in the {noun}: {loop}.")
+                self.sheet.at(r, field_name, looping % {"loop": loop})
 
     def check_employees(self, rows: list[Row], stored: dict[str, dict], fields: list[str]) -> None:
         sheet = self.sheet
@@ -686,7 +724,8 @@ class Planner:
             for r in rows:
                 email, number = r.values["work_email"], r.values["employee_number"].casefold()
                 if email in in_file:
-                    sheet.at(r, "work_email", f"{email} is also the address on row {in_file[email].number}.")
+                    message = gettext("%(email)s is also the address on row %(row)d.")
+                    sheet.at(r, "work_email", message % {"email": email, "row": in_file[email].number})
                     continue
                 in_file[email] = r
                 owner = owners.get(email)
@@ -695,13 +734,15 @@ class Planner:
                 if owner in self.row_of_key:  # the owner's own row gives them another address
                     self.release_emails.append(stored[owner]["id"])
                 else:
-                    sheet.at(r, "work_email", f"{email} already belongs to employee {owner.upper()} in the database.")
+                    message = gettext("%(email)s already belongs to employee %(number)s in the database.")
+                    sheet.at(r, "work_email", message % {"email": email, "number": owner.upper()})
         for r in rows:
             before = stored.get(r.values["employee_number"].casefold()) or {}
             hire = r.values.get("hire_date", before.get("hire_date"))
             leave = r.values.get("leave_date", before.get("leave_date"))
             if hire and leave and leave < hire:
-                sheet.at(r, "leave_date", f"The leave date {leave} is before the hire date {hire}.")
+                message = gettext("The leave date %(leave)s is before the hire date %(hire)s.")
+                sheet.at(r, "leave_date", message % {"leave": leave, "hire": hire})
         leavers = {
             before["id"]: r
             for r in rows
@@ -719,8 +760,11 @@ class Planner:
             sheet.at(
                 leavers[employee_id],
                 "leave_date",
-                f"{n} assignment(s) of this employee run past this leave date; end or hand them over first "
-                "(setting the leave date in the admin ends them).",
+                gettext(
+                    "%(count)d assignment(s) of this employee run past this leave date; end or hand them over first "
+                    "(setting the leave date in the admin ends them)."
+                )
+                % {"count": n},
             )
 
     # Assignments -------------------------------------------------------------------------------------------
@@ -729,7 +773,7 @@ class Planner:
         sheet = self.sheet
         for r in sheet.rows:
             if bool(r.values.get("department")) == bool(r.values.get("project")):
-                sheet.at(r, "department", "Fill in exactly one of department and project (by code).")
+                sheet.at(r, "department", gettext("Fill in exactly one of department and project (by code)."))
         good = {id(r) for r in sheet.rows if bool(r.values.get("department")) != bool(r.values.get("project"))}
         rows = sheet.rows + sheet.partial
         employees = self.employees_by_number([r.values["employee"] for r in rows if r.values.get("employee")])
@@ -745,13 +789,11 @@ class Planner:
             project = projects.get(v["project"].casefold()) if v.get("project") else None
             for found, name, noun in ((employee, "employee", "employee number"), (role, "role", "role")):
                 if found is None and v.get(name):
-                    sheet.at(r, name, f"Unknown {noun} {v[name]!r}: there is none in the database.")
+                    sheet.at(r, name, unknown(noun, v[name]))
             if v.get("department") and department is None:
-                sheet.at(
-                    r, "department", f"Unknown department code {v['department']!r}: there is none in the database."
-                )
+                sheet.at(r, "department", unknown("department code", v["department"]))
             if v.get("project") and project is None:
-                sheet.at(r, "project", f"Unknown project code {v['project']!r}: there is none in the database.")
+                sheet.at(r, "project", unknown("project code", v["project"]))
             if id(r) not in good or employee is None or role is None or (department or project) is None:
                 continue
             a = Assignment(employee=employee, role=role, department=department, project=project)
@@ -816,9 +858,8 @@ class Planner:
         for r, a in wanted:
             k = natural(a)
             if k in first_row:
-                sheet.at(
-                    r, "start_date", f"Duplicate of row {first_row[k]}: same employee, role, target and start date."
-                )
+                message = gettext("Duplicate of row %(row)d: same employee, role, target and start date.")
+                sheet.at(r, "start_date", message % {"row": first_row[k]})
                 continue
             first_row[k] = r.number
             before = by_key.get(k)
@@ -872,38 +913,35 @@ class Planner:
             role = Role(name=self.member_role, applies_to=AppliesTo.DEPARTMENT, default_level=Level.RESPONSIBLE)
             role_step = Step(Role, levels=[[role]])
             self.count(Role).created += 1
-            self.report.notes.append(f"The role {self.member_role!r} is created for home-department assignments.")
+            note = gettext("The role %(role)s is created for home-department assignments.")
+            self.report.notes.append(note % {"role": repr(self.member_role)})
         elif not role.applies_to_target(Department()):
-            sheet.problem(None, None, f"The role {self.member_role!r} does not apply to departments.")
+            message = gettext("The role %(role)s does not apply to departments.")
+            sheet.problem(None, None, message % {"role": repr(self.member_role)})
             return
         by_employee: dict[str, list[Row]] = defaultdict(list)
         for r in rows:
             v = r.values
             ok = True
             if v["employee_number"].casefold() not in employees:
-                sheet.at(
-                    r,
-                    "employee_number",
-                    f"Unknown employee number {v['employee_number']!r}: there is none in the database.",
-                )
+                sheet.at(r, "employee_number", unknown("employee number", v["employee_number"]))
                 ok = False
             if v["department"].casefold() not in departments:
-                sheet.at(
-                    r, "department", f"Unknown department code {v['department']!r}: there is none in the database."
-                )
+                sheet.at(r, "department", unknown("department code", v["department"]))
                 ok = False
             if v.get("manager") and v["manager"].casefold() not in employees:
-                sheet.at(r, "manager", f"Unknown employee number {v['manager']!r}: there is none in the database.")
+                sheet.at(r, "manager", unknown("employee number", v["manager"]))
                 ok = False
             elif v.get("manager") and v["manager"].casefold() == v["employee_number"].casefold():
-                sheet.at(r, "manager", "An employee cannot be their own manager.")
+                sheet.at(r, "manager", gettext("An employee cannot be their own manager."))
                 ok = False
             employee = employees.get(v["employee_number"].casefold())
             if ok and employee.leave_date is not None and v["effective_date"] > employee.leave_date:
                 sheet.at(
                     r,
                     "effective_date",
-                    f"{employee} left on {employee.leave_date}; a change cannot take effect after that.",
+                    gettext("%(employee)s left on %(date)s; a change cannot take effect after that.")
+                    % {"employee": employee, "date": employee.leave_date},
                 )
                 ok = False
             if ok:
@@ -1019,8 +1057,16 @@ class Planner:
                 sheet.at(
                     r,
                     "department",
-                    f"{employee} is stored as moving to {stay.department.code} on {stay.start_date}, not to "
-                    f"{r.values['department']}; correct one of them (the stored stay in the admin).",
+                    gettext(
+                        "%(employee)s is stored as moving to %(stored)s on %(date)s, not to %(department)s; correct "
+                        "one of them (the stored stay in the admin)."
+                    )
+                    % {
+                        "employee": employee,
+                        "stored": stay.department.code,
+                        "date": stay.start_date,
+                        "department": r.values["department"],
+                    },
                 )
                 continue
             items.append((stay.start_date, stay.department_id, stay))
@@ -1138,7 +1184,8 @@ def run_import(
     """Import ``data`` (the bytes of a CSV or XLSX file) as rows of ``kind``; see the module docstring."""
     report = Report(kind=kind, filename=filename, dry_run=dry_run)
     if kind not in KINDS:
-        report.problems.append(Problem(None, None, f"Unknown kind {kind!r}; expected one of {', '.join(KINDS)}."))
+        message = gettext("Unknown kind %(kind)s; expected one of %(kinds)s.")
+        report.problems.append(Problem(None, None, message % {"kind": repr(kind), "kinds": ", ".join(KINDS)}))
         return report
     try:
         table = read_table(data, filename=filename, encoding=encoding)
@@ -1149,7 +1196,10 @@ def run_import(
     chosen = format or recognise_format(kind, table.header)
     if (kind, chosen) not in COLUMNS:
         expected = ", ".join(formats_for(kind))
-        report.problems.append(Problem(None, None, f"The {chosen!r} format has no {kind}; for {kind} use: {expected}."))
+        message = gettext("The %(format)s format has no %(kind)s; for %(kind)s use: %(formats)s.")
+        report.problems.append(
+            Problem(None, None, message % {"format": repr(chosen), "kind": kind, "formats": expected})
+        )
         return report
     report.format = chosen
     sheet = Sheet(table, COLUMNS[(kind, chosen)], IGNORED.get((kind, chosen), ()), report, progress)
@@ -1166,5 +1216,6 @@ def run_import(
     except (IntegrityError, DatabaseError) as exc:
         # A rule only the database knew about (or a concurrent writer): nothing of this import stays.
         report.written = False
-        report.problems.append(Problem(None, None, f"The database refused the import, so nothing was written: {exc}"))
+        message = gettext("The database refused the import, so nothing was written: %(error)s")
+        report.problems.append(Problem(None, None, message % {"error": exc}))
     return report

@@ -12,6 +12,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db.models import TextChoices
+from django.utils.translation import gettext
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TRUE = {"true", "yes", "y", "1", "si", "sí", "x"}
@@ -65,8 +66,11 @@ def neutral_text(value: str) -> str:
         return value[1:]
     if value.startswith(FORMULA_STARTS):
         raise ValueError(
-            f"{shorten(value)!r} starts with {value[0]!r} and would run as a spreadsheet formula; "
-            "put an apostrophe (') in front to keep it as text."
+            gettext(
+                "%(value)s starts with %(start)s and would run as a spreadsheet formula; "
+                "put an apostrophe (') in front to keep it as text."
+            )
+            % {"value": repr(shorten(value)), "start": repr(value[0])}
         )
     return value
 
@@ -79,9 +83,12 @@ def text(max_length: int, *, required: bool = False) -> Parser:
     def parse(value: str) -> str:
         value = neutral_text(value.strip())
         if required and not value:
-            raise ValueError("A value is required here.")
+            raise ValueError(gettext("A value is required here."))
         if len(value) > max_length:
-            raise ValueError(f"The value is {len(value)} characters long; at most {max_length} fit.")
+            raise ValueError(
+                gettext("The value is %(length)d characters long; at most %(limit)d fit.")
+                % {"length": len(value), "limit": max_length}
+            )
         return value
 
     def parse_plain(values: Sequence[str]) -> list[str] | None:
@@ -100,13 +107,17 @@ def long_text(value: str) -> str:
 def email(value: str) -> str:
     value = neutral_text(value.strip())
     if not value:
-        raise ValueError("A value is required here: an email address.")
+        raise ValueError(gettext("A value is required here: an email address."))
     try:
         validate_email(value)
     except ValidationError:
-        raise ValueError(f"{shorten(value)!r} is not an email address; expected name@example.com.") from None
+        raise ValueError(
+            gettext("%(value)s is not an email address; expected name@example.com.") % {"value": repr(shorten(value))}
+        ) from None
     if len(value) > 254:
-        raise ValueError(f"The address is {len(value)} characters long; at most 254 fit.")
+        raise ValueError(
+            gettext("The address is %(length)d characters long; at most 254 fit.") % {"length": len(value)}
+        )
     return value.lower()
 
 
@@ -131,14 +142,18 @@ def date(value: str) -> datetime.date | None:
             day, month, year = map(int, match.groups())
             return datetime.date(year, month, day)
     except ValueError:
-        raise ValueError(f"{shorten(value)!r} is not a date of the calendar.") from None
-    raise ValueError(f"{shorten(value)!r} is not a date; expected YYYY-MM-DD or DD/MM/YYYY.")
+        raise ValueError(
+            gettext("%(value)s is not a date of the calendar.") % {"value": repr(shorten(value))}
+        ) from None
+    raise ValueError(
+        gettext("%(value)s is not a date; expected YYYY-MM-DD or DD/MM/YYYY.") % {"value": repr(shorten(value))}
+    )
 
 
 def required_date(value: str) -> datetime.date:
     parsed = date(value)
     if parsed is None:
-        raise ValueError("A date is required here (YYYY-MM-DD or DD/MM/YYYY).")
+        raise ValueError(gettext("A date is required here (YYYY-MM-DD or DD/MM/YYYY)."))
     return parsed
 
 
@@ -183,7 +198,9 @@ def boolean(default: bool) -> Parser:
             return True
         if value in FALSE:
             return False
-        raise ValueError(f"{shorten(value)!r} is not yes or no; expected true/false, yes/no or 1/0.")
+        raise ValueError(
+            gettext("%(value)s is not yes or no; expected true/false, yes/no or 1/0.") % {"value": repr(shorten(value))}
+        )
 
     return parse
 
@@ -199,12 +216,17 @@ def choice(choices: type[TextChoices], *, default: str | None = None) -> Parser:
         value = value.strip()
         if not value:
             if default is None:
-                raise ValueError(f"A value is required here; expected one of {expected}.")
+                raise ValueError(
+                    gettext("A value is required here; expected one of %(choices)s.") % {"choices": expected}
+                )
             return default
         try:
             return known[value.lower()]
         except KeyError:
-            raise ValueError(f"{shorten(value)!r} is not known; expected one of {expected}.") from None
+            raise ValueError(
+                gettext("%(value)s is not known; expected one of %(choices)s.")
+                % {"value": repr(shorten(value)), "choices": expected}
+            ) from None
 
     return parse
 
@@ -216,9 +238,15 @@ def percentage(value: str) -> int | None:
     try:
         number = float(value)
     except ValueError:
-        raise ValueError(f"{shorten(value)!r} is not a number; expected a whole number from 0 to 100.") from None
+        raise ValueError(
+            gettext("%(value)s is not a number; expected a whole number from 0 to 100.")
+            % {"value": repr(shorten(value))}
+        ) from None
     if not number.is_integer() or not 0 <= number <= 100:
-        raise ValueError(f"{shorten(value)!r} is out of range; expected a whole number from 0 to 100.")
+        raise ValueError(
+            gettext("%(value)s is out of range; expected a whole number from 0 to 100.")
+            % {"value": repr(shorten(value))}
+        )
     return int(number)
 
 

@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from django.utils.translation import gettext
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
@@ -22,7 +23,6 @@ from org.models import LONG_TEXT_LENGTH
 
 MAX_FIELD = LONG_TEXT_LENGTH  # characters; no column of ours holds more, so a longer cell is a broken file
 XLSX_MAGIC = b"PK\x03\x04"
-RESAVE = "save it again from the spreadsheet program, or as CSV."
 XLSX_UNPACKED_BYTES = 256 * 2**20  # a zip bomb stops here; a workbook of 100,000 employees unpacks to about 20 MB
 XLSX_COLUMNS = 256  # up to column IV: no format of ours comes near, and cells further right are not read
 
@@ -59,7 +59,7 @@ def column_label(index: int, header: list[str]) -> str:
 
 def read_table(data: bytes, *, filename: str = "", encoding: str | None = None) -> Table:
     if not data.strip():
-        raise FileProblem("The file is empty; expected a header row and at least one data row.", row=1)
+        raise FileProblem(gettext("The file is empty; expected a header row and at least one data row."), row=1)
     if data.startswith(XLSX_MAGIC) or filename.lower().endswith(".xlsx"):
         return _read_xlsx(data)
     return _read_csv(data, encoding)
@@ -72,7 +72,9 @@ def decode(data: bytes, encoding: str | None) -> tuple[str, str]:
         try:
             return data.decode(encoding), encoding
         except LookupError:
-            raise FileProblem(f"Unknown encoding {encoding!r}; try utf-8, cp1252 or latin-1.") from None
+            raise FileProblem(
+                gettext("Unknown encoding %(encoding)s; try utf-8, cp1252 or latin-1.") % {"encoding": repr(encoding)}
+            ) from None
         except UnicodeDecodeError as exc:
             raise _decode_problem(data, exc, encoding) from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -111,23 +113,35 @@ def _decode_problem(data: bytes, exc: UnicodeDecodeError, encoding: str, *, mixe
     line = before[line_start:]
     delimiter = b";" if line.count(b";") > line.count(b",") else b","
     column = get_column_letter(line.count(delimiter) + 1)
-    mixture = "the rest of the file is UTF-8, so it mixes encodings; " if mixed else ""
-    return FileProblem(
-        f"Byte 0x{data[exc.start]:02x} is not valid {encoding}; {mixture}choose the file's encoding (--encoding, or "
-        "Encoding in the admin), e.g. cp1252 or latin-1, or save it as UTF-8.",
-        row=row,
-        column=column,
-    )
+    if mixed:
+        message = gettext(
+            "Byte 0x%(byte)02x is not valid %(encoding)s; the rest of the file is UTF-8, so it mixes encodings; "
+            "choose the file's encoding (--encoding, or Encoding in the admin), e.g. cp1252 or latin-1, or save it "
+            "as UTF-8."
+        )
+    else:
+        message = gettext(
+            "Byte 0x%(byte)02x is not valid %(encoding)s; choose the file's encoding (--encoding, or Encoding in the "
+            "admin), e.g. cp1252 or latin-1, or save it as UTF-8."
+        )
+    return FileProblem(message % {"byte": data[exc.start], "encoding": encoding}, row=row, column=column)
+
+
+def unreadable_csv(exc: csv.Error) -> str:
+    return gettext("The CSV cannot be read here: %(error)s.") % {"error": exc}
 
 
 def _read_csv(data: bytes, encoding: str | None) -> Table:
     text, used = decode(data, encoding)
     if "\x00" in text:
-        utf16 = data.count(0) * 3 > len(data)  # every other byte of ASCII text in UTF-16 is NUL
-        hint = "; if it is UTF-16 without a byte order mark, choose UTF-16 as its encoding" if utf16 else ""
-        raise FileProblem(
-            f"The file contains NUL bytes: it is not a CSV text file (nor an XLSX workbook){hint}.", row=1
-        )
+        if data.count(0) * 3 > len(data):  # every other byte of ASCII text in UTF-16 is NUL
+            message = gettext(
+                "The file contains NUL bytes: it is not a CSV text file (nor an XLSX workbook); if it is UTF-16 "
+                "without a byte order mark, choose UTF-16 as its encoding."
+            )
+        else:
+            message = gettext("The file contains NUL bytes: it is not a CSV text file (nor an XLSX workbook).")
+        raise FileProblem(message, row=1)
     text = text.lstrip("\ufeff")
     first_line = next((line for line in _lines(text) if line.strip()), "")
     delimiter = max((";", ",", "\t"), key=first_line.count) if any(d in first_line for d in ";,\t") else ","
@@ -139,9 +153,9 @@ def _read_csv(data: bytes, encoding: str | None) -> Table:
             if any(h.strip() for h in header):
                 break
         else:
-            raise FileProblem("The file has no header row; expected the column names on row 1.", row=1)
+            raise FileProblem(gettext("The file has no header row; expected the column names on row 1."), row=1)
     except csv.Error as exc:
-        raise FileProblem(f"The CSV cannot be read here: {exc}.", row=header_row + 1) from None
+        raise FileProblem(unreadable_csv(exc), row=header_row + 1) from None
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         # Numbered as a spreadsheet shows them: a cell spanning lines is one row, a blank line is a row too.
@@ -152,7 +166,7 @@ def _read_csv(data: bytes, encoding: str | None) -> Table:
                 if "".join(cells).strip():  # blank lines hold no data
                     yield number, cells
         except csv.Error as exc:
-            raise FileProblem(f"The CSV cannot be read here: {exc}.", row=number + 1) from None
+            raise FileProblem(unreadable_csv(exc), row=number + 1) from None
 
     newline = "\n" if "\n" in text else "\r"
     return Table(header, rows(), text.count(newline), used, delimiter, header_row)
@@ -198,15 +212,24 @@ def _read_xlsx(data: bytes) -> Table:
             unpacked = sum(member.file_size for member in archive.infolist())  # a member reads no more than this
         if unpacked > XLSX_UNPACKED_BYTES:
             raise FileProblem(
-                f"The workbook unpacks to {unpacked // 2**20:,} MB; at most {XLSX_UNPACKED_BYTES // 2**20} MB are "
-                "read. Save it as CSV, or split it.",
+                gettext(
+                    "The workbook unpacks to %(size)d MB; at most %(limit)d MB are read. Save it as CSV, or split it."
+                )
+                % {"size": unpacked // 2**20, "limit": XLSX_UNPACKED_BYTES // 2**20},
                 row=1,
             )
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except FileProblem:
         raise
     except Exception as exc:
-        raise FileProblem(f"The file is not a readable XLSX workbook ({exc}); {RESAVE}", row=1) from None
+        raise FileProblem(
+            gettext(
+                "The file is not a readable XLSX workbook (%(error)s); save it again from the spreadsheet program, or "
+                "as CSV."
+            )
+            % {"error": exc},
+            row=1,
+        ) from None
     try:
         sheet = workbook.worksheets[0]
         # The size a sheet declares is not trusted: openpyxl would pad every row to the widest and fill every gap
@@ -228,11 +251,14 @@ def _read_xlsx(data: bytes) -> Table:
             if any(c.strip() for c in cells):
                 rows.append((number, cells))
     except Exception as exc:
-        raise FileProblem(f"The XLSX workbook is damaged ({exc}); {RESAVE}") from None
+        raise FileProblem(
+            gettext("The XLSX workbook is damaged (%(error)s); save it again from the spreadsheet program, or as CSV.")
+            % {"error": exc}
+        ) from None
     finally:
         workbook.close()
     if header is None:
-        raise FileProblem("The workbook's first sheet is empty; expected a header row and data rows.", row=1)
+        raise FileProblem(gettext("The workbook's first sheet is empty; expected a header row and data rows."), row=1)
     while header and not header[-1].strip():
         header.pop()
     return Table(header, rows, len(rows), None, None, header_row)
