@@ -201,6 +201,28 @@ def test_xlsx_with_dates_as_cells_imports_like_csv(tmp_path, department):
     assert ana.hire_date == D(2021, 4, 5)
 
 
+def test_xlsx_percentages_are_read_as_shown(tmp_path):
+    """A cell showing 100% holds 1 and one showing 50% holds 0.5: they are read as the spreadsheet shows them."""
+    from openpyxl import Workbook
+
+    load_examples()
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["employee", "role", "project", "level", "start_date", "allocation"])
+    sheet.append(["E001", "Advisor", "ERP", "C", datetime.date(2025, 1, 1), 1])
+    sheet.append(["E004", "Advisor", "WEB", "C", datetime.date(2025, 1, 1), 0.5])
+    sheet.append(["E003", "Advisor", "WEB", "C", datetime.date(2025, 1, 1), 30])  # a plain number stays itself
+    for row in sheet.iter_rows(min_row=2, max_row=3, min_col=6, max_col=6):
+        row[0].number_format = "0%"
+    workbook.save(tmp_path / "allocations.xlsx")
+
+    import_ok("assignments", tmp_path / "allocations.xlsx")
+
+    advisors = Assignment.objects.filter(role__name="Advisor", start_date=D(2025, 1, 1))
+    allocation = dict(advisors.values_list("employee__employee_number", "allocation"))
+    assert allocation == {"E001": 100, "E004": 50, "E003": 30}
+
+
 def test_a_workbook_whose_last_cell_is_far_away_is_read_as_stored(tmp_path, department):
     """A few kilobytes can declare a sheet of a million rows and 16,384 columns (a stray cell at XFD1048576): the
     rows are read as stored, not padded to that size, and cells right of column IV are not read."""

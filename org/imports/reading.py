@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext
 from openpyxl import load_workbook
+from openpyxl.cell.read_only import EMPTY_CELL
 from openpyxl.utils import get_column_letter
 
 from org.models import LONG_TEXT_LENGTH
@@ -186,11 +187,14 @@ def _lines(text: str) -> Iterator[str]:
 
 
 XLSX_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+NUMBERS = (int, float)  # cells whose format may matter (a percentage); bool is not among them
 
 
-def _cell_text(value: object) -> str:
+def _cell_text(value: object, number_format: str | None = None) -> str:
     if value is None:
         return ""
+    if number_format and "%" in number_format:  # a number shown as 50% is stored as 0.5
+        return f"{round(value * 100, 10):g}%"
     if isinstance(value, str):  # Excel spells a carriage return or control character _xHHHH_, and _ as _x005F_
         return XLSX_ESCAPE.sub(lambda m: chr(int(m[1], 16)), value) if "_x" in value else value
     if isinstance(value, datetime.datetime):
@@ -232,17 +236,23 @@ def _read_xlsx(data: bytes) -> Table:
         ) from None
     try:
         sheet = workbook.worksheets[0]
-        # The size a sheet declares is not trusted: openpyxl would pad every row to the widest and fill every gap
-        # up to the last row, which a few kilobytes can make billions of cells. Rows come as stored, cut at IV.
+        # The size a sheet declares is trusted only up to column IV and not at all for rows: openpyxl pads every
+        # row to the declared width and fills every gap up to the declared last row, which a few kilobytes can make
+        # billions of cells. Rows come as stored, as wide as declared, cut at IV.
+        width = min(sheet.max_column or XLSX_COLUMNS, XLSX_COLUMNS)
         sheet.reset_dimensions()
-        lines: Iterator[tuple] = sheet.iter_rows(values_only=True, max_col=XLSX_COLUMNS)
+        lines: Iterator[tuple] = sheet.iter_rows(max_col=width)
         header: list[str] | None = None
         header_row = 1
         rows: list[tuple[int, list[str]]] = []
+        gap = None  # openpyxl fills each gap between stored rows with one and the same tuple: skipped at once
         for number, values in enumerate(lines, start=1):
-            if values.count(None) == len(values):  # an empty row (or a gap filled in), at C speed
+            if values is gap:
                 continue
-            cells = [_cell_text(v) for v in values]
+            if all(cell is EMPTY_CELL for cell in values):
+                gap = values
+                continue
+            cells = [_cell_text(c.value, c.number_format if type(c.value) in NUMBERS else None) for c in values]
             if header is None:
                 if not any(c.strip() for c in cells):
                     continue
