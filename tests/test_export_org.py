@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 from django.core.management import call_command
@@ -91,6 +92,7 @@ AWKWARD = {
     "an apostrophe already before a formula character": "'=already",
     "two apostrophes": "''quoted",
     "a leading apostrophe in a name": "'s-Hertogenbosch",
+    "the longest text, starting with a formula character": "-" + "x" * 9_999,
 }
 
 
@@ -124,6 +126,20 @@ def test_an_export_file_is_written_whole_or_not_at_all(tmp_path):
 
     with pytest.raises(CommandError, match=r"Cannot write .*nowhere/e\.csv: No such file or directory\."):
         call_command("export_org", "employees", "-o", str(tmp_path / "nowhere" / "e.csv"), stderr=io.StringIO())
+
+
+def test_an_export_to_a_named_pipe_is_written_straight_into_it(tmp_path):
+    EmployeeFactory(employee_number="E77")
+    pipe = tmp_path / "pipe.csv"
+    os.mkfifo(pipe)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()))
+    reader.start()
+
+    call_command("export_org", "employees", "-o", str(pipe), stderr=io.StringIO())
+
+    reader.join(timeout=30)
+    assert received and received[0].splitlines()[1].startswith("E77,")
 
 
 def test_a_reader_that_stops_early_is_no_error(tmp_path):

@@ -3,16 +3,19 @@ command, for users who may add the rows; never a server error."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 
 from org.access import HR_GROUP
+from org.imports import pending
 from org.imports.pending import PART_BYTES
 from org.models import Assignment, Department, Employee, PendingImport, Role
 from tests.factories import UserFactory
@@ -151,6 +154,18 @@ def test_a_file_waits_in_the_database_in_parts_and_any_app_server_can_confirm_it
     assert Role.objects.count() == 300
     assert Role.objects.get(name="Role 299").description == "d" * 9_000
     assert not PendingImport.objects.exists()
+
+
+def test_a_waiting_file_larger_than_one_database_packet_is_kept_whole(hr_admin):
+    """Each part goes in a statement of its own, so a file over MariaDB's max_allowed_packet (16 MiB by default)
+    waits whole."""
+    data = os.urandom(17 * 2**20)
+    waiting = pending.keep(hr_admin, data, kind="roles", format="", encoding="", filename="big.csv")
+
+    with transaction.atomic():
+        claimed = pending.claim(waiting, hr_admin)
+
+    assert claimed is not None and claimed[1] == data
 
 
 def test_a_second_confirmation_imports_nothing_and_says_why(hr_client, departments):

@@ -175,6 +175,22 @@ def test_a_row_in_the_stored_department_is_a_new_title_and_a_clash_with_a_stored
     assert snapshot() == before
 
 
+def test_a_full_history_after_a_file_of_changes_keeps_each_stored_stay_its_own(tmp_path):
+    """A stay stored by an earlier file of changes (DAT from 2023) is restated by the full history, where it
+    follows DAT from 2022 as a promotion: it stays a stay of its own, ended by the next move, not left open."""
+    load_examples()
+    import_ok("history", write(tmp_path, "employee_number,effective_date,department\nE003,2023-01-01,DAT\n", "a.csv"))
+    full = "employee_number,effective_date,department\nE003,2022-01-01,DAT\nE003,2023-01-01,DAT\nE003,2024-03-01,FIN\n"
+
+    import_ok("history", write(tmp_path, full, "b.csv"))
+
+    assert member_periods("E003") == [
+        ("DAT", D(2022, 1, 1), D(2022, 12, 31), "R"),
+        ("DAT", D(2023, 1, 1), D(2024, 2, 29), "R"),
+        ("FIN", D(2024, 3, 1), None, "R"),
+    ]
+
+
 def test_a_new_title_in_the_same_department_is_not_a_move_and_a_leaver_period_ends_on_the_leave_date(tmp_path):
     load_examples()
     path = write(

@@ -212,15 +212,18 @@ def test_xlsx_percentages_are_read_as_shown(tmp_path):
     sheet.append(["E001", "Advisor", "ERP", "C", datetime.date(2025, 1, 1), 1])
     sheet.append(["E004", "Advisor", "WEB", "C", datetime.date(2025, 1, 1), 0.5])
     sheet.append(["E003", "Advisor", "WEB", "C", datetime.date(2025, 1, 1), 30])  # a plain number stays itself
+    sheet.append(["E002", "Advisor", "ERP", "C", datetime.date(2025, 1, 1), 40])  # a % shown, not a percentage
     for row in sheet.iter_rows(min_row=2, max_row=3, min_col=6, max_col=6):
         row[0].number_format = "0%"
+    sheet["F5"].number_format = '0"%"'
+
     workbook.save(tmp_path / "allocations.xlsx")
 
     import_ok("assignments", tmp_path / "allocations.xlsx")
 
     advisors = Assignment.objects.filter(role__name="Advisor", start_date=D(2025, 1, 1))
     allocation = dict(advisors.values_list("employee__employee_number", "allocation"))
-    assert allocation == {"E001": 100, "E004": 50, "E003": 30}
+    assert allocation == {"E001": 100, "E004": 50, "E003": 30, "E002": 40}
 
 
 def test_a_workbook_whose_last_cell_is_far_away_is_read_as_stored(tmp_path, department):

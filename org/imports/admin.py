@@ -146,9 +146,11 @@ class ImportAdminMixin:
                 self.message_user(request, GONE, messages.ERROR)
                 return self.render(request, form, None, "")
             waiting, data = claimed
+            # Imported, or refused as it now stands: either way it waits no more. Deleted first, in the same
+            # transaction: if the database breaks the transaction (a deadlock), both roll back and the file waits on.
+            waiting.delete()
             options = {"kind": waiting.kind, "format": waiting.format, "encoding": waiting.encoding}
             report = self.run(request, options, data, waiting.filename, dry_run=False)
-            waiting.delete()  # imported, or refused as it now stands: either way it waits no more
         if not report.ok:
             return self.render(request, form, report, "")
         self.message_user(

@@ -375,7 +375,7 @@ class Sheet:
 
     def parse_cell(self, column: f.Column, cell: str, number: int, bad: set[int], k: int) -> Any:
         """One cell's value, or BAD (and a problem, and row ``k`` of the block marked bad)."""
-        if len(cell) > MAX_FIELD:
+        if len(cell) > MAX_FIELD + cell.startswith("'"):  # an export's apostrophe does not count
             message = gettext("The cell holds %(length)d characters.") % {"length": len(cell)}
             self.problem(number, self.labels[column.field], message)
         else:
@@ -1046,6 +1046,10 @@ class Planner:
         sheet = self.sheet
         department_of = {id(r): departments[r.values["department"].casefold()].pk for r in changes}
         restated = {(department_of[id(r)], r.values["effective_date"]) for r in changes}
+        stored_starts = {(stay.department_id, stay.start_date) for stay in stays}
+        # A row that restates a stored stay keeps it a stay of its own, even in the department before it: merged
+        # into the stay before as a new title, it would leave the stored one open beside it.
+        restating = {id(r) for r in changes if (department_of[id(r)], r.values["effective_date"]) in stored_starts}
         file_dates = {r.values["effective_date"]: r for r in changes}
         items: list[tuple[datetime.date, int, Row | Assignment]] = [
             (r.values["effective_date"], department_of[id(r)], r) for r in changes
@@ -1078,7 +1082,7 @@ class Planner:
             if timeline:
                 previous = timeline[-1]
                 ongoing = previous[3] is None or previous[3] >= start - ONE_DAY
-                if row is not None and department == previous[4] and ongoing:
+                if row is not None and department == previous[4] and ongoing and id(row) not in restating:
                     continue  # same department: a new title or manager, not a move
                 # A move ends the stay before it; two stored stays are left as they are.
                 if (previous[3] is None or previous[3] >= start) and (row is not None or previous[1] is None):

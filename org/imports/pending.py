@@ -28,8 +28,11 @@ def keep(user: Any, data: bytes, *, kind: str, format: str, encoding: str, filen
             user=user, kind=kind, format=format, encoding=encoding, filename=filename[:255], size=len(data)
         )
         PendingImportPart.objects.bulk_create(
-            PendingImportPart(pending=pending, number=n, data=data[start : start + PART_BYTES])
-            for n, start in enumerate(range(0, len(data), PART_BYTES))
+            (
+                PendingImportPart(pending=pending, number=n, data=data[start : start + PART_BYTES])
+                for n, start in enumerate(range(0, len(data), PART_BYTES))
+            ),
+            batch_size=1,  # one part per statement: MariaDB's backend would otherwise send them all in one packet
         )
     return pending.pk
 
@@ -52,8 +55,12 @@ def claim(pk: Any, user: Any) -> tuple[PendingImport, bytes] | None:
 
 
 def purge() -> int:
-    """Delete the files that waited past their hour; returns how many."""
-    return PendingImport.objects.filter(created__lt=_cutoff()).delete()[1].get(PendingImport._meta.label, 0)
+    """Delete the files that waited past their hour; returns how many. One that a confirmation holds (claimed just
+    before its hour ran out) is skipped, not waited for."""
+    with transaction.atomic():
+        expired = PendingImport.objects.select_for_update(skip_locked=True).filter(created__lt=_cutoff())
+        ids = list(expired.values_list("pk", flat=True))
+        return PendingImport.objects.filter(pk__in=ids).delete()[1].get(PendingImport._meta.label, 0)
 
 
 def _cutoff() -> datetime.datetime:

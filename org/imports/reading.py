@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import functools
 import io
 import re
 import zipfile
@@ -190,10 +191,16 @@ XLSX_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 NUMBERS = (int, float)  # cells whose format may matter (a percentage); bool is not among them
 
 
+@functools.lru_cache(maxsize=64)
+def _percent(number_format: str) -> bool:
+    """Whether a number format scales by 100: a % outside quotes and not escaped (0"%" and 0\\% only show one)."""
+    return "%" in re.sub(r'"[^"]*"|\\.', "", number_format)
+
+
 def _cell_text(value: object, number_format: str | None = None) -> str:
     if value is None:
         return ""
-    if number_format and "%" in number_format:  # a number shown as 50% is stored as 0.5
+    if number_format and "%" in number_format and _percent(number_format):  # a number shown as 50% is stored as 0.5
         return f"{round(value * 100, 10):g}%"
     if isinstance(value, str):  # Excel spells a carriage return or control character _xHHHH_, and _ as _x005F_
         return XLSX_ESCAPE.sub(lambda m: chr(int(m[1], 16)), value) if "_x" in value else value

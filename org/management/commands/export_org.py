@@ -6,7 +6,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -37,26 +37,35 @@ class Command(BaseCommand):
             return
         path = Path(output)
         xlsx = path.suffix.lower() == ".xlsx"
-        # Written beside the file and moved over it once complete: a failure leaves no half-written file behind,
-        # nor an earlier export destroyed.
+        mode = {"mode": "wb"} if xlsx else {"mode": "w", "encoding": "utf-8", "newline": ""}
         try:
-            with tempfile.NamedTemporaryFile(
-                "wb" if xlsx else "w",
-                dir=path.parent,
-                prefix=f".{path.name}.",
-                delete=False,
-                **({} if xlsx else {"encoding": "utf-8", "newline": ""}),
-            ) as stream:
+            if path.exists() and not path.is_file():  # /dev/stdout, a named pipe: written as it is
+                with path.open(**mode) as stream:
+                    count = self.write(kind, stream, fmt, xlsx)
+            else:
+                count = self.write_whole(kind, path, fmt, xlsx, mode)
+        except OSError as exc:
+            raise CommandError(f"Cannot write {path}: {exc.strerror}.") from None
+        self.stderr.write(f"{count} {kind} rows written to {path}")
+
+    @staticmethod
+    def write(kind: str, stream: IO[Any], fmt: str, xlsx: bool) -> int:
+        return write_xlsx(kind, stream, fmt) if xlsx else write_csv(kind, stream, fmt)
+
+    def write_whole(self, kind: str, path: Path, fmt: str, xlsx: bool, mode: dict[str, str]) -> int:
+        """Written beside the file and moved over it once complete (closing included): a failure leaves no
+        half-written file behind, nor an earlier export destroyed."""
+        partial = None
+        try:
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False, **mode) as stream:
                 partial = Path(stream.name)
-                try:
-                    count = write_xlsx(kind, stream, fmt) if xlsx else write_csv(kind, stream, fmt)
-                except BaseException:
-                    partial.unlink()
-                    raise
+                count = self.write(kind, stream, fmt, xlsx)
             umask = os.umask(0)
             os.umask(umask)
             partial.chmod(0o666 & ~umask)  # as a file opened for writing would be, not the temporary file's 0600
             partial.replace(path)
-        except OSError as exc:
-            raise CommandError(f"Cannot write {path}: {exc.strerror}.") from None
-        self.stderr.write(f"{count} {kind} rows written to {path}")
+        except BaseException:
+            if partial is not None:
+                partial.unlink(missing_ok=True)
+            raise
+        return count
