@@ -440,6 +440,7 @@ class PendingImport(models.Model):
     kind = models.CharField(max_length=20)
     format = models.CharField(max_length=20, blank=True)
     encoding = models.CharField(max_length=20, blank=True)
+    member_role = models.CharField(max_length=100, blank=True)  # job history: the role of home-department stays
     filename = models.CharField(max_length=255)
     size = models.PositiveBigIntegerField()
     created = models.DateTimeField(default=timezone.now, db_index=True)

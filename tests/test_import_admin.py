@@ -124,6 +124,20 @@ def test_job_history_is_imported_from_the_assignments_page(hr_client, tmp_path):
     assert Assignment.objects.filter(role__name="Team Member").count() == 3
 
 
+def test_the_role_of_job_history_can_be_chosen_in_the_admin_as_on_the_command_line(hr_client):
+    load_examples()
+    url = reverse("admin:org_assignment_import")
+    history = SimpleUploadedFile("h.csv", (EXAMPLES / "history.csv").read_bytes())
+    preview = hr_client.post(url, {"kind": "history", "file": history, "member_role": "Staff"})
+    assert "The role &#x27;Staff&#x27; is created for home-department assignments." in preview.content.decode()
+
+    hr_client.post(url, {"token": token_of(preview), "confirm": "1"})
+
+    assert Assignment.objects.filter(role__name="Staff").count() == 3
+    assert not Assignment.objects.filter(role__name="Team Member").exists()
+    assert 'name="member_role"' not in hr_client.get(URL).content.decode()  # employees have no job history
+
+
 def test_a_file_that_became_invalid_between_preview_and_confirm_is_refused_whole(hr_client, departments):
     preview = upload(hr_client, EMPLOYEES)
     Employee.objects.create(

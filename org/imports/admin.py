@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from org.access import is_hr
 from org.imports import pending
-from org.imports.engine import FORMATS, Report, formats_for, run_import
+from org.imports.engine import FORMATS, MEMBER_ROLE, Report, formats_for, run_import
 from org.models import Assignment, Department, Employee, Project, Role
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -54,6 +54,7 @@ ENCODINGS = [
     ("utf-16", "UTF-16"),
 ]
 SHOWN_PROBLEMS = 500
+OPTIONS = ("kind", "format", "encoding", "member_role")  # what a waiting file keeps of the form
 GONE = _("That file has been imported already, or its preview has expired or is not yours; upload it again.")
 
 
@@ -62,10 +63,19 @@ class ImportForm(forms.Form):
     format = forms.ChoiceField(label=_("Format"), required=False)
     encoding = forms.ChoiceField(label=_("Encoding"), choices=ENCODINGS, required=False)
     file = forms.FileField(label=_("File"), help_text=_("CSV (comma, semicolon or tab) or XLSX."))
+    member_role = forms.CharField(
+        label=_("Role for home departments"),
+        max_length=100,
+        required=False,
+        initial=MEMBER_ROLE,
+        help_text=_("Job history only: the role its rows become on each home department; created if missing."),
+    )
 
     def __init__(self, *args: Any, kinds: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [(k, KIND_LABELS[k]) for k in kinds]
+        if "history" not in kinds:
+            del self.fields["member_role"]
         formats = sorted({fmt for k in kinds for fmt in formats_for(k)}, key=FORMATS.index)
         self.fields["format"].choices = [("", _("Recognise from the header"))] + [
             (f, FORMAT_LABELS[f]) for f in formats
@@ -128,7 +138,7 @@ class ImportAdminMixin:
                 data = b"".join(upload.chunks())
                 report = self.run(request, form.cleaned_data, data, upload.name, dry_run=True)
                 if report.ok and report.changes:
-                    options = {name: form.cleaned_data[name] for name in ("kind", "format", "encoding")}
+                    options = {name: form.cleaned_data.get(name, "") for name in OPTIONS}
                     waiting = pending.keep(request.user, data, filename=upload.name, **options)
                     token = signing.dumps({"pending": waiting, "user": request.user.pk}, salt="org.import")
         return self.render(request, form, report, token)
@@ -149,7 +159,7 @@ class ImportAdminMixin:
             # Imported, or refused as it now stands: either way it waits no more. Deleted first, in the same
             # transaction: if the database breaks the transaction (a deadlock), both roll back and the file waits on.
             waiting.delete()
-            options = {"kind": waiting.kind, "format": waiting.format, "encoding": waiting.encoding}
+            options = {name: getattr(waiting, name) for name in OPTIONS}
             report = self.run(request, options, data, waiting.filename, dry_run=False)
         if not report.ok:
             return self.render(request, form, report, "")
@@ -170,6 +180,7 @@ class ImportAdminMixin:
             encoding=options.get("encoding") or None,
             dry_run=dry_run,
             user=request.user,
+            member_role=options.get("member_role") or MEMBER_ROLE,
         )
 
     def render(self, request: HttpRequest, form: ImportForm, report: Report | None, token: str) -> TemplateResponse:

@@ -20,12 +20,18 @@ PART_BYTES = 1024 * 1024  # well under MariaDB's max_allowed_packet (16 MiB by d
 PENDING_SECONDS = 3600
 
 
-def keep(user: Any, data: bytes, *, kind: str, format: str, encoding: str, filename: str) -> int:
+def keep(user: Any, data: bytes, *, kind: str, format: str, encoding: str, filename: str, member_role: str = "") -> int:
     """Store ``data`` for ``user`` and return its id; files left waiting past their hour are deleted first."""
     with transaction.atomic():
         purge()
         pending = PendingImport.objects.create(
-            user=user, kind=kind, format=format, encoding=encoding, filename=filename[:255], size=len(data)
+            user=user,
+            kind=kind,
+            format=format,
+            encoding=encoding,
+            member_role=member_role,
+            filename=filename[:255],
+            size=len(data),
         )
         PendingImportPart.objects.bulk_create(
             (
