@@ -57,8 +57,10 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         "E11,E,F,e@x.example,ENG,,yesterday,\n",
         (),
         [
-            "row 2, column G (hire_date): '2020-13-01' is not a date of the calendar.",
-            "row 3, column G (hire_date): '31/02/2020' is not a date of the calendar.",
+            "row 2, column G (hire_date): '2020-13-01' is not a day of the calendar; expected a real date"
+            " as YYYY-MM-DD or DD/MM/YYYY.",
+            "row 3, column G (hire_date): '31/02/2020' is not a day of the calendar; expected a real date"
+            " as YYYY-MM-DD or DD/MM/YYYY.",
             "row 4, column G (hire_date): 'yesterday' is not a date; expected YYYY-MM-DD or DD/MM/YYYY.",
         ],
     ),
@@ -206,7 +208,7 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         "assignments",
         ASSIGNMENTS.strip() + ",note\nE001,Developer,,AI,,2025-01-01,,," + "y" * 20_000 + "\n",
         (),
-        ["row 2, column I (note): The cell holds 20000 characters."],
+        ["row 2, column I (note): The cell holds 20000 characters; at most 10000 fit."],
     ),
     "a field beyond the csv limit": (
         "roles",

@@ -376,7 +376,8 @@ class Sheet:
     def parse_cell(self, column: f.Column, cell: str, number: int, bad: set[int], k: int) -> Any:
         """One cell's value, or BAD (and a problem, and row ``k`` of the block marked bad)."""
         if len(cell) > MAX_FIELD + cell.startswith("'"):  # an export's apostrophe does not count
-            message = gettext("The cell holds %(length)d characters.") % {"length": len(cell)}
+            message = gettext("The cell holds %(length)d characters; at most %(limit)d fit.")
+            message %= {"length": len(cell), "limit": MAX_FIELD}
             self.problem(number, self.labels[column.field], message)
         else:
             try:

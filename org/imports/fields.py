@@ -143,7 +143,8 @@ def date(value: str) -> datetime.date | None:
             return datetime.date(year, month, day)
     except ValueError:
         raise ValueError(
-            gettext("%(value)s is not a date of the calendar.") % {"value": repr(shorten(value))}
+            gettext("%(value)s is not a day of the calendar; expected a real date as YYYY-MM-DD or DD/MM/YYYY.")
+            % {"value": repr(shorten(value))}
         ) from None
     raise ValueError(
         gettext("%(value)s is not a date; expected YYYY-MM-DD or DD/MM/YYYY.") % {"value": repr(shorten(value))}
