@@ -119,6 +119,32 @@ def test_work_emails_may_move_between_employees_in_one_file(tmp_path):
     assert "Nothing to change" in import_ok("employees", path)
 
 
+def test_an_empty_cell_where_there_is_a_default_keeps_what_is_stored_and_gives_a_new_row_the_default(tmp_path):
+    """An HR file with blanks in the status, active, level… columns does not reset stored rows to the defaults."""
+    load_examples()
+    import_ok("departments", write(tmp_path, "code,name,active\nFIN,Finance,no\n", "off.csv"))
+
+    import_ok("departments", write(tmp_path, "code,name,active\nFIN,Finance,\nNEW,New,\n", "d.csv"))
+    import_ok("projects", write(tmp_path, "code,name,department,status\nERP,ERP migration,FIN,\nNXT,Next,ENG,\n"))
+    import_ok("roles", write(tmp_path, "name,applies_to,default_level,single_holder\nProject Manager,,,\n", "r.csv"))
+    output = import_ok(
+        "assignments", write(tmp_path, "employee,role,project,level,start_date\nE004,Sponsor,ERP,,2024-01-01\n")
+    )
+
+    assert dict(Department.objects.filter(code__in=["FIN", "NEW"]).values_list("code", "active")) == {
+        "FIN": False,
+        "NEW": True,
+    }
+    assert dict(Project.objects.filter(code__in=["ERP", "NXT"]).values_list("code", "status")) == {
+        "ERP": ProjectStatus.ACTIVE,
+        "NXT": ProjectStatus.PROPOSED,
+    }
+    manager = Role.objects.get(name="Project Manager")
+    assert (manager.applies_to, manager.default_level, manager.single_holder) == ("project", Level.ACCOUNTABLE, True)
+    assert "assignments: 0 created, 0 updated, 1 unchanged" in output
+    assert Assignment.objects.get(employee__employee_number="E004", role__name="Sponsor").level == Level.CONSULTED
+
+
 def test_dry_run_counts_what_would_change_and_writes_nothing(tmp_path):
     load_examples()
     path = write(

@@ -419,6 +419,8 @@ class Step:
     release_emails: list[int] = field(default_factory=list)
 
     def resolve(self, value: Any) -> Any:
+        if isinstance(value, f.Blank):
+            return value.default
         return self.created[value[1]] if isinstance(value, tuple) else value
 
 
@@ -614,7 +616,11 @@ class Planner:
             if before is None:
                 new_rows[row_key] = r
                 continue
-            differs = [name for name in fields if r.values[name] != before[attname_of[name]]]
+            differs = [
+                name
+                for name in fields
+                if r.values[name] != before[attname_of[name]] and not isinstance(r.values[name], f.Blank)
+            ]
             if not differs:
                 counts.unchanged += 1
                 continue
@@ -800,7 +806,7 @@ class Planner:
             a = Assignment(employee=employee, role=role, department=department, project=project)
             for name in ("level", "start_date", "end_date", "allocation", "note"):
                 if name in sheet.present:
-                    setattr(a, name, v[name])
+                    setattr(a, name, v[name].default if isinstance(v[name], f.Blank) else v[name])
             a.level = a.level or role.default_level
             wanted.append((r, a))
         fields = [n for n in ("level", "end_date", "allocation", "note") if n in sheet.present]
@@ -869,7 +875,9 @@ class Planner:
                 counts.created += 1
                 batch.append((r, a))
                 continue
-            differs = [n for n in fields if getattr(a, n) != getattr(before, n)]
+            differs = [
+                n for n in fields if getattr(a, n) != getattr(before, n) and not isinstance(r.values.get(n), f.Blank)
+            ]
             if not differs:
                 counts.unchanged += 1
                 continue

@@ -190,11 +190,19 @@ def parse_column(parse: Parser, values: Sequence[str]) -> list[Any] | None:
         return None
 
 
+@dataclass(frozen=True)
+class Blank:
+    """An empty cell in a column with a default: the default for a new row; a stored row keeps its value (an empty
+    cell cannot mean "no value" where there must be one, so it is not taken to mean "back to the default")."""
+
+    default: Any
+
+
 def boolean(default: bool) -> Parser:
-    def parse(value: str) -> bool:
+    def parse(value: str) -> bool | Blank:
         value = value.strip().lower()
         if not value:
-            return default
+            return Blank(default)
         if value in TRUE:
             return True
         if value in FALSE:
@@ -213,14 +221,14 @@ def choice(choices: type[TextChoices], *, default: str | None = None) -> Parser:
     known |= {k.replace(" ", "_"): v for k, v in list(known.items())}
     expected = ", ".join(choices.values)
 
-    def parse(value: str) -> str:
+    def parse(value: str) -> str | Blank:
         value = value.strip()
         if not value:
             if default is None:
                 raise ValueError(
                     gettext("A value is required here; expected one of %(choices)s.") % {"choices": expected}
                 )
-            return default
+            return Blank(default)
         try:
             return known[value.lower()]
         except KeyError:
