@@ -232,6 +232,22 @@ def test_the_member_role_is_created_when_missing_and_can_be_chosen(tmp_path):
     assert Assignment.objects.filter(role=staff, employee__employee_number="E004").count() == 1
 
 
+def test_the_member_role_is_found_whatever_its_case_and_spaces(tmp_path):
+    """--member-role "team member " is the stored Team Member: no second role, no second home department."""
+    load_examples()
+    import_ok("history", EXAMPLES / "history.csv")
+    moved = write(tmp_path, "employee_number,effective_date,department\nE003,2024-03-01,FIN\n")
+
+    output = import_ok("history", moved, "--member-role", " team member ")
+
+    assert "is created" not in output
+    assert Role.objects.filter(name__iexact="team member").count() == 1
+    assert member_periods("E003")[-2:] == [
+        ("DAT", D(2022, 1, 1), D(2024, 2, 29), "R"),
+        ("FIN", D(2024, 3, 1), None, "R"),
+    ]
+
+
 def test_job_history_problems_name_their_row_and_column(tmp_path):
     load_examples()
     path = write(

@@ -9,7 +9,7 @@ import io
 import pytest
 
 from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Role
-from tests.imports import EXAMPLES, import_ok, load_examples, snapshot, write
+from tests.imports import EXAMPLES, import_fails, import_ok, load_examples, snapshot, write
 
 D = datetime.date
 pytestmark = pytest.mark.django_db
@@ -225,6 +225,24 @@ def test_xlsx_with_dates_as_cells_imports_like_csv(tmp_path, department):
 
     ana = Employee.objects.get(employee_number="1001")  # a number cell, read as its digits
     assert ana.hire_date == D(2021, 4, 5)
+
+
+def test_a_workbook_that_declares_itself_narrower_than_its_data_is_read_whole(tmp_path, department):
+    """Spreadsheet programs ignore the size a sheet declares (<dimension>); so does the reader."""
+    from tests.imports import workbook
+
+    rows = [["employee_number", "first_name", "last_name", "work_email", "hire_date", "leave_date"]]
+    rows.append(["E1", "Ana", "López", "ana@x.example", "2020-01-01", "2019-01-01"])
+    narrow = workbook(rows, damage=("xl/worksheets/sheet1.xml", lambda b: b.replace(b'ref="A1:F2"', b'ref="A1"')))
+    path = tmp_path / "narrow.xlsx"
+    path.write_bytes(narrow)
+
+    report = import_fails("employees", path)
+
+    assert (
+        report
+        == "narrow.xlsx: row 2, column F (leave_date): The leave date 2019-01-01 is before the hire date 2020-01-01.\n"
+    )
 
 
 def test_xlsx_percentages_are_read_as_shown(tmp_path):

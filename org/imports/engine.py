@@ -518,7 +518,7 @@ class Planner:
     """Turns the parsed rows of one kind into the inserts and updates that make the database match them."""
 
     def __init__(self, kind: str, sheet: Sheet, report: Report, *, member_role: str = MEMBER_ROLE) -> None:
-        self.kind, self.sheet, self.report, self.member_role = kind, sheet, report, member_role
+        self.kind, self.sheet, self.report, self.member_role = kind, sheet, report, member_role.strip() or MEMBER_ROLE
         self.dry_run = report.dry_run
         self.row_of_key: dict[Any, int] = {}
         self.steps: list[Step] = []
@@ -916,7 +916,8 @@ class Planner:
             [r.values["employee_number"] for r in rows] + [r.values["manager"] for r in rows if r.values.get("manager")]
         )
         departments = self.targets(Department, [r.values["department"] for r in rows])
-        role = Role.objects.filter(name=self.member_role).first()
+        # Matched without regard to case, as every role name of a file is: "team member" is the stored "Team Member".
+        role = next((r for r in Role.objects.all() if r.name.casefold() == self.member_role.casefold()), None)
         role_step = None
         if role is None:
             role = Role(name=self.member_role, applies_to=AppliesTo.DEPARTMENT, default_level=Level.RESPONSIBLE)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext
 from openpyxl import load_workbook
-from openpyxl.cell.read_only import EMPTY_CELL
+from openpyxl.cell.read_only import ReadOnlyCell
 from openpyxl.utils import get_column_letter
 
 from org.models import LONG_TEXT_LENGTH
@@ -243,12 +243,12 @@ def _read_xlsx(data: bytes) -> Table:
         ) from None
     try:
         sheet = workbook.worksheets[0]
-        # The size a sheet declares is trusted only up to column IV and not at all for rows: openpyxl pads every
-        # row to the declared width and fills every gap up to the declared last row, which a few kilobytes can make
-        # billions of cells. Rows come as stored, as wide as declared, cut at IV.
-        width = min(sheet.max_column or XLSX_COLUMNS, XLSX_COLUMNS)
+        # The size a sheet declares is not trusted: spreadsheet programs ignore it, it may be narrower than the
+        # data, and openpyxl pads every row to its width and fills every gap up to its last row, which a few
+        # kilobytes can make billions of cells. Rows come as stored, each cut after its last stored cell, and
+        # cells right of column IV are not read.
         sheet.reset_dimensions()
-        lines: Iterator[tuple] = sheet.iter_rows(max_col=width)
+        lines: Iterator[tuple] = sheet.iter_rows(max_col=XLSX_COLUMNS)
         header: list[str] | None = None
         header_row = 1
         rows: list[tuple[int, list[str]]] = []
@@ -256,10 +256,16 @@ def _read_xlsx(data: bytes) -> Table:
         for number, values in enumerate(lines, start=1):
             if values is gap:
                 continue
-            if all(cell is EMPTY_CELL for cell in values):
+            # openpyxl pads with EMPTY_CELL (no stored cell) after the stored cells (ReadOnlyCell): told apart by
+            # type, at C speed.
+            kinds = list(map(type, values))
+            if ReadOnlyCell not in kinds:
                 gap = values
                 continue
-            cells = [_cell_text(c.value, c.number_format if type(c.value) in NUMBERS else None) for c in values]
+            stored = len(kinds) - kinds[::-1].index(ReadOnlyCell)
+            cells = [
+                _cell_text(c.value, c.number_format if type(c.value) in NUMBERS else None) for c in values[:stored]
+            ]
             if header is None:
                 if not any(c.strip() for c in cells):
                     continue
