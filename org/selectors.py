@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -290,18 +292,27 @@ def remembered(name: str, compute: Callable[[], T]) -> T:
     key = "org:{}:{}".format(name, ".".join(str(part) for part in data_version()))
     # Unpickling a cached tree of a few hundred departments costs more than the query behind it; has_key
     # asks whether the cache (shared, expiring, cleared) still holds the figure without reading it back.
-    if (value := _unpickled.get(key, _MISSING)) is not _MISSING and cache.has_key(key):
+    with _unpickled_lock:
+        value = _unpickled.get(key, _MISSING)
+        if value is not _MISSING:
+            _unpickled.move_to_end(key)
+    if value is not _MISSING and cache.has_key(key):
         return value
     value = cache.get_or_set(key, compute, REMEMBER_SECONDS)
-    if len(_unpickled) >= UNPICKLED_KEPT:  # mostly figures of versions gone by: start over
-        _unpickled.clear()
-    _unpickled[key] = value
+    with _unpickled_lock:
+        _unpickled[key] = value
+        _unpickled.move_to_end(key)
+        # The least recently used go first: figures of versions gone by, and searches nobody repeats, never the
+        # company-wide figures every page reads (a stream of distinct searches used to empty it all).
+        while len(_unpickled) > UNPICKLED_KEPT:
+            _unpickled.popitem(last=False)
     return value
 
 
-#: How many remembered figures this process keeps as objects.
+#: How many remembered figures this process keeps as objects, least recently used dropped first.
 UNPICKLED_KEPT = 256
-_unpickled: dict[str, object] = {}
+_unpickled: OrderedDict[str, object] = OrderedDict()
+_unpickled_lock = threading.Lock()
 _MISSING = object()
 
 

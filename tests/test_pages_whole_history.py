@@ -106,7 +106,7 @@ def test_exports_are_the_same_either_way(viewer_client, monkeypatch, project, ex
 @pytest.mark.parametrize(
     "query", ["", "?as_of=1990-01-01", "?current-sort=-start_date", "?past-sort=role", "?_export=csv&_table=past"]
 )
-def test_the_employee_page_is_the_same_either_way(viewer_client, monkeypatch, project, query):
+def test_the_employee_page_is_the_same_either_way(viewer_client, monkeypatch, query):
     person = EmployeeFactory(first_name="Many", last_name="Roles")
     for number in range(12):
         start = TODAY + datetime.timedelta(days=(number - 8) * 50)

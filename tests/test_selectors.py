@@ -158,3 +158,16 @@ def test_remembered_figure_is_read_back_as_it_is_until_the_cache_lets_it_go(db):
     DepartmentFactory()  # a new data version
     assert selectors.remembered("test-figure", compute) == first
     assert len(computed) == 3
+
+
+@pytest.mark.django_db
+def test_a_flood_of_distinct_remembered_searches_keeps_the_figures_every_page_reads():
+    """The process keeps remembered objects least recently used first out: hundreds of one-off searches do not
+    push out a figure read in between (it used to be emptied whole at 256 keys, the figure unpickled again)."""
+    figure = selectors.remembered("company-figure", lambda: {"departments": 3})
+
+    for i in range(selectors.UNPICKLED_KEPT + 20):  # within the cache's own 300 entries (LocMemCache)
+        selectors.remembered(f"search-word:{i}", list)
+        assert selectors.remembered("company-figure", lambda: {"departments": 3}) is figure
+
+    assert len(selectors._unpickled) == selectors.UNPICKLED_KEPT

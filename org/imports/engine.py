@@ -522,7 +522,6 @@ class Planner:
         self.dry_run = report.dry_run
         self.row_of_key: dict[Any, int] = {}
         self.steps: list[Step] = []
-        self.release_emails: list[int] = []
 
     def count(self, model: type[models.Model]) -> Counts:
         return self.report.counts.setdefault(str(model._meta.verbose_name_plural), Counts())
@@ -550,6 +549,11 @@ class Planner:
                 model.objects.values(*attnames), key, [r.values[key] for r in rows], key_of=lambda v: v[key]
             )
         }
+
+        def before(r: Row) -> dict[str, Any]:
+            """The stored values of the row ``r`` updates; nothing for a new row."""
+            return stored.get(r.values[key].casefold()) or {}
+
         fields = [name for name in sheet.present if name != key]
         # References become the id they point to, or ("new", key) for the row of this file that will create it.
         checked = rows + sheet.partial
@@ -583,26 +587,25 @@ class Planner:
         self_field = next((n for n in fields if (ref := REFERENCES.get((kind, n))) and ref.model is model), None)
         if self_field:
             self_attname = model._meta.get_field(self_field).attname
-            moved = [
-                r
-                for r in rows
-                if self_field in r.values
-                and r.values[self_field] != (stored.get(r.values[key].casefold()) or {}).get(self_attname)
-            ]
+            moved = [r for r in rows if self_field in r.values and r.values[self_field] != before(r).get(self_attname)]
             self.check_cycles(model, key, self_field, moved, lambda r: r.values[self_field])
+        released: list[int] = []
         if kind == "employees":
-            self.check_employees(rows, stored, fields)
+            released = self.check_employees(rows, stored, before, fields)
         if kind == "projects":
-            for r in rows:
-                start = r.values.get("start_date", (stored.get(r.values[key].casefold()) or {}).get("start_date"))
-                end = r.values.get("end_date", (stored.get(r.values[key].casefold()) or {}).get("end_date"))
-                if start and end and end < start:
-                    message = gettext("The end date %(end)s is before the start date %(start)s.")
-                    sheet.at(r, "end_date", message % {"end": end, "start": start})
+            self.check_dates_in_order(
+                rows,
+                before,
+                "start_date",
+                "end_date",
+                lambda start, end: (
+                    gettext("The end date %(end)s is before the start date %(start)s.") % {"end": end, "start": start}
+                ),
+            )
         if self.report.problems:
             return
         attname_of = {name: model._meta.get_field(name).attname for name in fields}
-        step = Step(model, key=key, release_emails=self.release_emails)
+        step = Step(model, key=key, release_emails=released)
 
         def make(r: Row) -> dict[str, Any]:
             return {key: r.values[key], **{attname_of[name]: step.resolve(r.values[name]) for name in fields}}
@@ -708,16 +711,31 @@ class Planner:
                 loop = " → ".join([*path, start])
                 self.sheet.at(r, field_name, looping % {"loop": loop})
 
-    def check_employees(self, rows: list[Row], stored: dict[str, dict], fields: list[str]) -> None:
+    def check_dates_in_order(
+        self,
+        rows: list[Row],
+        before: Callable[[Row], dict[str, Any]],
+        earlier: str,
+        later: str,
+        message: Callable[[Any, Any], str],
+    ) -> None:
+        """No row may end up with its ``later`` date before its ``earlier`` one, each from the file or else stored."""
+        for r in rows:
+            stored = before(r)
+            start, end = r.values.get(earlier, stored.get(earlier)), r.values.get(later, stored.get(later))
+            if start and end and end < start:
+                self.sheet.at(r, later, message(start, end))
+
+    def check_employees(
+        self, rows: list[Row], stored: dict[str, dict], before: Callable[[Row], dict[str, Any]], fields: list[str]
+    ) -> list[int]:
+        """Addresses, dates and leavers checked; returns the ids of stored employees whose address another row of
+        the file takes (a move or a swap), to be released before any row is written."""
         sheet = self.sheet
+        released: list[int] = []
         if "work_email" in fields:
             # Only an address new to its employee can belong to somebody else.
-            new_addresses = [
-                email
-                for r in rows
-                if (email := r.values["work_email"])
-                != (stored.get(r.values["employee_number"].casefold()) or {}).get("work_email")
-            ]
+            new_addresses = [email for r in rows if (email := r.values["work_email"]) != before(r).get("work_email")]
             owners = {
                 email: number.casefold()
                 for email, number in fetch(
@@ -739,23 +757,25 @@ class Planner:
                 if owner is None or owner == number:
                     continue
                 if owner in self.row_of_key:  # the owner's own row gives them another address
-                    self.release_emails.append(stored[owner]["id"])
+                    released.append(stored[owner]["id"])
                 else:
                     message = gettext("%(email)s already belongs to employee %(number)s in the database.")
                     sheet.at(r, "work_email", message % {"email": email, "number": owner.upper()})
-        for r in rows:
-            before = stored.get(r.values["employee_number"].casefold()) or {}
-            hire = r.values.get("hire_date", before.get("hire_date"))
-            leave = r.values.get("leave_date", before.get("leave_date"))
-            if hire and leave and leave < hire:
-                message = gettext("The leave date %(leave)s is before the hire date %(hire)s.")
-                sheet.at(r, "leave_date", message % {"leave": leave, "hire": hire})
+        self.check_dates_in_order(
+            rows,
+            before,
+            "hire_date",
+            "leave_date",
+            lambda hire, leave: (
+                gettext("The leave date %(leave)s is before the hire date %(hire)s.") % {"leave": leave, "hire": hire}
+            ),
+        )
         leavers = {
-            before["id"]: r
+            stored_row["id"]: r
             for r in rows
-            if (before := stored.get(r.values["employee_number"].casefold()))
+            if (stored_row := before(r))
             and r.values.get("leave_date")
-            and r.values["leave_date"] != before["leave_date"]
+            and r.values["leave_date"] != stored_row["leave_date"]
         }
         held = fetch(Assignment.objects.values_list("employee_id", "start_date", "end_date"), "employee_id", leavers)
         late: dict[int, int] = defaultdict(int)
@@ -773,6 +793,7 @@ class Planner:
                 )
                 % {"count": n},
             )
+        return released
 
     # Assignments -------------------------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import io
 import re
 from collections.abc import Iterator
 from typing import IO, Any
@@ -199,11 +198,6 @@ def write_xlsx(kind: str, stream: IO[bytes], fmt: str = "projman") -> int:
     return count
 
 
-def export_bytes(kind: str, *, xlsx: bool = False, fmt: str = "projman") -> bytes:
-    if xlsx:
-        buffer = io.BytesIO()
-        write_xlsx(kind, buffer, fmt)
-        return buffer.getvalue()
-    text = io.StringIO()
-    write_csv(kind, text, fmt)
-    return text.getvalue().encode()
+def write_export(kind: str, stream: IO[Any], fmt: str = "projman", *, xlsx: bool = False) -> int:
+    """Write the rows of ``kind`` to ``stream`` (text for CSV, bytes for XLSX); returns how many."""
+    return write_xlsx(kind, stream, fmt) if xlsx else write_csv(kind, stream, fmt)

@@ -6,12 +6,12 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from org.imports.engine import FORMATS, KINDS
-from org.imports.exporting import HEADERS, write_csv, write_xlsx
+from org.imports.exporting import HEADERS, write_csv, write_export
 
 
 class Command(BaseCommand):
@@ -41,16 +41,12 @@ class Command(BaseCommand):
         try:
             if path.exists() and not path.is_file():  # /dev/stdout, a named pipe: written as it is
                 with path.open(**mode) as stream:
-                    count = self.write(kind, stream, fmt, xlsx)
+                    count = write_export(kind, stream, fmt, xlsx=xlsx)
             else:
                 count = self.write_whole(kind, path, fmt, xlsx, mode)
         except OSError as exc:
             raise CommandError(f"Cannot write {path}: {exc.strerror}.") from None
         self.stderr.write(f"{count} {kind} rows written to {path}")
-
-    @staticmethod
-    def write(kind: str, stream: IO[Any], fmt: str, xlsx: bool) -> int:
-        return write_xlsx(kind, stream, fmt) if xlsx else write_csv(kind, stream, fmt)
 
     def write_whole(self, kind: str, path: Path, fmt: str, xlsx: bool, mode: dict[str, str]) -> int:
         """Written beside the file and moved over it once complete (closing included): a failure leaves no
@@ -59,7 +55,7 @@ class Command(BaseCommand):
         try:
             with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False, **mode) as stream:
                 partial = Path(stream.name)
-                count = self.write(kind, stream, fmt, xlsx)
+                count = write_export(kind, stream, fmt, xlsx=xlsx)
             umask = os.umask(0)
             os.umask(umask)
             partial.chmod(0o666 & ~umask)  # as a file opened for writing would be, not the temporary file's 0600
