@@ -38,8 +38,11 @@ def test_export_then_import_changes_nothing_for_every_kind(tmp_path, suffix):
     assert snapshot() == before
 
 
+HISTORY_HEADER = "employee_number,effective_date,department,job_title,manager"
+
+
 def _history() -> str:
-    return "employee_number,effective_date,department,job_title,manager\nE003,2020-09-01,ENG,Analyst,E001\n"
+    return f"{HISTORY_HEADER}\nE003,2020-09-01,ENG,Analyst,E001\n"
 
 
 def test_export_to_an_empty_database_imports_into_another_as_the_same_rows(tmp_path):
@@ -190,6 +193,45 @@ def test_the_hr_formats_export_in_their_own_columns_and_import_back_unchanged(tm
     assert "Nothing to change" in import_ok("employees", write(tmp_path, orangehrm, "o.csv"))
     assert "Nothing to change" in import_ok("history", write(tmp_path, history, "j.csv"))
     assert snapshot() == before
+
+
+def test_a_job_history_export_shows_todays_title_and_manager_on_todays_stay_only(tmp_path):
+    """ProjMan keeps the title and manager of today: a past or later stay shows none rather than today's."""
+    load_examples()
+    import_ok(
+        "history",
+        write(
+            tmp_path,
+            "Employee ID,Effective Date,Department,Job Title,Manager ID\n"
+            "E003,2020-09-01,ENG,Data Analyst,E002\n"
+            "E003,2022-01-01,DAT,Data Engineer,E001\n"
+            "E003,2999-01-01,PLT,Platform Engineer,E002\n",
+            "h.csv",
+        ),
+    )
+    before = snapshot()
+
+    history = export("history")
+
+    assert history.splitlines() == [
+        "employee_number,effective_date,department,job_title,manager",
+        "E003,2020-09-01,ENG,,",
+        "E003,2022-01-01,DAT,Data Engineer,E001",
+        "E003,2999-01-01,PLT,,",
+    ]
+    assert "Nothing to change" in import_ok("history", write(tmp_path, history, "again.csv"))
+    assert snapshot() == before
+
+
+def test_a_job_history_imported_under_another_role_exports_under_it(tmp_path):
+    load_examples()
+    row = "E003,2020-09-01,ENG,Analyst,E001"
+    import_ok("history", write(tmp_path, f"{HISTORY_HEADER}\n{row}\n", "h.csv"), "--member-role", "Staff")
+
+    assert export("history").splitlines() == [HISTORY_HEADER]
+    assert export("history", "--member-role", " staff ").splitlines() == [HISTORY_HEADER, row]
+    with pytest.raises(CommandError, match="No role is named 'Staf'"):
+        call_command("export_org", "history", "--member-role", "Staf", stdout=io.StringIO())
 
 
 def test_a_format_without_that_kind_is_refused():

@@ -270,6 +270,57 @@ def test_xlsx_percentages_are_read_as_shown(tmp_path):
     assert allocation == {"E001": 100, "E004": 50, "E003": 30, "E002": 40}
 
 
+def test_workbook_cells_without_a_value_are_refused_where_they_are_read(tmp_path):
+    """A formula no spreadsheet calculated has no result in the file, and read as empty it would clear what is
+    stored; an error such as #N/A would be read as text. Each is refused at its cell and nothing is written. A
+    calculated formula is read as its result, an empty one included."""
+    from tests.imports import workbook
+
+    load_examples()
+    rows = [
+        ["name", "description", "default_level"],
+        ["Team Member", '=A2&" of the department"', "R"],
+        ["Developer", "#N/A", "R"],
+        ["Advisor", '=UPPER("gives advice")', "C"],
+        ["Sponsor", '=""', "A"],
+    ]
+    calculated = (  # as a spreadsheet saves them: the result beside the formula
+        (
+            b'<c r="B4"><f>UPPER("gives advice")</f><v /></c>',
+            b'<c r="B4" t="str"><f>UPPER("gives advice")</f><v>GIVES ADVICE</v></c>',
+        ),
+        (b'<c r="B5"><f>""</f><v /></c>', b'<c r="B5" t="str"><f>""</f><v></v></c>'),
+    )
+
+    def calculate(xml: bytes) -> bytes:
+        for formula, result in calculated:
+            assert formula in xml
+            xml = xml.replace(formula, result)
+        return xml
+
+    path = tmp_path / "roles.xlsx"
+    path.write_bytes(workbook(rows, damage=("xl/worksheets/sheet1.xml", calculate)))
+    before = snapshot()
+
+    report = import_fails("roles", path)
+
+    assert report == (
+        "roles.xlsx: row 2, column B (description): The cell holds a formula whose result is not saved in the file (a "
+        "program wrote it, no spreadsheet calculated it); open the file in a spreadsheet program and save it, or "
+        "replace the formula by its value.\n"
+        "roles.xlsx: row 3, column B (description): The cell shows the spreadsheet error #N/A, not a value; correct "
+        "its formula.\n"
+    )
+    assert snapshot() == before
+
+    rows[1:3] = [["Team Member", "A member of the department", "R"], ["Developer", "", "R"]]  # as stored
+    path.write_bytes(workbook(rows, damage=("xl/worksheets/sheet1.xml", calculate)))
+    import_ok("roles", path)
+
+    assert Role.objects.get(name="Advisor").description == "GIVES ADVICE"
+    assert Role.objects.get(name="Sponsor").description == ""
+
+
 def test_a_workbook_whose_last_cell_is_far_away_is_read_as_stored(tmp_path, department):
     """A few kilobytes can declare a sheet of a million rows and 16,384 columns (a stray cell at XFD1048576): the
     rows are read as stored, not padded to that size, and cells right of column IV are not read."""

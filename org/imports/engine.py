@@ -255,6 +255,7 @@ class Sheet:
         self.rows: list[Row] = []
         self.count = 0  # data rows read
         self.partial: list[Row] = []  # rows with a bad cell: their other cells are still checked against the database
+        self.unreadable = table.unreadable  # a workbook's cells that hold no value to read
         by_name = {name: column for column in columns for name in column.names}
         header = [h.replace("\ufeff", "").strip() for h in table.header]
         index_of: dict[str, int] = {}
@@ -345,6 +346,12 @@ class Sheet:
             else:  # one object for each repeated value (a department code, a manager, a date): a big file's rows
                 seen: dict[Any, Any] = {}  # are all in memory until written, and most columns repeat a lot
                 values = list(map(seen.setdefault, values, values))
+            if self.unreadable:
+                for k, (number, _) in enumerate(block):
+                    if (message := self.unreadable.get((number, i))) is not None:
+                        self.problem(number, self.labels[column.field], message)
+                        values[k] = BAD
+                        bad.add(k)
             names.append(column.field)
             parsed.append(values)
         numbers = [number for number, _ in block]

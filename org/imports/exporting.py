@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import datetime
+import itertools
 import re
 from collections.abc import Iterator
 from typing import IO, Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from openpyxl import Workbook
 
 from org.imports.engine import MEMBER_ROLE, formats_for
@@ -96,7 +98,7 @@ def xlsx_text(value: Any) -> Any:
     return XLSX_UNSAFE.sub(lambda m: f"_x{ord(m[0]):04X}_", value) if isinstance(value, str) else value
 
 
-def _rows(kind: str, fmt: str) -> Iterator[tuple]:
+def _rows(kind: str, fmt: str, member_role: str) -> Iterator[tuple]:
     chunk = 2000
     if kind == "departments":
         qs: QuerySet = Department.objects.order_by("code").values_list("code", "name", "parent__code", "active")
@@ -149,8 +151,11 @@ def _rows(kind: str, fmt: str) -> Iterator[tuple]:
             .iterator(chunk)
         )
     elif kind == "history":
-        yield from (
-            Assignment.objects.filter(role__name=MEMBER_ROLE, department__isnull=False)
+        # ProjMan keeps an employee's title and manager of today, not those of past stays: they are written on the
+        # stay in force today only, and a past or later stay leaves them empty rather than showing today's.
+        today = timezone.localdate()
+        stays = (
+            Assignment.objects.filter(role__name__iexact=member_role, department__isnull=False)
             .order_by("employee__employee_number", "start_date")
             .values_list(
                 "employee__employee_number",
@@ -159,23 +164,30 @@ def _rows(kind: str, fmt: str) -> Iterator[tuple]:
                 "employee__job_title",
                 "employee__manager__employee_number",
             )
-            .iterator(chunk)
         )
+        for _, rows in itertools.groupby(stays.iterator(chunk), key=lambda row: row[0]):
+            rows = list(rows)
+            in_force = next((row for row in reversed(rows) if row[1] <= today), None)
+            for row in rows:
+                yield row if row is in_force else (*row[:3], "", "")
 
 
-def export_rows(kind: str, fmt: str = "projman") -> tuple[list[str], Iterator[list[Any]]]:
+def export_rows(
+    kind: str, fmt: str = "projman", *, member_role: str = MEMBER_ROLE
+) -> tuple[list[str], Iterator[list[Any]]]:
+    """The header and the rows of ``kind``; job history is the stays in the role ``member_role``."""
     if (kind, fmt) not in HEADERS:
         raise ValueError(f"No {fmt!r} export for {kind}; use one of: {', '.join(formats_for(kind))}.")
 
     def cells() -> Iterator[list[Any]]:
-        for row in _rows(kind, fmt):
+        for row in _rows(kind, fmt, member_role):
             yield [neutralise("" if v is None else v) for v in row]
 
     return HEADERS[(kind, fmt)], cells()
 
 
-def write_csv(kind: str, stream: IO[str], fmt: str = "projman") -> int:
-    header, rows = export_rows(kind, fmt)
+def write_csv(kind: str, stream: IO[str], fmt: str = "projman", *, member_role: str = MEMBER_ROLE) -> int:
+    header, rows = export_rows(kind, fmt, member_role=member_role)
     writer = csv.writer(stream, lineterminator="\r\n")  # RFC 4180; with \r in it, a cell holding one is quoted
     writer.writerow(header)
     count = 0
@@ -185,8 +197,8 @@ def write_csv(kind: str, stream: IO[str], fmt: str = "projman") -> int:
     return count
 
 
-def write_xlsx(kind: str, stream: IO[bytes], fmt: str = "projman") -> int:
-    header, rows = export_rows(kind, fmt)
+def write_xlsx(kind: str, stream: IO[bytes], fmt: str = "projman", *, member_role: str = MEMBER_ROLE) -> int:
+    header, rows = export_rows(kind, fmt, member_role=member_role)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(kind)
     sheet.append(header)
@@ -198,6 +210,9 @@ def write_xlsx(kind: str, stream: IO[bytes], fmt: str = "projman") -> int:
     return count
 
 
-def write_export(kind: str, stream: IO[Any], fmt: str = "projman", *, xlsx: bool = False) -> int:
+def write_export(
+    kind: str, stream: IO[Any], fmt: str = "projman", *, xlsx: bool = False, member_role: str = MEMBER_ROLE
+) -> int:
     """Write the rows of ``kind`` to ``stream`` (text for CSV, bytes for XLSX); returns how many."""
-    return write_xlsx(kind, stream, fmt) if xlsx else write_csv(kind, stream, fmt)
+    write = write_xlsx if xlsx else write_csv
+    return write(kind, stream, fmt, member_role=member_role)

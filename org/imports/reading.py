@@ -11,15 +11,17 @@ import csv
 import datetime
 import functools
 import io
+import operator
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.utils.translation import gettext
 from openpyxl import load_workbook
 from openpyxl.cell.read_only import ReadOnlyCell
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import coordinate_to_tuple, get_column_letter
+from openpyxl.xml.functions import iterparse
 
 from org.models import LONG_TEXT_LENGTH
 
@@ -45,6 +47,9 @@ class Table:
     encoding: str | None  # None for XLSX
     delimiter: str | None
     header_row: int = 1  # an XLSX sheet may leave rows blank above its header
+    # Cells whose text is not what the file holds, by (row number, column index): a workbook's error values and
+    # formulas with no saved result. Each is a problem when its column is read.
+    unreadable: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 def normalise_header(name: str) -> str:
@@ -191,6 +196,7 @@ def _lines(text: str) -> Iterator[str]:
 
 XLSX_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 NUMBERS = (int, float)  # cells whose format may matter (a percentage); bool is not among them
+DATA_TYPE = operator.attrgetter("data_type")
 
 
 @functools.lru_cache(maxsize=64)
@@ -255,6 +261,14 @@ def _read_xlsx(data: bytes) -> Table:
         header_row = 1
         rows: list[tuple[int, list[str]]] = []
         gap = None  # openpyxl fills each gap between stored rows with one and the same tuple: skipped at once
+        unreadable = {
+            cell: gettext(
+                "The cell holds a formula whose result is not saved in the file (a program wrote it, no spreadsheet "
+                "calculated it); open the file in a spreadsheet program and save it, or replace the formula by its "
+                "value."
+            )
+            for cell in _uncalculated(workbook._archive, sheet._worksheet_path)  # openpyxl's own, as it reads them
+        }
         for number, values in enumerate(lines, start=1):
             if values is gap:
                 continue
@@ -268,6 +282,12 @@ def _read_xlsx(data: bytes) -> Table:
             cells = [
                 _cell_text(c.value, c.number_format if type(c.value) in NUMBERS else None) for c in values[:stored]
             ]
+            if "e" in map(DATA_TYPE, values[:stored]):  # #N/A, #REF!, …: what a formula shows when it fails
+                for i, c in enumerate(values[:stored]):
+                    if c.data_type == "e":
+                        unreadable[number, i] = gettext(
+                            "The cell shows the spreadsheet error %(error)s, not a value; correct its formula."
+                        ) % {"error": c.value}
             if header is None:
                 if not any(c.strip() for c in cells):
                     continue
@@ -286,4 +306,47 @@ def _read_xlsx(data: bytes) -> Table:
         raise FileProblem(gettext("The workbook's first sheet is empty; expected a header row and data rows."), row=1)
     while header and not header[-1].strip():
         header.pop()
-    return Table(header, rows, len(rows), None, None, header_row)
+    return Table(header, rows, len(rows), None, None, header_row, unreadable)
+
+
+FORMULA = re.compile(rb"<(?:\w+:)?f[\s/>]")  # a formula element, with or without a namespace prefix
+
+
+def _uncalculated(archive: zipfile.ZipFile, path: str) -> list[tuple[int, int]]:
+    """The (row number, column index) of the sheet's formulas that have no saved result. Read with ``data_only``,
+    as the rows are, such a cell is empty: a column meant to be cleared would be, and nobody would know why. A
+    sheet holding no formula at all, as most exports, is only scanned for one."""
+    with archive.open(path) as source:
+        tail = b""
+        while chunk := source.read(2**20):
+            if FORMULA.search(tail + chunk):
+                break
+            tail = chunk[-16:]
+        else:
+            return []
+    found = []
+    row = column = 0
+    with archive.open(path) as source:
+        for event, element in iterparse(source, events=("start", "end")):
+            tag = element.tag.rpartition("}")[2]
+            if event == "start":
+                if tag == "row":
+                    row, column = int(element.get("r") or row + 1), 0
+                elif tag == "c":
+                    row, column = coordinate_to_tuple(element.get("r")) if element.get("r") else (row, column + 1)
+                continue
+            if tag == "c":
+                formula = value = None
+                for child in element:
+                    name = child.tag.rpartition("}")[2]
+                    formula = child if name == "f" else formula
+                    value = child if name == "v" else value
+                # An empty result is <v/> with t="str" (a formula giving ""); a program that never calculated the
+                # formula writes no <v>, or an empty one with no type.
+                calculated = value is not None and (value.text or element.get("t") == "str")
+                if formula is not None and not calculated and column <= XLSX_COLUMNS:
+                    found.append((row, column - 1))
+                element.clear()
+            elif tag == "row":
+                element.clear()
+    return found

@@ -10,8 +10,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from org.imports.engine import FORMATS, KINDS
+from org.imports.engine import FORMATS, KINDS, MEMBER_ROLE
 from org.imports.exporting import HEADERS, write_csv, write_export
+from org.models import Role
 
 
 class Command(BaseCommand):
@@ -21,16 +22,30 @@ class Command(BaseCommand):
         parser.add_argument("kind", choices=KINDS)
         parser.add_argument("--format", choices=FORMATS, default=None, help="Default: projman.")
         parser.add_argument("--output", "-o", help="A file; XLSX when it ends in .xlsx. Default: CSV on stdout.")
+        parser.add_argument(
+            "--member-role",
+            default=MEMBER_ROLE,
+            help="The role whose department assignments are the job history (history only; as import_org's).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         kind, fmt = options["kind"], options["format"] or "projman"
         if (kind, fmt) not in HEADERS:
             known = ", ".join(f for k, f in HEADERS if k == kind)
             raise CommandError(f"No {fmt} export for {kind}; choose one of: {known}.")
-        output = options["output"]
+        output, member_role = options["output"], options["member_role"].strip()
+        if (
+            kind == "history"
+            and member_role != MEMBER_ROLE
+            and not Role.objects.filter(name__iexact=member_role).exists()
+        ):
+            raise CommandError(
+                f"No role is named {member_role!r}; the job history is the department assignments of the role that "
+                f"import_org --member-role gave them ({MEMBER_ROLE} unless chosen)."
+            )
         if not output:
             try:
-                write_csv(kind, self.stdout, fmt)
+                write_csv(kind, self.stdout, fmt, member_role=member_role)
                 self.stdout.flush()
             except BrokenPipeError:  # the reader stopped early (`export_org … | head`): not an error of ours
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python would flush into it at exit
@@ -41,21 +56,21 @@ class Command(BaseCommand):
         try:
             if path.exists() and not path.is_file():  # /dev/stdout, a named pipe: written as it is
                 with path.open(**mode) as stream:
-                    count = write_export(kind, stream, fmt, xlsx=xlsx)
+                    count = write_export(kind, stream, fmt, xlsx=xlsx, member_role=member_role)
             else:
-                count = self.write_whole(kind, path, fmt, xlsx, mode)
+                count = self.write_whole(path, mode, kind, fmt, xlsx=xlsx, member_role=member_role)
         except OSError as exc:
             raise CommandError(f"Cannot write {path}: {exc.strerror}.") from None
         self.stderr.write(f"{count} {kind} rows written to {path}")
 
-    def write_whole(self, kind: str, path: Path, fmt: str, xlsx: bool, mode: dict[str, str]) -> int:
+    def write_whole(self, path: Path, mode: dict[str, str], kind: str, fmt: str, **options: Any) -> int:
         """Written beside the file and moved over it once complete (closing included): a failure leaves no
         half-written file behind, nor an earlier export destroyed."""
         partial = None
         try:
             with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False, **mode) as stream:
                 partial = Path(stream.name)
-                count = write_export(kind, stream, fmt, xlsx=xlsx)
+                count = write_export(kind, stream, fmt, **options)
             umask = os.umask(0)
             os.umask(umask)
             partial.chmod(0o666 & ~umask)  # as a file opened for writing would be, not the temporary file's 0600
