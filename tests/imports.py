@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from io import StringIO
@@ -80,6 +81,40 @@ def workbook(rows: list[list[object]], *, above: int = 0, damage: tuple[str, Cal
         for item in source.infolist():
             data = source.read(item.filename)
             target.writestr(item, change(data) if item.filename == member else data)
+    return out.getvalue()
+
+
+def with_shared_strings(content: bytes) -> bytes:
+    """``content`` (a workbook of openpyxl's, whose text is in inline strings) with its text in a shared strings
+    part, as Excel and LibreOffice save it."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    strings: dict[str, int] = {}
+
+    def shared(cell: re.Match) -> str:
+        return f'<c{cell[1]} t="s"{cell[2]}><v>{strings.setdefault(cell[3], len(strings))}</v></c>'
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(out, "w") as target:
+        parts = {item.filename: source.read(item.filename) for item in source.infolist()}
+        sheet = parts["xl/worksheets/sheet1.xml"].decode()
+        parts["xl/worksheets/sheet1.xml"] = re.sub(
+            r'<c([^>]*?) t="inlineStr"([^>]*)><is>(.*?)</is></c>', shared, sheet, flags=re.S
+        ).encode()
+        table = "".join(f"<si>{text}</si>" for text in strings)
+        parts["xl/sharedStrings.xml"] = f'<sst xmlns="{main}" count="{len(strings)}">{table}</sst>'.encode()
+        parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+            b"</Types>",
+            b'<Override PartName="/xl/sharedStrings.xml" '
+            b'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        )
+        parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+            b"</Relationships>",
+            b'<Relationship Id="rIdStrings" Target="sharedStrings.xml" '
+            b'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
+            b"</Relationships>",
+        )
+        for name, data in parts.items():
+            target.writestr(name, data)
     return out.getvalue()
 
 

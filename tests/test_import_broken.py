@@ -3,6 +3,8 @@ every problem of the file is reported, and the database is left exactly as it wa
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -283,6 +285,40 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         workbook([["name"], ["Coach"]], damage=("xl/worksheets/sheet1.xml", lambda b: b[: len(b) // 2])),
         (),
         ["The XLSX workbook is damaged (unclosed token: line 1, column"],
+    ),
+    "a workbook whose sheet declares entities (a billion laughs)": (
+        "roles",
+        workbook(
+            [["name"], ["&b;"]],
+            damage=(
+                "xl/worksheets/sheet1.xml",
+                lambda b: b.replace(
+                    b"<worksheet",
+                    b'<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><worksheet',
+                    1,
+                ).replace(b"&amp;b;", b"&b;"),
+            ),
+        ),
+        (),
+        ["The XLSX workbook is damaged (a document type declaration (worksheet) in its XML); save it again"],
+    ),
+    "a workbook whose header shows an error": (
+        "roles",
+        workbook([["name", "#NAME?"], ["Coach", "Helps"]]),
+        (),
+        ["row 1, column B: The cell shows the spreadsheet error #NAME?, not a value; correct its formula."],
+    ),
+    "a workbook's date cell holding no date": (
+        "projects",
+        workbook(
+            [["code", "name", "department", "start_date"], ["P9", "Nine", "ENG", datetime.date(2025, 1, 1)]],
+            damage=("xl/worksheets/sheet1.xml", lambda b: b.replace(b"<v>45658</v>", b"<v>3000000</v>")),
+        ),
+        (),
+        [
+            "row 2, column D (start_date): The cell is formatted as a date, but 3000000 is no date; enter the date "
+            "again."
+        ],
     ),
     "a workbook with broken styles": (
         "roles",

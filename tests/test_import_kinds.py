@@ -283,6 +283,8 @@ def test_workbook_cells_without_a_value_are_refused_where_they_are_read(tmp_path
         ["Developer", "#N/A", "R"],
         ["Advisor", '=UPPER("gives advice")', "C"],
         ["Sponsor", '=""', "A"],
+        ["#REF!"],  # a row of errors only is no blank row
+        ["Mentor", '="x"', "C"],
     ]
     calculated = (  # as a spreadsheet saves them: the result beside the formula
         (
@@ -290,6 +292,7 @@ def test_workbook_cells_without_a_value_are_refused_where_they_are_read(tmp_path
             b'<c r="B4" t="str"><f>UPPER("gives advice")</f><v>GIVES ADVICE</v></c>',
         ),
         (b'<c r="B5"><f>""</f><v /></c>', b'<c r="B5" t="str"><f>""</f><v></v></c>'),
+        (b'<c r="B7"><f>"x"</f><v /></c>', b'<c r="B7" t="str"><f>"x"</f></c>'),  # a text formula, no result saved
     )
 
     def calculate(xml: bytes) -> bytes:
@@ -310,15 +313,52 @@ def test_workbook_cells_without_a_value_are_refused_where_they_are_read(tmp_path
         "replace the formula by its value.\n"
         "roles.xlsx: row 3, column B (description): The cell shows the spreadsheet error #N/A, not a value; correct "
         "its formula.\n"
+        "roles.xlsx: row 6, column A (name): The cell shows the spreadsheet error #REF!, not a value; correct its "
+        "formula.\n"
+        "roles.xlsx: row 7, column B (description): The cell holds a formula whose result is not saved in the file (a "
+        "program wrote it, no spreadsheet calculated it); open the file in a spreadsheet program and save it, or "
+        "replace the formula by its value.\n"
     )
     assert snapshot() == before
 
     rows[1:3] = [["Team Member", "A member of the department", "R"], ["Developer", "", "R"]]  # as stored
+    rows[5:] = [[], ["Mentor", "", "C"]]
+    calculated = calculated[:2]
     path.write_bytes(workbook(rows, damage=("xl/worksheets/sheet1.xml", calculate)))
     import_ok("roles", path)
 
     assert Role.objects.get(name="Advisor").description == "GIVES ADVICE"
     assert Role.objects.get(name="Sponsor").description == ""
+
+
+def test_a_sheet_written_by_another_tool_is_read_as_a_spreadsheet_shows_it(tmp_path):
+    """Namespace prefixes, rows and cells without references, a lower-case reference, cells out of order, rich text
+    with a reading guide: what other programs write is read as the spreadsheet shows it."""
+    from tests.imports import workbook
+
+    def inline(text: str) -> str:
+        return f'<x:c t="inlineStr"><x:is><x:t>{text}</x:t></x:is></x:c>'
+
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>'
+        f"<x:row>{inline('name')}{inline('description')}</x:row>"
+        f"<x:row>{inline('Coach')}"
+        '<x:c t="inlineStr"><x:is><x:r><x:t xml:space="preserve">Helps </x:t></x:r><x:r><x:rPr><x:b/></x:rPr>'
+        '<x:t>people &amp; teams</x:t></x:r><x:rPh sb="0" eb="1"><x:t>ヘルプ</x:t></x:rPh></x:is></x:c></x:row>'
+        f'<x:row r="5"><x:c r="a5" t="inlineStr"><x:is><x:t>Mentor</x:t></x:is></x:c>{inline("Guides")}</x:row>'
+        '<x:row r="6.0"><x:c r="B6" t="inlineStr"><x:is><x:t>Trains</x:t></x:is></x:c>'  # cells out of order
+        '<x:c r="A6" t="inlineStr"><x:is><x:t>Trainer</x:t></x:is></x:c></x:row>'
+        "</x:sheetData></x:worksheet>"
+    ).encode()
+    path = tmp_path / "other.xlsx"
+    path.write_bytes(workbook([["placeholder"]], damage=("xl/worksheets/sheet1.xml", lambda _: sheet)))
+
+    import_ok("roles", path)
+
+    assert Role.objects.get(name="Coach").description == "Helps people & teams"
+    assert Role.objects.get(name="Mentor").description == "Guides"
+    assert Role.objects.get(name="Trainer").description == "Trains"
 
 
 def test_a_workbook_whose_last_cell_is_far_away_is_read_as_stored(tmp_path, department):

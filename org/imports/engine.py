@@ -340,18 +340,20 @@ class Sheet:
         names, parsed = [], []
         for column, i in wanted:
             cells = by_position[i]
-            values = f.parse_column(column.parse, cells) if max(map(len, cells)) <= MAX_FIELD else None
+            # A workbook's cell holding no value to read (an error, a formula never calculated) is told as such.
+            unreadable: dict[int, str] = {}
+            if self.unreadable:
+                unreadable = {k: m for k, (n, _) in enumerate(block) if (m := self.unreadable.get((n, i)))}
+            fine = not unreadable and max(map(len, cells)) <= MAX_FIELD
+            values = f.parse_column(column.parse, cells) if fine else None
             if values is None:
-                values = [self.parse_cell(column, cell, block[k][0], bad, k) for k, cell in enumerate(cells)]
+                values = [
+                    self.parse_cell(column, cell, number, bad, k, unreadable.get(k))
+                    for k, ((number, _), cell) in enumerate(zip(block, cells, strict=True))
+                ]
             else:  # one object for each repeated value (a department code, a manager, a date): a big file's rows
                 seen: dict[Any, Any] = {}  # are all in memory until written, and most columns repeat a lot
                 values = list(map(seen.setdefault, values, values))
-            if self.unreadable:
-                for k, (number, _) in enumerate(block):
-                    if (message := self.unreadable.get((number, i))) is not None:
-                        self.problem(number, self.labels[column.field], message)
-                        values[k] = BAD
-                        bad.add(k)
             names.append(column.field)
             parsed.append(values)
         numbers = [number for number, _ in block]
@@ -380,9 +382,13 @@ class Sheet:
                 stray = True
         return stray
 
-    def parse_cell(self, column: f.Column, cell: str, number: int, bad: set[int], k: int) -> Any:
+    def parse_cell(
+        self, column: f.Column, cell: str, number: int, bad: set[int], k: int, unreadable: str | None = None
+    ) -> Any:
         """One cell's value, or BAD (and a problem, and row ``k`` of the block marked bad)."""
-        if len(cell) > MAX_FIELD + cell.startswith("'"):  # an export's apostrophe does not count
+        if unreadable is not None:
+            self.problem(number, self.labels[column.field], unreadable)
+        elif len(cell) > MAX_FIELD + cell.startswith("'"):  # an export's apostrophe does not count
             message = gettext("The cell holds %(length)d characters; at most %(limit)d fit.")
             message %= {"length": len(cell), "limit": MAX_FIELD}
             self.problem(number, self.labels[column.field], message)

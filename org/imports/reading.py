@@ -11,17 +11,20 @@ import csv
 import datetime
 import functools
 import io
-import operator
+import pyexpat
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.utils.translation import gettext
-from openpyxl import load_workbook
-from openpyxl.cell.read_only import ReadOnlyCell
-from openpyxl.utils import coordinate_to_tuple, get_column_letter
-from openpyxl.xml.functions import iterparse
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
+from openpyxl.styles.stylesheet import apply_stylesheet
+from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.utils.datetime import from_excel, from_ISO8601
+from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
 
 from org.models import LONG_TEXT_LENGTH
 
@@ -195,8 +198,6 @@ def _lines(text: str) -> Iterator[str]:
 
 
 XLSX_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-NUMBERS = (int, float)  # cells whose format may matter (a percentage); bool is not among them
-DATA_TYPE = operator.attrgetter("data_type")
 
 
 @functools.lru_cache(maxsize=64)
@@ -205,10 +206,10 @@ def _percent(number_format: str) -> bool:
     return "%" in re.sub(r'"[^"]*"|\\.', "", number_format)
 
 
-def _cell_text(value: object, number_format: str | None = None) -> str:
+def _cell_text(value: Any, percent: bool = False) -> str:
     if value is None:
         return ""
-    if number_format and "%" in number_format and _percent(number_format):  # a number shown as 50% is stored as 0.5
+    if percent:  # a number shown as 50% is stored as 0.5
         return f"{round(value * 100, 10):g}%"
     if isinstance(value, str):  # Excel spells a carriage return or control character _xHHHH_, and _ as _x005F_
         return XLSX_ESCAPE.sub(lambda m: chr(int(m[1], 16)), value) if "_x" in value else value
@@ -237,7 +238,7 @@ def _read_xlsx(data: bytes) -> Table:
                 % {"size": unpacked // 2**20, "limit": XLSX_UNPACKED_BYTES // 2**20},
                 row=1,
             )
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        book = _Book.open(data)
     except FileProblem:
         raise
     except Exception as exc:
@@ -249,59 +250,30 @@ def _read_xlsx(data: bytes) -> Table:
             % {"error": exc},
             row=1,
         ) from None
+    header: list[str] | None = None
+    header_row = 1
+    rows: list[tuple[int, list[str]]] = []
+    unreadable: dict[tuple[int, int], str] = {}
     try:
-        sheet = workbook.worksheets[0]
-        # The size a sheet declares is not trusted: spreadsheet programs ignore it, it may be narrower than the
-        # data, and openpyxl pads every row to its width and fills every gap up to its last row, which a few
-        # kilobytes can make billions of cells. Rows come as stored, each cut after its last stored cell, and
-        # cells right of column IV are not read.
-        sheet.reset_dimensions()
-        lines: Iterator[tuple] = sheet.iter_rows(max_col=XLSX_COLUMNS)
-        header: list[str] | None = None
-        header_row = 1
-        rows: list[tuple[int, list[str]]] = []
-        gap = None  # openpyxl fills each gap between stored rows with one and the same tuple: skipped at once
-        unreadable = {
-            cell: gettext(
-                "The cell holds a formula whose result is not saved in the file (a program wrote it, no spreadsheet "
-                "calculated it); open the file in a spreadsheet program and save it, or replace the formula by its "
-                "value."
-            )
-            for cell in _uncalculated(workbook._archive, sheet._worksheet_path)  # openpyxl's own, as it reads them
-        }
-        for number, values in enumerate(lines, start=1):
-            if values is gap:
+        for number, cells in book.rows(unreadable):
+            # A row whose only cells are errors is not blank: it is read, and refused.
+            if not any(c.strip() for c in cells) and not any((number, i) in unreadable for i in range(len(cells))):
                 continue
-            # openpyxl pads with EMPTY_CELL (no stored cell) after the stored cells (ReadOnlyCell): told apart by
-            # type, at C speed.
-            kinds = list(map(type, values))
-            if ReadOnlyCell not in kinds:
-                gap = values
-                continue
-            stored = len(kinds) - kinds[::-1].index(ReadOnlyCell)
-            cells = [
-                _cell_text(c.value, c.number_format if type(c.value) in NUMBERS else None) for c in values[:stored]
-            ]
-            if "e" in map(DATA_TYPE, values[:stored]):  # #N/A, #REF!, …: what a formula shows when it fails
-                for i, c in enumerate(values[:stored]):
-                    if c.data_type == "e":
-                        unreadable[number, i] = gettext(
-                            "The cell shows the spreadsheet error %(error)s, not a value; correct its formula."
-                        ) % {"error": c.value}
-            if header is None:
-                if not any(c.strip() for c in cells):
-                    continue
-                header, header_row = cells, number
-                continue
-            if any(c.strip() for c in cells):
+            if header is not None:
                 rows.append((number, cells))
+                continue
+            header, header_row = cells, number
+            if bad := [i for i in range(len(cells)) if (number, i) in unreadable]:
+                raise FileProblem(unreadable[number, bad[0]], row=number, column=column_label(bad[0], cells))
+    except FileProblem:
+        raise
     except Exception as exc:
         raise FileProblem(
             gettext("The XLSX workbook is damaged (%(error)s); save it again from the spreadsheet program, or as CSV.")
             % {"error": exc}
         ) from None
     finally:
-        workbook.close()
+        book.archive.close()
     if header is None:
         raise FileProblem(gettext("The workbook's first sheet is empty; expected a header row and data rows."), row=1)
     while header and not header[-1].strip():
@@ -309,44 +281,229 @@ def _read_xlsx(data: bytes) -> Table:
     return Table(header, rows, len(rows), None, None, header_row, unreadable)
 
 
-FORMULA = re.compile(rb"<(?:\w+:)?f[\s/>]")  # a formula element, with or without a namespace prefix
+MAIN = f"{SHEET_MAIN_NS} "  # element names as expat gives them, namespace and name apart
+CELL, ROW, VALUE, FORMULA, INLINE, STRING, TEXT, PHONETIC = (
+    MAIN + tag for tag in ("c", "row", "v", "f", "is", "si", "t", "rPh")
+)
+COLUMN_OF = {get_column_letter(i): i for i in range(1, XLSX_COLUMNS + 1)}  # cells further right are not read
+DIGITS = "0123456789"
 
 
-def _uncalculated(archive: zipfile.ZipFile, path: str) -> list[tuple[int, int]]:
-    """The (row number, column index) of the sheet's formulas that have no saved result. Read with ``data_only``,
-    as the rows are, such a cell is empty: a column meant to be cleared would be, and nobody would know why. A
-    sheet holding no formula at all, as most exports, is only scanned for one."""
-    with archive.open(path) as source:
-        tail = b""
+@dataclass
+class _Book:
+    """What reading a workbook's first sheet needs: its XML's place in the archive, the shared strings, and the
+    styles that make a number a date or a percentage.
+
+    openpyxl reads the workbook around the sheet, but not the sheet itself. Its reader builds an object for every
+    cell and every inline string and, for a sheet that does not declare its size (openpyxl's own files), parses the
+    whole sheet once more to find it: half a minute for 100,000 rows. It pads every row to the declared size, which
+    a few kilobytes can make billions of cells, and reads as empty a formula whose result is not saved."""
+
+    archive: zipfile.ZipFile
+    sheet: str | None
+    shared: list[str]
+    percent: set[int]
+    dates: set[int]
+    durations: set[int]
+    epoch: datetime.datetime
+
+    @classmethod
+    def open(cls, data: bytes) -> _Book:
+        # The steps of openpyxl's load_workbook (openpyxl is pinned) but for reading the worksheets.
+        reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True)
+        reader.read_manifest()
+        reader.read_workbook()
+        apply_stylesheet(reader.archive, reader.wb)
+        workbook = reader.wb
+        sheet = next(
+            (
+                rel.target
+                for _, rel in reader.parser.find_sheets()
+                if rel.target in reader.valid_files and "chartsheet" not in rel.Type
+            ),
+            None,
+        )
+        formats = [
+            BUILTIN_FORMATS.get(style.numFmtId, "General")
+            if style.numFmtId < BUILTIN_FORMATS_MAX_SIZE
+            else workbook._number_formats[style.numFmtId - BUILTIN_FORMATS_MAX_SIZE]
+            for style in workbook._cell_styles
+        ]
+        # Read here rather than by openpyxl, which drops "x005F_" from them: Excel's escape of an underscore, so a
+        # text spelling _x000D_ came back as a carriage return.
+        strings = reader.package.find(SHARED_STRINGS)
+        return cls(
+            reader.archive,
+            sheet,
+            list(_parse(reader.archive, strings.PartName[1:], _Strings(STRING))) if strings is not None else [],
+            {i for i, number_format in enumerate(formats) if "%" in number_format and _percent(number_format)},
+            workbook._date_formats,
+            workbook._timedelta_formats,
+            workbook.epoch,
+        )
+
+    def rows(self, unreadable: dict[tuple[int, int], str]) -> Iterator[tuple[int, list[str]]]:
+        """The sheet's stored rows: (row number, the text of each cell up to the last stored one), as the XML is
+        parsed. Cells holding no value to read go into ``unreadable``."""
+        if self.sheet is not None:
+            yield from _parse(self.archive, self.sheet, _SheetParser(self, unreadable))
+
+
+def _parse(archive: zipfile.ZipFile, part: str, handler: _SheetParser | _Strings) -> Iterator[Any]:
+    """Feed a part of the workbook to expat as it is unpacked, and give what the handler has read as it goes."""
+    parser = pyexpat.ParserCreate(namespace_separator=" ")
+    parser.buffer_text = True
+    parser.StartElementHandler, parser.EndElementHandler = handler.start, handler.end
+    parser.CharacterDataHandler = handler.characters
+    parser.StartDoctypeDeclHandler = _no_doctype  # no entities to expand: a workbook has no use for a DTD
+    with archive.open(part) as source:
         while chunk := source.read(2**20):
-            if FORMULA.search(tail + chunk):
-                break
-            tail = chunk[-16:]
-        else:
-            return []
-    found = []
-    row = column = 0
-    with archive.open(path) as source:
-        for event, element in iterparse(source, events=("start", "end")):
-            tag = element.tag.rpartition("}")[2]
-            if event == "start":
-                if tag == "row":
-                    row, column = int(element.get("r") or row + 1), 0
-                elif tag == "c":
-                    row, column = coordinate_to_tuple(element.get("r")) if element.get("r") else (row, column + 1)
-                continue
-            if tag == "c":
-                formula = value = None
-                for child in element:
-                    name = child.tag.rpartition("}")[2]
-                    formula = child if name == "f" else formula
-                    value = child if name == "v" else value
-                # An empty result is <v/> with t="str" (a formula giving ""); a program that never calculated the
-                # formula writes no <v>, or an empty one with no type.
-                calculated = value is not None and (value.text or element.get("t") == "str")
-                if formula is not None and not calculated and column <= XLSX_COLUMNS:
-                    found.append((row, column - 1))
-                element.clear()
-            elif tag == "row":
-                element.clear()
-    return found
+            parser.Parse(chunk, False)
+            yield from handler.done
+            handler.done.clear()
+    parser.Parse(b"", True)
+    yield from handler.done
+
+
+def _no_doctype(name: str, *_: object) -> None:
+    raise ValueError(f"a document type declaration ({name}) in its XML")
+
+
+class _Strings:
+    """expat's handlers for text, plain or in runs of rich text, as the shared strings (<si>) and inline strings
+    (<is>) hold it: the text of each ``closing`` element goes to ``done``, without its reading guides."""
+
+    def __init__(self, closing: str) -> None:
+        self.closing = closing
+        self.done: list[str] = []
+        self.runs: list[str] = []
+        self.text: list[str] | None = None  # the character data of the <t> being read
+        self.phonetic = False
+
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        if name == TEXT and not self.phonetic:
+            self.text = []
+        elif name == PHONETIC:  # a reading guide over East Asian text, not part of it
+            self.phonetic = True
+
+    def characters(self, data: str) -> None:
+        if self.text is not None:
+            self.text.append(data)
+
+    def end(self, name: str) -> None:
+        if name == TEXT and self.text is not None:
+            self.runs.append("".join(self.text))
+            self.text = None
+        elif name == PHONETIC:
+            self.phonetic = False
+        elif name == self.closing:
+            self.done.append("".join(self.runs))
+            self.runs = []
+
+
+class _SheetParser:
+    """expat's handlers for a sheet's rows: cells are read as their elements end, rows go to ``done``."""
+
+    def __init__(self, book: _Book, unreadable: dict[tuple[int, int], str]) -> None:
+        self.book, self.unreadable = book, unreadable
+        self.done: list[tuple[int, list[str]]] = []
+        self.number = self.column = 0
+        self.cells: list[tuple[int, str | Unreadable]] = []
+        self.cell: dict[str, str] = {}
+        self.text: list[str] | None = None  # the character data of the <v> being read
+        self.value: str | None = None
+        self.inline = _Strings(INLINE)
+        self.in_inline = self.formula = False
+
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        if self.in_inline:
+            self.inline.start(name, attributes)
+        elif name == CELL:
+            reference = attributes.get("r")
+            if reference:
+                letters = reference.rstrip(DIGITS)
+                self.column = COLUMN_OF.get(letters) or column_index_from_string(letters)
+            else:
+                self.column += 1
+            self.cell, self.value, self.formula = attributes, None, False
+        elif name == VALUE:
+            self.text = []
+        elif name == INLINE:
+            self.in_inline = True
+        elif name == FORMULA:
+            self.formula = True
+        elif name == ROW:
+            self.number = int(float(attributes.get("r") or self.number + 1))  # some programs write r="2.0"
+            self.column, self.cells = 0, []
+
+    def characters(self, data: str) -> None:
+        if self.in_inline:
+            self.inline.characters(data)
+        elif self.text is not None:
+            self.text.append(data)
+
+    def end(self, name: str) -> None:
+        if self.in_inline:
+            self.inline.end(name)
+            if name == INLINE:
+                self.in_inline, self.value = False, self.inline.done.pop()
+        elif name == VALUE and self.text is not None:
+            self.value, self.text = "".join(self.text), None
+        elif name == CELL:
+            if 0 < self.column <= XLSX_COLUMNS:
+                self.cells.append((self.column, self.read_cell()))
+        elif name == ROW and self.cells:
+            text = [""] * max(column for column, _ in self.cells)  # cells out of order are read where they are
+            for column, value in self.cells:
+                if isinstance(value, Unreadable):
+                    self.unreadable[self.number, column - 1] = value.message
+                else:
+                    text[column - 1] = value
+            self.done.append((self.number, text))
+
+    def read_cell(self) -> str | Unreadable:
+        """The cell's text as the spreadsheet shows it (as openpyxl's reader reads a value)."""
+        kind, value, book = self.cell.get("t", "n"), self.value, self.book
+        # A formula giving "" keeps an empty <v/> and has type str (an inline string is its own value); with no <v>
+        # at all nothing was saved.
+        if self.formula and (value is None or (not value and kind not in ("str", "inlineStr"))):
+            return Unreadable(
+                gettext(
+                    "The cell holds a formula whose result is not saved in the file (a program wrote it, no "
+                    "spreadsheet calculated it); open the file in a spreadsheet program and save it, or replace the "
+                    "formula by its value."
+                )
+            )
+        if kind == "inlineStr":
+            return _cell_text(value or "")
+        if not value:
+            return ""
+        if kind == "s":
+            return _cell_text(book.shared[int(value)])
+        if kind == "e":
+            return Unreadable(
+                gettext("The cell shows the spreadsheet error %(error)s, not a value; correct its formula.")
+                % {"error": value}
+            )
+        if kind == "b":
+            return _cell_text(bool(int(value)))
+        if kind == "d":
+            return _cell_text(from_ISO8601(value))
+        if kind != "n":  # str: a formula's text
+            return _cell_text(value)
+        number = float(value) if any(c in value for c in ".eE") else int(value)
+        style = int(self.cell.get("s", 0))
+        if style in book.dates:
+            try:
+                return _cell_text(from_excel(number, book.epoch, timedelta=style in book.durations))
+            except (OverflowError, ValueError):
+                message = gettext("The cell is formatted as a date, but %(value)s is no date; enter the date again.")
+                return Unreadable(message % {"value": value})
+        return _cell_text(number, style in book.percent)
+
+
+class Unreadable:
+    """A cell that holds no value to read, and why."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
