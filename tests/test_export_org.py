@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import os
 import stat
@@ -13,11 +14,12 @@ import threading
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from org.models import Assignment, Department, Employee, Project, Role
 from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory
-from tests.imports import export, import_ok, load_examples, snapshot, with_shared_strings, write
+from tests.imports import EXAMPLES, export, import_ok, load_examples, snapshot, with_shared_strings, write
 from tests.topology import ROOT
 
 pytestmark = pytest.mark.django_db
@@ -94,6 +96,7 @@ AWKWARD = {
     "text that looks like Excel's escape": "see _x000D_ here",
     "an apostrophe already before a formula character": "'=already",
     "two apostrophes": "''quoted",
+    "text spelling a spreadsheet error": "#N/A",
     "a leading apostrophe in a name": "'s-Hertogenbosch",
     "the longest text, starting with a formula character": "-" + "x" * 9_999,
 }
@@ -226,6 +229,35 @@ def test_a_job_history_export_shows_todays_title_and_manager_on_todays_stay_only
     assert snapshot() == before
 
 
+def test_an_exported_history_imported_again_reopens_no_stay_and_moves_nobody(tmp_path):
+    """The file has no end dates: a stay ended in the admin, with or without a later move, keeps its end. The row of
+    today restates a stored stay: it does not move back an employee moved since (by an employees file, say)."""
+    load_examples()
+    import_ok("history", EXAMPLES / "history.csv")
+    today = timezone.localdate()
+    carla = Assignment.objects.filter(employee__employee_number="E003", role__name="Team Member")
+    carla.filter(department__code="DAT").update(end_date=today - datetime.timedelta(days=30))
+    bob = Assignment.objects.get(employee__employee_number="E002", role__name="Team Member")
+    bob.end_date = today - datetime.timedelta(days=30)
+    bob.save()
+    AssignmentFactory(
+        employee=bob.employee,
+        role=bob.role,
+        department=Department.objects.get(code="FIN"),
+        project=None,
+        start_date=today + datetime.timedelta(days=30),
+        level="R",
+    )
+    Employee.objects.filter(employee_number="E003").update(department=Department.objects.get(code="FIN"))  # since
+    before = snapshot()
+
+    history = export("history")
+
+    assert "Nothing to change" in import_ok("history", write(tmp_path, history, "again.csv"))
+    assert snapshot() == before
+    assert Employee.objects.get(employee_number="E003").department.code == "FIN"
+
+
 def test_a_job_history_imported_under_another_role_exports_under_it(tmp_path):
     load_examples()
     row = "E003,2020-09-01,ENG,Analyst,E001"
@@ -235,6 +267,18 @@ def test_a_job_history_imported_under_another_role_exports_under_it(tmp_path):
     assert export("history", "--member-role", " staff ").splitlines() == [HISTORY_HEADER, row]
     with pytest.raises(CommandError, match="No role is named 'Staf'"):
         call_command("export_org", "history", "--member-role", "Staf", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="The role 'Developer' does not apply to departments"):
+        call_command("export_org", "history", "--member-role", "developer", stdout=io.StringIO())
+    assert export("history", "--member-role", "").splitlines() == [HISTORY_HEADER]  # Team Member, as at import
+
+
+def test_the_job_history_role_is_found_by_export_as_by_import(tmp_path):
+    """Matched in any case beyond ASCII too, which SQLite's own comparison does not do."""
+    load_examples()
+    row = "E003,2020-09-01,ENG,Analyst,E001"
+    import_ok("history", write(tmp_path, f"{HISTORY_HEADER}\n{row}\n", "h.csv"), "--member-role", "Équipe")
+
+    assert export("history", "--member-role", "équipe").splitlines() == [HISTORY_HEADER, row]
 
 
 def test_a_format_without_that_kind_is_refused():

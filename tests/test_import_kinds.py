@@ -361,6 +361,56 @@ def test_a_sheet_written_by_another_tool_is_read_as_a_spreadsheet_shows_it(tmp_p
     assert Role.objects.get(name="Trainer").description == "Trains"
 
 
+def test_a_workbook_is_read_as_its_sheet_shows_it(tmp_path):
+    """The first sheet shown (a hidden one before it holds lookups), employee numbers shown with leading zeros, a
+    date shown without its time, a manager merged down two rows: each read as the spreadsheet shows it."""
+    from openpyxl import Workbook
+
+    load_examples()
+    book = Workbook()
+    lookups = book.active
+    lookups.title, lookups.sheet_state = "Lookups", "hidden"
+    lookups.append(["ENG", "Engineering"])
+    staff = book.create_sheet("Staff")
+    staff.append(["employee_number", "first_name", "last_name", "work_email", "manager", "hire_date"])
+    staff.append([42, "Ana", "López", "ana@x.example", "E001", datetime.datetime(2023, 3, 15, 2, 57)])
+    staff.append([43, "Bo", "Ng", "bo@x.example", None, datetime.date(2024, 1, 2)])
+    for row in (2, 3):
+        staff.cell(row, 1).number_format = "00000"
+    staff["F2"].number_format = "dd/mm/yyyy"
+    staff.merge_cells("E2:E3")
+    book.save(tmp_path / "staff.xlsx")
+
+    import_ok("employees", tmp_path / "staff.xlsx")
+
+    ana, bo = Employee.objects.filter(employee_number__in=["00042", "00043"]).order_by("employee_number")
+    assert (ana.hire_date, ana.manager.employee_number) == (D(2023, 3, 15), "E001")
+    assert (bo.hire_date, bo.manager.employee_number) == (D(2024, 1, 2), "E001")
+
+
+def test_what_a_sheet_cannot_show_is_refused(tmp_path):
+    """A negative number formatted as a date shows as ##### in a spreadsheet; an error beyond the last named column
+    is a value there like any other."""
+    from openpyxl import Workbook
+
+    load_examples()
+    book = Workbook()
+    book.active.append(["code", "name", "department", "start_date"])
+    book.active.append(["P9", "Nine", "ENG", -3, None, "#N/A"])
+    book.active["D2"].number_format = "yyyy-mm-dd"
+    book.save(tmp_path / "projects.xlsx")
+    before = snapshot()
+
+    report = import_fails("projects", tmp_path / "projects.xlsx")
+
+    assert report == (
+        "projects.xlsx: row 2, column D (start_date): The cell is formatted as a date, but -3 is no date; enter the "
+        "date again.\n"
+        "projects.xlsx: row 2, column F: A value beyond the last named column.\n"
+    )
+    assert snapshot() == before
+
+
 def test_a_workbook_whose_last_cell_is_far_away_is_read_as_stored(tmp_path, department):
     """A few kilobytes can declare a sheet of a million rows and 16,384 columns (a stray cell at XFD1048576): the
     rows are read as stored, not padded to that size, and cells right of column IV are not read."""

@@ -373,7 +373,7 @@ class Sheet:
         """Whether row ``number`` has values in columns without a name or beyond the last one (each a problem)."""
         stray = False
         for i in [*unnamed, *range(len(header), len(cells))]:
-            if i < len(cells) and cells[i].strip():
+            if i < len(cells) and (cells[i].strip() or (number, i) in self.unreadable):  # #N/A is a value too
                 if i in unnamed:
                     message = gettext("A value in a column without a name in the header.")
                 else:
@@ -525,6 +525,13 @@ REFERENCES = {
 }
 NATURAL_KEYS = {"departments": "code", "employees": "employee_number", "projects": "code", "roles": "name"}
 MODELS = {"departments": Department, "employees": Employee, "projects": Project, "roles": Role}
+
+
+def history_role(name: str) -> Role | None:
+    """The role whose department assignments are the job history (``--member-role``, Team Member when empty),
+    matched as every role name of a file is: in any case, and trimmed."""
+    wanted = (name.strip() or MEMBER_ROLE).casefold()
+    return next((role for role in Role.objects.all() if role.name.casefold() == wanted), None)
 
 
 class Planner:
@@ -951,7 +958,7 @@ class Planner:
         )
         departments = self.targets(Department, [r.values["department"] for r in rows])
         # Matched without regard to case, as every role name of a file is: "team member" is the stored "Team Member".
-        role = next((r for r in Role.objects.all() if r.name.casefold() == self.member_role.casefold()), None)
+        role = history_role(self.member_role)
         role_step = None
         if role is None:
             role = Role(name=self.member_role, applies_to=AppliesTo.DEPARTMENT, default_level=Level.RESPONSIBLE)
@@ -1064,7 +1071,15 @@ class Planner:
             # A stored move in force today, later than the file's row for today, keeps the employee where it put them.
             stored_move = max((start for _, stay, start, _ in timeline if stay and start <= today), default=None)
             if number in in_force and not (stored_move and stored_move > in_force[number].values["effective_date"]):
-                self.plan_employee_update(employee, in_force[number], employees, departments, people, changed)
+                row = in_force[number]
+                # A row restating the stored stay of today brings no move: it leaves the employee in the department
+                # set since (by an employees file, or in the admin), as an exported history imported again must.
+                move = not any(
+                    stay.department_id == departments[row.values["department"].casefold()].pk
+                    and stay.start_date == row.values["effective_date"]
+                    for stay in stays[employee.pk]
+                )
+                self.plan_employee_update(employee, row, employees, departments, people, changed, move=move)
         fields_changed = sorted(changed)
         if role_step:
             self.steps.append(role_step)
@@ -1090,10 +1105,16 @@ class Planner:
         sheet = self.sheet
         department_of = {id(r): departments[r.values["department"].casefold()].pk for r in changes}
         restated = {(department_of[id(r)], r.values["effective_date"]) for r in changes}
-        stored_starts = {(stay.department_id, stay.start_date) for stay in stays}
+        stored_ends = {(stay.department_id, stay.start_date): stay.end_date for stay in stays}
         # A row that restates a stored stay keeps it a stay of its own, even in the department before it: merged
-        # into the stay before as a new title, it would leave the stored one open beside it.
-        restating = {id(r) for r in changes if (department_of[id(r)], r.values["effective_date"]) in stored_starts}
+        # into the stay before as a new title, it would leave the stored one open beside it. It keeps the stay's
+        # end too, unless a later move ends it sooner: a file has no end dates, and an exported history imported
+        # again must not reopen a stay ended in the admin.
+        restating = {
+            id(r): stored_ends[key]
+            for r in changes
+            if (key := (department_of[id(r)], r.values["effective_date"])) in stored_ends
+        }
         file_dates = {r.values["effective_date"]: r for r in changes}
         items: list[tuple[datetime.date, int, Row | Assignment]] = [
             (r.values["effective_date"], department_of[id(r)], r) for r in changes
@@ -1133,7 +1154,8 @@ class Planner:
                     previous[3] = start - ONE_DAY
                     if previous[1] is not None:
                         previous[0] = row  # the row whose move ends the stored stay
-            timeline.append([row, stay, start, stay.end_date if stay else None, department])
+            end = stay.end_date if stay else restating.get(id(row))
+            timeline.append([row, stay, start, end, department])
         if employee.leave_date is not None and timeline[-1][1] is None:
             timeline[-1][3] = employee.leave_date
         return [(row, stay, start, end) for row, stay, start, end, _ in timeline]
@@ -1146,9 +1168,11 @@ class Planner:
         departments: dict[str, Department],
         people: Step,
         changed: set[str],
+        *,
+        move: bool,
     ) -> None:
         v = row.values
-        wanted = {"department_id": departments[v["department"].casefold()].pk}
+        wanted = {"department_id": departments[v["department"].casefold()].pk} if move else {}
         if "job_title" in self.sheet.present:
             wanted["job_title"] = v["job_title"]
         if "manager" in self.sheet.present:

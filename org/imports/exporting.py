@@ -17,8 +17,10 @@ from typing import IO, Any
 from django.db.models import QuerySet
 from django.utils import timezone
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
 
-from org.imports.engine import MEMBER_ROLE, formats_for
+from org.imports.engine import MEMBER_ROLE, formats_for, history_role
 from org.imports.fields import FORMULA_STARTS
 from org.models import Assignment, Department, Employee, Project, Role
 
@@ -94,8 +96,21 @@ def neutralise(value: Any) -> Any:
 XLSX_UNSAFE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b-\x1f\ufffe\uffff]")
 
 
+ERRORS = frozenset(ERROR_CODES)  # text openpyxl would write as an error cell (#N/A), which imports refuse
+
+
 def xlsx_text(value: Any) -> Any:
     return XLSX_UNSAFE.sub(lambda m: f"_x{ord(m[0]):04X}_", value) if isinstance(value, str) else value
+
+
+def xlsx_cell(sheet: Any, value: Any) -> Any:
+    """``value`` as a cell of a write-only ``sheet``: escaped, and text spelling an error kept as text."""
+    value = xlsx_text(value)
+    if isinstance(value, str) and value in ERRORS:
+        cell = WriteOnlyCell(sheet, value)
+        cell.data_type = "s"
+        return cell
+    return value
 
 
 def _rows(kind: str, fmt: str, member_role: str) -> Iterator[tuple]:
@@ -154,8 +169,10 @@ def _rows(kind: str, fmt: str, member_role: str) -> Iterator[tuple]:
         # ProjMan keeps an employee's title and manager of today, not those of past stays: they are written on the
         # stay in force today only, and a past or later stay leaves them empty rather than showing today's.
         today = timezone.localdate()
+        if (role := history_role(member_role)) is None:
+            return
         stays = (
-            Assignment.objects.filter(role__name__iexact=member_role, department__isnull=False)
+            Assignment.objects.filter(role=role, department__isnull=False)
             .order_by("employee__employee_number", "start_date")
             .values_list(
                 "employee__employee_number",
@@ -204,7 +221,7 @@ def write_xlsx(kind: str, stream: IO[bytes], fmt: str = "projman", *, member_rol
     sheet.append(header)
     count = 0
     for row in rows:
-        sheet.append([xlsx_text(v) for v in row])
+        sheet.append([xlsx_cell(sheet, v) for v in row])
         count += 1
     workbook.save(stream)
     return count

@@ -7,6 +7,7 @@ raised as ``FileProblem`` with the row and column where they were found.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime
 import functools
@@ -22,7 +23,7 @@ from django.utils.translation import gettext
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
 from openpyxl.styles.stylesheet import apply_stylesheet
-from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.utils.datetime import from_excel, from_ISO8601
 from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
 
@@ -200,10 +201,15 @@ def _lines(text: str) -> Iterator[str]:
 XLSX_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
+def _shown(number_format: str) -> str:
+    """A number format's codes, without its quoted text, escaped characters and [bracketed] colours or locales."""
+    return re.sub(r'"[^"]*"|\\.|\[[^\]]*\]', "", number_format)
+
+
 @functools.lru_cache(maxsize=64)
 def _percent(number_format: str) -> bool:
     """Whether a number format scales by 100: a % outside quotes and not escaped (0"%" and 0\\% only show one)."""
-    return "%" in re.sub(r'"[^"]*"|\\.', "", number_format)
+    return "%" in _shown(number_format)
 
 
 def _cell_text(value: Any, percent: bool = False) -> str:
@@ -254,8 +260,9 @@ def _read_xlsx(data: bytes) -> Table:
     header_row = 1
     rows: list[tuple[int, list[str]]] = []
     unreadable: dict[tuple[int, int], str] = {}
+    merged: list[str] = []
     try:
-        for number, cells in book.rows(unreadable):
+        for number, cells in book.rows(unreadable, merged):
             # A row whose only cells are errors is not blank: it is read, and refused.
             if not any(c.strip() for c in cells) and not any((number, i) in unreadable for i in range(len(cells))):
                 continue
@@ -265,6 +272,7 @@ def _read_xlsx(data: bytes) -> Table:
             header, header_row = cells, number
             if bad := [i for i in range(len(cells)) if (number, i) in unreadable]:
                 raise FileProblem(unreadable[number, bad[0]], row=number, column=column_label(bad[0], cells))
+        _fill_merged(rows, merged, unreadable)
     except FileProblem:
         raise
     except Exception as exc:
@@ -281,9 +289,31 @@ def _read_xlsx(data: bytes) -> Table:
     return Table(header, rows, len(rows), None, None, header_row, unreadable)
 
 
+def _fill_merged(rows: list[tuple[int, list[str]]], merged: list[str], unreadable: dict[tuple[int, int], str]) -> None:
+    """Merged cells show the value of the first in each: a manager merged down the rows of a team is each row's
+    manager, not the first row's only (the others are stored empty, and an empty cell clears a value)."""
+    index = dict(rows)
+    numbers = sorted(index)
+    for reference in merged:
+        first_column, first_row, last_column, last_row = range_boundaries(reference)
+        if first_row not in index:  # a header or a title spanning rows
+            continue
+        last_column = min(last_column, XLSX_COLUMNS)
+        first = index[first_row]
+        text = first[first_column - 1] if first_column <= len(first) else ""
+        problem = unreadable.get((first_row, first_column - 1))
+        for number in numbers[bisect.bisect_left(numbers, first_row) : bisect.bisect_right(numbers, last_row)]:
+            cells = index[number]
+            cells.extend([""] * (last_column - len(cells)))
+            for column in range(first_column - 1, last_column):
+                cells[column] = text
+                if problem is not None:
+                    unreadable[number, column] = problem
+
+
 MAIN = f"{SHEET_MAIN_NS} "  # element names as expat gives them, namespace and name apart
-CELL, ROW, VALUE, FORMULA, INLINE, STRING, TEXT, PHONETIC = (
-    MAIN + tag for tag in ("c", "row", "v", "f", "is", "si", "t", "rPh")
+CELL, ROW, VALUE, FORMULA, INLINE, STRING, TEXT, PHONETIC, MERGED = (
+    MAIN + tag for tag in ("c", "row", "v", "f", "is", "si", "t", "rPh", "mergeCell")
 )
 COLUMN_OF = {get_column_letter(i): i for i in range(1, XLSX_COLUMNS + 1)}  # cells further right are not read
 DIGITS = "0123456789"
@@ -302,8 +332,10 @@ class _Book:
     archive: zipfile.ZipFile
     sheet: str | None
     shared: list[str]
-    percent: set[int]
+    percent: set[int]  # styles, by index, that show a number as a percentage
+    padded: dict[int, int]  # styles that show a whole number with leading zeros (00000), and their width
     dates: set[int]
+    days: set[int]  # date styles that show no time of day
     durations: set[int]
     epoch: datetime.datetime
 
@@ -315,14 +347,15 @@ class _Book:
         reader.read_workbook()
         apply_stylesheet(reader.archive, reader.wb)
         workbook = reader.wb
-        sheet = next(
-            (
-                rel.target
-                for _, rel in reader.parser.find_sheets()
-                if rel.target in reader.valid_files and "chartsheet" not in rel.Type
-            ),
-            None,
-        )
+        worksheets = [
+            (sheet.state, rel.target)
+            for sheet, rel in reader.parser.find_sheets()
+            if rel.target in reader.valid_files and "chartsheet" not in rel.Type
+        ]
+        # The first sheet a spreadsheet program shows: a hidden one before it holds lookups, not the data.
+        sheet = next((target for state, target in worksheets if state == "visible"), None)
+        if sheet is None and worksheets:
+            sheet = worksheets[0][1]
         formats = [
             BUILTIN_FORMATS.get(style.numFmtId, "General")
             if style.numFmtId < BUILTIN_FORMATS_MAX_SIZE
@@ -337,16 +370,18 @@ class _Book:
             sheet,
             list(_parse(reader.archive, strings.PartName[1:], _Strings(STRING))) if strings is not None else [],
             {i for i, number_format in enumerate(formats) if "%" in number_format and _percent(number_format)},
+            {i: len(number_format) for i, number_format in enumerate(formats) if re.fullmatch("00+", number_format)},
             workbook._date_formats,
+            {i for i in workbook._date_formats if not re.search("[hs]", _shown(formats[i]), re.IGNORECASE)},
             workbook._timedelta_formats,
             workbook.epoch,
         )
 
-    def rows(self, unreadable: dict[tuple[int, int], str]) -> Iterator[tuple[int, list[str]]]:
+    def rows(self, unreadable: dict[tuple[int, int], str], merged: list[str]) -> Iterator[tuple[int, list[str]]]:
         """The sheet's stored rows: (row number, the text of each cell up to the last stored one), as the XML is
-        parsed. Cells holding no value to read go into ``unreadable``."""
+        parsed. Cells holding no value to read go into ``unreadable``, merged ranges (A1:B2) into ``merged``."""
         if self.sheet is not None:
-            yield from _parse(self.archive, self.sheet, _SheetParser(self, unreadable))
+            yield from _parse(self.archive, self.sheet, _SheetParser(self, unreadable, merged))
 
 
 def _parse(archive: zipfile.ZipFile, part: str, handler: _SheetParser | _Strings) -> Iterator[Any]:
@@ -404,8 +439,8 @@ class _Strings:
 class _SheetParser:
     """expat's handlers for a sheet's rows: cells are read as their elements end, rows go to ``done``."""
 
-    def __init__(self, book: _Book, unreadable: dict[tuple[int, int], str]) -> None:
-        self.book, self.unreadable = book, unreadable
+    def __init__(self, book: _Book, unreadable: dict[tuple[int, int], str], merged: list[str]) -> None:
+        self.book, self.unreadable, self.merged = book, unreadable, merged
         self.done: list[tuple[int, list[str]]] = []
         self.number = self.column = 0
         self.cells: list[tuple[int, str | Unreadable]] = []
@@ -435,6 +470,8 @@ class _SheetParser:
         elif name == ROW:
             self.number = int(float(attributes.get("r") or self.number + 1))  # some programs write r="2.0"
             self.column, self.cells = 0, []
+        elif name == MERGED:
+            self.merged.append(attributes.get("ref", ""))
 
     def characters(self, data: str) -> None:
         if self.in_inline:
@@ -495,10 +532,17 @@ class _SheetParser:
         style = int(self.cell.get("s", 0))
         if style in book.dates:
             try:
-                return _cell_text(from_excel(number, book.epoch, timedelta=style in book.durations))
+                if number < 0 and style not in book.durations:  # a spreadsheet shows ##### there
+                    raise ValueError
+                moment = from_excel(number, book.epoch, timedelta=style in book.durations)
             except (OverflowError, ValueError):
                 message = gettext("The cell is formatted as a date, but %(value)s is no date; enter the date again.")
                 return Unreadable(message % {"value": value})
+            if style in book.days and isinstance(moment, datetime.datetime):  # shown as 15/03/2023, whatever the hour
+                moment = moment.date()
+            return _cell_text(moment)
+        if style in book.padded and number == int(number) >= 0:  # an employee number shown as 00042
+            return str(int(number)).zfill(book.padded[style])
         return _cell_text(number, style in book.percent)
 
 

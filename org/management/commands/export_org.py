@@ -10,9 +10,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from org.imports.engine import FORMATS, KINDS, MEMBER_ROLE
+from org.imports.engine import FORMATS, KINDS, MEMBER_ROLE, history_role
 from org.imports.exporting import HEADERS, write_csv, write_export
-from org.models import Role
+from org.models import Department
 
 
 class Command(BaseCommand):
@@ -34,15 +34,15 @@ class Command(BaseCommand):
             known = ", ".join(f for k, f in HEADERS if k == kind)
             raise CommandError(f"No {fmt} export for {kind}; choose one of: {known}.")
         output, member_role = options["output"], options["member_role"].strip()
-        if (
-            kind == "history"
-            and member_role != MEMBER_ROLE
-            and not Role.objects.filter(name__iexact=member_role).exists()
-        ):
-            raise CommandError(
-                f"No role is named {member_role!r}; the job history is the department assignments of the role that "
-                f"import_org --member-role gave them ({MEMBER_ROLE} unless chosen)."
-            )
+        if kind == "history":
+            role = history_role(member_role)
+            if role is None and (member_role or MEMBER_ROLE).casefold() != MEMBER_ROLE.casefold():
+                raise CommandError(
+                    f"No role is named {member_role!r}; the job history is the department assignments of the role "
+                    f"that import_org --member-role gave them ({MEMBER_ROLE} unless chosen)."
+                )
+            if role is not None and not role.applies_to_target(Department()):
+                raise CommandError(f"The role {role.name!r} does not apply to departments: it holds no job history.")
         if not output:
             try:
                 write_csv(kind, self.stdout, fmt, member_role=member_role)
