@@ -201,8 +201,8 @@ def test_the_hr_formats_export_in_their_own_columns_and_import_back_unchanged(tm
     assert snapshot() == before
 
 
-def test_a_job_history_export_shows_todays_title_and_manager_on_todays_stay_only(tmp_path):
-    """ProjMan keeps the title and manager of today: a past or later stay shows none rather than today's."""
+def test_a_job_history_export_shows_todays_title_and_manager_from_todays_stay_on(tmp_path):
+    """ProjMan keeps the title and manager of today: a past stay shows none rather than today's."""
     load_examples()
     import_ok(
         "history",
@@ -223,7 +223,7 @@ def test_a_job_history_export_shows_todays_title_and_manager_on_todays_stay_only
         "employee_number,effective_date,department,job_title,manager",
         "E003,2020-09-01,ENG,,",
         "E003,2022-01-01,DAT,Data Engineer,E001",
-        "E003,2999-01-01,PLT,,",
+        "E003,2999-01-01,PLT,Data Engineer,E001",  # taken for today when its day comes: no title cleared then
     ]
     assert "Nothing to change" in import_ok("history", write(tmp_path, history, "again.csv"))
     assert snapshot() == before
@@ -256,6 +256,33 @@ def test_an_exported_history_imported_again_reopens_no_stay_and_moves_nobody(tmp
     assert "Nothing to change" in import_ok("history", write(tmp_path, history, "again.csv"))
     assert snapshot() == before
     assert Employee.objects.get(employee_number="E003").department.code == "FIN"
+
+
+def test_a_leavers_history_imported_again_keeps_the_end_set_before_the_leave_date(tmp_path):
+    load_examples()
+    import_ok("history", EXAMPLES / "history.csv")
+    today = timezone.localdate()
+    Assignment.objects.filter(employee__employee_number="E003", department__code="DAT").update(
+        end_date=today - datetime.timedelta(days=100)
+    )
+    Employee.objects.filter(employee_number="E003").update(leave_date=today - datetime.timedelta(days=10))
+    before = snapshot()
+
+    assert "Nothing to change" in import_ok("history", write(tmp_path, export("history"), "again.csv"))
+    assert snapshot() == before
+
+
+def test_a_move_planned_for_a_day_that_has_come_is_made_when_the_file_comes_again(tmp_path):
+    """Imported while it lay ahead, the move to DAT is a stored stay by its day; Carla, still where the stay before
+    it put her, moves when HR sends the same file again."""
+    load_examples()
+    moved = timezone.localdate() - datetime.timedelta(days=3)
+    path = write(tmp_path, f"employee_number,effective_date,department\nE003,2020-09-01,ENG\nE003,{moved},DAT\n")
+    import_ok("history", path)
+    Employee.objects.filter(employee_number="E003").update(department=Department.objects.get(code="ENG"))
+
+    assert "employees: 0 created, 1 updated" in import_ok("history", path)
+    assert Employee.objects.get(employee_number="E003").department.code == "DAT"
 
 
 def test_a_job_history_imported_under_another_role_exports_under_it(tmp_path):

@@ -320,6 +320,29 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
             "again."
         ],
     ),
+    "a workbook that merges more cells than it holds": (
+        "roles",
+        workbook(
+            [["name"], *[[f"R{i}"] for i in range(20)]],
+            damage=(
+                "xl/worksheets/sheet1.xml",
+                lambda b: b.replace(
+                    b"</sheetData>", b"</sheetData><mergeCells>" + b'<mergeCell ref="A2:A21"/>' * 17 + b"</mergeCells>"
+                ),
+            ),
+        ),
+        (),
+        ["row 2: The sheet merges more cells than it holds; unmerge them and save it again."],
+    ),
+    "a workbook whose rows are stored out of order": (
+        "roles",
+        workbook(
+            [["name"], ["Coach"], ["Mentor"]],
+            damage=("xl/worksheets/sheet1.xml", lambda b: b.replace(b'<row r="3">', b'<row r="2">')),
+        ),
+        (),
+        ["The XLSX workbook is damaged (row 2 stored after row 2); save it again"],
+    ),
     "a workbook with broken styles": (
         "roles",
         workbook(

@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
+import zipfile
 
 import pytest
+from openpyxl import Workbook
 
 from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Role
 from tests.imports import EXAMPLES, import_fails, import_ok, load_examples, snapshot, write
@@ -379,6 +382,8 @@ def test_a_workbook_is_read_as_its_sheet_shows_it(tmp_path):
         staff.cell(row, 1).number_format = "00000"
     staff["F2"].number_format = "dd/mm/yyyy"
     staff.merge_cells("E2:E3")
+    staff["G1"], staff["G2"] = "job_title", "Developer"
+    staff.merge_cells("G2:H2")  # across columns: fills nothing beyond the last named column
     book.save(tmp_path / "staff.xlsx")
 
     import_ok("employees", tmp_path / "staff.xlsx")
@@ -386,6 +391,31 @@ def test_a_workbook_is_read_as_its_sheet_shows_it(tmp_path):
     ana, bo = Employee.objects.filter(employee_number__in=["00042", "00043"]).order_by("employee_number")
     assert (ana.hire_date, ana.manager.employee_number) == (D(2023, 3, 15), "E001")
     assert (bo.hire_date, bo.manager.employee_number) == (D(2024, 1, 2), "E001")
+    assert ana.job_title == "Developer"
+
+
+def test_a_number_format_the_styles_do_not_define_is_general(tmp_path):
+
+    rows = [["name", "description"], ["Coach", 1.5]]
+
+    def lose_formats(styles: bytes) -> bytes:
+        assert b"<numFmts" in styles
+        return re.sub(rb"<numFmts.*?</numFmts>", b"", styles, flags=re.S)
+
+    book = Workbook()
+    book.active.append(rows[0])
+    book.active.append(rows[1])
+    book.active["B2"].number_format = "0.000"
+    book.save(tmp_path / "kept.xlsx")
+    path = tmp_path / "lost.xlsx"
+    with zipfile.ZipFile(tmp_path / "kept.xlsx") as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            target.writestr(item, lose_formats(data) if item.filename == "xl/styles.xml" else data)
+
+    import_ok("roles", path)
+
+    assert Role.objects.get(name="Coach").description == "1.5"
 
 
 def test_what_a_sheet_cannot_show_is_refused(tmp_path):

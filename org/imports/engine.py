@@ -373,7 +373,7 @@ class Sheet:
         """Whether row ``number`` has values in columns without a name or beyond the last one (each a problem)."""
         stray = False
         for i in [*unnamed, *range(len(header), len(cells))]:
-            if i < len(cells) and (cells[i].strip() or (number, i) in self.unreadable):  # #N/A is a value too
+            if i < len(cells) and (cells[i].strip() or (self.unreadable and (number, i) in self.unreadable)):
                 if i in unnamed:
                     message = gettext("A value in a column without a name in the header.")
                 else:
@@ -1072,13 +1072,7 @@ class Planner:
             stored_move = max((start for _, stay, start, _ in timeline if stay and start <= today), default=None)
             if number in in_force and not (stored_move and stored_move > in_force[number].values["effective_date"]):
                 row = in_force[number]
-                # A row restating the stored stay of today brings no move: it leaves the employee in the department
-                # set since (by an employees file, or in the admin), as an exported history imported again must.
-                move = not any(
-                    stay.department_id == departments[row.values["department"].casefold()].pk
-                    and stay.start_date == row.values["effective_date"]
-                    for stay in stays[employee.pk]
-                )
+                move = self.moves(employee, departments[row.values["department"].casefold()], row, stays[employee.pk])
                 self.plan_employee_update(employee, row, employees, departments, people, changed, move=move)
         fields_changed = sorted(changed)
         if role_step:
@@ -1094,6 +1088,18 @@ class Planner:
                     setattr(full[e.pk], name, getattr(e, name))
             people.updates = [full[e.pk] for e in people.updates]
             self.steps.insert(0, people)
+
+    def moves(self, employee: Employee, department: Department, row: Row, stays: list[Assignment]) -> bool:
+        """Whether the row in force today moves the employee into its department. A row restating a stored stay
+        does so only while the employee is still where the stay before it put them (a move planned for a date
+        that has come): one moved elsewhere since, by an employees file or in the admin, stays there, as an
+        exported history imported again must leave them."""
+        date = row.values["effective_date"]
+        if not any(s.department_id == department.pk and s.start_date == date for s in stays):
+            return True
+        now = self.stored_employee_fields[employee.pk]["department_id"]
+        before = max((s for s in stays if s.start_date < date), key=lambda s: s.start_date, default=None)
+        return now is None or (before is not None and now == before.department_id)
 
     def home_timeline(
         self, employee: Employee, changes: list[Row], stays: list[Assignment], departments: dict[str, Department]
@@ -1156,8 +1162,9 @@ class Planner:
                         previous[0] = row  # the row whose move ends the stored stay
             end = stay.end_date if stay else restating.get(id(row))
             timeline.append([row, stay, start, end, department])
-        if employee.leave_date is not None and timeline[-1][1] is None:
-            timeline[-1][3] = employee.leave_date
+        last = timeline[-1]
+        if employee.leave_date is not None and last[1] is None and (last[3] is None or last[3] > employee.leave_date):
+            last[3] = employee.leave_date  # a stored end before it stands
         return [(row, stay, start, end) for row, stay, start, end, _ in timeline]
 
     def plan_employee_update(

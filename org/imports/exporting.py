@@ -166,8 +166,8 @@ def _rows(kind: str, fmt: str, member_role: str) -> Iterator[tuple]:
             .iterator(chunk)
         )
     elif kind == "history":
-        # ProjMan keeps an employee's title and manager of today, not those of past stays: they are written on the
-        # stay in force today only, and a past or later stay leaves them empty rather than showing today's.
+        # ProjMan keeps an employee's title and manager of today, not those of past stays: past stays leave them
+        # empty rather than show today's.
         today = timezone.localdate()
         if (role := history_role(member_role)) is None:
             return
@@ -184,9 +184,11 @@ def _rows(kind: str, fmt: str, member_role: str) -> Iterator[tuple]:
         )
         for _, rows in itertools.groupby(stays.iterator(chunk), key=lambda row: row[0]):
             rows = list(rows)
-            in_force = next((row for row in reversed(rows) if row[1] <= today), None)
-            for row in rows:
-                yield row if row is in_force else (*row[:3], "", "")
+            # The row an import takes for today (the latest begun) and the later ones, which it will take when
+            # their day comes: an empty title there would clear today's then.
+            first = max((i for i, row in enumerate(rows) if row[1] <= today), default=0)
+            for i, row in enumerate(rows):
+                yield row if i >= first else (*row[:3], "", "")
 
 
 def export_rows(

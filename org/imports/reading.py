@@ -33,6 +33,7 @@ MAX_FIELD = LONG_TEXT_LENGTH  # characters; no column of ours holds more, so a l
 XLSX_MAGIC = b"PK\x03\x04"
 XLSX_UNPACKED_BYTES = 256 * 2**20  # a zip bomb stops here; a workbook of 100,000 employees unpacks to about 20 MB
 XLSX_COLUMNS = 256  # up to column IV: no format of ours comes near, and cells further right are not read
+MERGED_CELLS_PER_ROW = 16  # cells merged down columns, per row of the sheet: more is no sheet of people
 
 
 class FileProblem(Exception):
@@ -51,8 +52,8 @@ class Table:
     encoding: str | None  # None for XLSX
     delimiter: str | None
     header_row: int = 1  # an XLSX sheet may leave rows blank above its header
-    # Cells whose text is not what the file holds, by (row number, column index): a workbook's error values and
-    # formulas with no saved result. Each is a problem when its column is read.
+    # A workbook's cells holding no value to read, by (row number, column index), and why: error values, formulas
+    # with no saved result, dates that are none. Each is a problem when its column is read.
     unreadable: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
@@ -231,8 +232,9 @@ def _cell_text(value: Any, percent: bool = False) -> str:
 
 
 def _read_xlsx(data: bytes) -> Table:
-    # openpyxl raises whatever its XML and zip parsers do on a damaged file (ParseError, TypeError, …): any error
-    # while reading is the file's, and is told as such.
+    # openpyxl, zipfile and expat raise whatever they do on a damaged file (ParseError, TypeError, ExpatError, …):
+    # any error while reading is the file's, and is told as such. Parts openpyxl parses may hold a DTD: expat
+    # expands no external entity, and stops an entity expanding past its limit (there is no defusedxml).
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())  # a member reads no more than this
@@ -290,25 +292,33 @@ def _read_xlsx(data: bytes) -> Table:
 
 
 def _fill_merged(rows: list[tuple[int, list[str]]], merged: list[str], unreadable: dict[tuple[int, int], str]) -> None:
-    """Merged cells show the value of the first in each: a manager merged down the rows of a team is each row's
-    manager, not the first row's only (the others are stored empty, and an empty cell clears a value)."""
+    """Cells merged down a column show the value of the first in each row: a manager merged down the rows of a team
+    is each row's manager, not the first row's only (the others are stored empty, and an empty cell clears a
+    value). A merge across columns fills nothing: a name merged over an empty description is no description."""
     index = dict(rows)
     numbers = sorted(index)
+    budget = MERGED_CELLS_PER_ROW * max(len(rows), 1)  # merges in the file's own columns fill at most each cell
     for reference in merged:
-        first_column, first_row, last_column, last_row = range_boundaries(reference)
-        if first_row not in index:  # a header or a title spanning rows
+        column, first_row, _, last_row = range_boundaries(reference)
+        if first_row not in index or column > XLSX_COLUMNS:  # a header or a title spanning rows
             continue
-        last_column = min(last_column, XLSX_COLUMNS)
         first = index[first_row]
-        text = first[first_column - 1] if first_column <= len(first) else ""
-        problem = unreadable.get((first_row, first_column - 1))
-        for number in numbers[bisect.bisect_left(numbers, first_row) : bisect.bisect_right(numbers, last_row)]:
+        text = first[column - 1] if column <= len(first) else ""
+        problem = unreadable.get((first_row, column - 1))
+        below = numbers[bisect.bisect_right(numbers, first_row) : bisect.bisect_right(numbers, last_row)]
+        budget -= len(below)
+        if budget < 0:
+            raise FileProblem(
+                gettext("The sheet merges more cells than it holds; unmerge them and save it again."), row=first_row
+            )
+        for number in below:
             cells = index[number]
-            cells.extend([""] * (last_column - len(cells)))
-            for column in range(first_column - 1, last_column):
-                cells[column] = text
-                if problem is not None:
-                    unreadable[number, column] = problem
+            cells.extend([""] * (column - len(cells)))
+            cells[column - 1] = text
+            if problem is None:
+                unreadable.pop((number, column - 1), None)
+            else:
+                unreadable[number, column - 1] = problem
 
 
 MAIN = f"{SHEET_MAIN_NS} "  # element names as expat gives them, namespace and name apart
@@ -352,14 +362,15 @@ class _Book:
             for sheet, rel in reader.parser.find_sheets()
             if rel.target in reader.valid_files and "chartsheet" not in rel.Type
         ]
-        # The first sheet a spreadsheet program shows: a hidden one before it holds lookups, not the data.
+        # The first visible sheet: a hidden one before it holds lookups, not the data.
         sheet = next((target for state, target in worksheets if state == "visible"), None)
         if sheet is None and worksheets:
             sheet = worksheets[0][1]
-        formats = [
+        custom = workbook._number_formats
+        formats = [  # as openpyxl's cell.number_format reads them; a format the styles do not define is General
             BUILTIN_FORMATS.get(style.numFmtId, "General")
             if style.numFmtId < BUILTIN_FORMATS_MAX_SIZE
-            else workbook._number_formats[style.numFmtId - BUILTIN_FORMATS_MAX_SIZE]
+            else (custom[i] if (i := style.numFmtId - BUILTIN_FORMATS_MAX_SIZE) < len(custom) else "General")
             for style in workbook._cell_styles
         ]
         # Read here rather than by openpyxl, which drops "x005F_" from them: Excel's escape of an underscore, so a
@@ -468,8 +479,10 @@ class _SheetParser:
         elif name == FORMULA:
             self.formula = True
         elif name == ROW:
-            self.number = int(float(attributes.get("r") or self.number + 1))  # some programs write r="2.0"
-            self.column, self.cells = 0, []
+            number = int(float(attributes.get("r") or self.number + 1))  # some programs write r="2.0"
+            if number <= self.number:
+                raise ValueError(f"row {number} stored after row {self.number}")
+            self.number, self.column, self.cells = number, 0, []
         elif name == MERGED:
             self.merged.append(attributes.get("ref", ""))
 
@@ -516,7 +529,9 @@ class _SheetParser:
         if not value:
             return ""
         if kind == "s":
-            return _cell_text(book.shared[int(value)])
+            if (index := int(value)) < 0:
+                raise ValueError(f"shared string {index}")
+            return _cell_text(book.shared[index])
         if kind == "e":
             return Unreadable(
                 gettext("The cell shows the spreadsheet error %(error)s, not a value; correct its formula.")
