@@ -343,6 +343,21 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         (),
         ["The XLSX workbook is damaged (row 2 stored after row 2); save it again"],
     ),
+    "a workbook's ISO date cell holding no date": (
+        "projects",
+        workbook(
+            [["code", "name", "department", "start_date"], ["P9", "Nine", "ENG", 1]],
+            damage=(
+                "xl/worksheets/sheet1.xml",
+                lambda b: b.replace(b'<c r="D2" t="n"><v>1</v>', b'<c r="D2" t="d"><v>2025-02-30</v>'),
+            ),
+        ),
+        (),
+        [
+            "row 2, column D (start_date): The cell is formatted as a date, but 2025-02-30 is no date; enter the date "
+            "again."
+        ],
+    ),
     "a workbook with broken styles": (
         "roles",
         workbook(

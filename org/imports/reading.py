@@ -539,17 +539,18 @@ class _SheetParser:
             )
         if kind == "b":
             return _cell_text(bool(int(value)))
-        if kind == "d":
-            return _cell_text(from_ISO8601(value))
-        if kind != "n":  # str: a formula's text
+        if kind not in ("n", "d"):  # str: a formula's text
             return _cell_text(value)
-        number = float(value) if any(c in value for c in ".eE") else int(value)
+        number: float = 0 if kind == "d" else float(value) if any(c in value for c in ".eE") else int(value)
         style = int(self.cell.get("s", 0))
-        if style in book.dates:
+        if kind == "d" or style in book.dates:  # a date as a number of days, or in ISO 8601 (t="d")
             try:
-                if number < 0 and style not in book.durations:  # a spreadsheet shows ##### there
+                if kind == "d":
+                    moment = from_ISO8601(value)
+                elif number < 0 and style not in book.durations:  # a spreadsheet shows ##### there
                     raise ValueError
-                moment = from_excel(number, book.epoch, timedelta=style in book.durations)
+                else:
+                    moment = from_excel(number, book.epoch, timedelta=style in book.durations)
             except (OverflowError, ValueError):
                 message = gettext("The cell is formatted as a date, but %(value)s is no date; enter the date again.")
                 return Unreadable(message % {"value": value})
