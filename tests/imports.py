@@ -73,11 +73,13 @@ def workbook(rows: list[list[object]], *, above: int = 0, damage: tuple[str, Cal
         book.active.append(row)
     saved = io.BytesIO()
     book.save(saved)
-    if not damage:
-        return saved.getvalue()
-    member, change = damage
+    return rewritten(saved.getvalue(), *damage) if damage else saved.getvalue()
+
+
+def rewritten(content: bytes, member: str, change: Callable[[bytes], bytes]) -> bytes:
+    """``content`` (a workbook) with its part ``member`` changed by ``change``."""
     out = io.BytesIO()
-    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(out, "w") as target:
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(out, "w") as target:
         for item in source.infolist():
             data = source.read(item.filename)
             target.writestr(item, change(data) if item.filename == member else data)

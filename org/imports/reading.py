@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import csv
 import datetime
-import functools
 import io
 import pyexpat
 import re
@@ -207,7 +206,6 @@ def _shown(number_format: str) -> str:
     return re.sub(r'"[^"]*"|\\.|\[[^\]]*\]', "", number_format)
 
 
-@functools.lru_cache(maxsize=64)
 def _percent(number_format: str) -> bool:
     """Whether a number format scales by 100: a % outside quotes and not escaped (0"%" and 0\\% only show one)."""
     return "%" in _shown(number_format)
@@ -380,7 +378,7 @@ class _Book:
             reader.archive,
             sheet,
             list(_parse(reader.archive, strings.PartName[1:], _Strings(STRING))) if strings is not None else [],
-            {i for i, number_format in enumerate(formats) if "%" in number_format and _percent(number_format)},
+            {i for i, number_format in enumerate(formats) if _percent(number_format)},
             {i: len(number_format) for i, number_format in enumerate(formats) if re.fullmatch("00+", number_format)},
             workbook._date_formats,
             {i for i in workbook._date_formats if not re.search("[hs]", _shown(formats[i]), re.IGNORECASE)},

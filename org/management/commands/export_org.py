@@ -36,7 +36,7 @@ class Command(BaseCommand):
         output, member_role = options["output"], options["member_role"].strip()
         if kind == "history":
             role = history_role(member_role)
-            if role is None and (member_role or MEMBER_ROLE).casefold() != MEMBER_ROLE.casefold():
+            if role is None and member_role and member_role.casefold() != MEMBER_ROLE.casefold():
                 raise CommandError(
                     f"No role is named {member_role!r}; the job history is the department assignments of the role "
                     f"that import_org --member-role gave them ({MEMBER_ROLE} unless chosen)."
