@@ -1,12 +1,12 @@
 """Who may see and change what.
 
 - **HR administrators** (the group, or a superuser): everything.
-- **Department managers**: whoever holds the Accountable assignment on a department today, through the login user
-  linked to their employee record. They may create, change and end assignments on that department, the
-  departments under it and the projects those own: their *scope*. The "Department managers" group holds the
-  permissions that go with it; ``ManagerPermissionBackend`` grants them to whoever manages a department today, so
-  access follows the data and ends with the assignment. (Putting someone in the group by hand gives the
-  permissions but no scope: nothing to change.)
+- **Managers**: whoever holds the Accountable assignment on a department or a project today (a department's head,
+  a project's manager), through the login user linked to their employee record. They may create, change and end
+  assignments on that department, the departments under it and the projects those own, and on that project: their
+  *scope*. The "Department managers" group holds the permissions that go with it; ``ManagerPermissionBackend``
+  grants them to whoever manages a department or a project today, so access follows the data and ends with the
+  assignment. (Putting someone in the group by hand gives the permissions but no scope: nothing to change.)
 - **Viewers** (the group): read the staff pages; no admin.
 - A user whose employee record has a leave date in the past has no access at all, whatever their groups.
 
@@ -92,7 +92,7 @@ NOTHING = Scope(everything=False)
 class Facts:
     """What access turns on, read in one query per request: whether the user's employee record has left, whether
     they are in the HR group, whether they may view assignments through a group or their own permissions, and
-    whether they are Accountable for a department today."""
+    whether they are Accountable for a department or a project today."""
 
     has_left: bool
     in_hr_group: bool
@@ -133,7 +133,7 @@ def _read_facts(user) -> Facts:
         f" EXISTS(SELECT 1 FROM {user_groups} ug JOIN {group_permissions} x ON x.group_id = ug.group_id {may_view}"
         "  AND ug.user_id = %s),"
         f" EXISTS(SELECT 1 FROM {assignment} a JOIN {employee} e ON e.id = a.employee_id"
-        "  WHERE e.user_id = %s AND a.level = %s AND a.department_id IS NOT NULL"
+        "  WHERE e.user_id = %s AND a.level = %s"
         "  AND a.start_date <= %s AND (a.end_date IS NULL OR a.end_date >= %s))"
     )
     today = db.ops.adapt_datefield_value(timezone.localdate())
@@ -144,13 +144,6 @@ def _read_facts(user) -> Facts:
     return Facts(
         has_left=bool(left), in_hr_group=bool(hr), may_view=bool(view_own or view_group), manages=bool(manages)
     )
-
-
-def _heads(day):
-    """Accountable assignments on departments in force on ``day``: who heads what."""
-    from org.models import Assignment
-
-    return Assignment.objects.as_of(day).accountable().filter(department__isnull=False)
 
 
 def _usable(user) -> bool:
@@ -170,29 +163,38 @@ def is_hr(user) -> bool:
 
 
 def is_manager(user) -> bool:
-    """Holds the Accountable assignment on a department today, and is still employed."""
+    """Holds the Accountable assignment on a department or a project today, and is still employed."""
     return _usable(user) and facts_of(user).manages and not facts_of(user).has_left
 
 
 def scope_of(user) -> Scope:
-    """What ``user`` may change: everything for HR, the managed part of the tree for a department manager."""
+    """What ``user`` may change: everything for HR; for a manager, the part of the tree they head and the projects
+    it owns, and the projects they manage."""
     if is_hr(user):
         return Scope(everything=True)
     if not is_manager(user):
         return NOTHING
     if not hasattr(user, "_projman_scope"):
-        heads = _heads(timezone.localdate()).filter(employee__user=user).values_list("department_id", flat=True)
-        user._projman_scope = _managed(frozenset(heads))
+        from org.models import Assignment
+
+        held = Assignment.objects.as_of(timezone.localdate()).accountable().filter(employee__user=user)
+        pairs = list(held.values_list("department_id", "project_id"))
+        user._projman_scope = _managed(
+            frozenset(d for d, _p in pairs if d is not None), frozenset(p for _d, p in pairs if p is not None)
+        )
     return user._projman_scope
 
 
-def _managed(heads: frozenset[int]) -> Scope:
+def _managed(heads: frozenset[int], led: frozenset[int]) -> Scope:
+    """The departments under ``heads`` (themselves included), the projects those own, and the projects ``led``."""
     from org.models import Project
     from org.selectors import department_subtree_ids
 
-    departments = department_subtree_ids(*heads)
-    projects = set(Project.objects.filter(department_id__in=departments).values_list("pk", flat=True))
-    return Scope(everything=False, department_ids=frozenset(departments), project_ids=frozenset(projects))
+    departments, projects = set(), set()
+    if heads:
+        departments = department_subtree_ids(*heads)
+        projects = set(Project.objects.filter(department_id__in=departments).values_list("pk", flat=True))
+    return Scope(everything=False, department_ids=frozenset(departments), project_ids=frozenset(projects | led))
 
 
 def may_read_pages(user) -> bool:
@@ -204,14 +206,14 @@ def may_read_pages(user) -> bool:
 
 
 def may_enter_admin(user) -> bool:
-    """The admin: staff accounts, HR administrators and today's department managers, still employed."""
+    """The admin: staff accounts, HR administrators and today's department and project managers, still employed."""
     if not _usable(user) or has_left(user):
         return False
     return user.is_staff or is_hr(user) or is_manager(user)
 
 
 class ManagerPermissionBackend(BaseBackend):
-    """Gives the "Department managers" group's permissions to whoever manages a department today.
+    """Gives the "Department managers" group's permissions to whoever manages a department or a project today.
 
     Listed after Django's ModelBackend, it only adds: permissions from a user's own groups still come from there.
     """

@@ -184,13 +184,14 @@ def _admin_url(request: HttpRequest, obj: Model) -> str | None:
 
 def _history(request: HttpRequest, obj: Department | Project | Employee, problems: list[str]) -> dict | None:
     """A page of the changes to ``obj`` and to the assignments on it, newest first, for those who may see them:
-    HR administrators, and department managers for what is in their scope (org.access); None for anyone else.
+    HR administrators, and department and project managers for what is in their scope (org.access); None for
+    anyone else.
 
     A manager sees an employee's own changes when the employee's home department is theirs, and the changes to
     that employee's assignments on their departments and projects.
     """
     scope = scope_of(request.user)
-    if not (scope.everything or scope.department_ids):
+    if not (scope.everything or scope.department_ids or scope.project_ids):
         return None
     own = scope.holds(obj)
     if not own and not isinstance(obj, Employee):

@@ -3,7 +3,8 @@
 The company: ROOT with departments A (and A1 under it) and B; project PA owned by A1, PB by B. Personas:
 ``hr`` (HR administrators group, not a superuser), ``manager_a`` and ``manager_b`` (hold the Accountable
 assignment on A and on B, through the login user linked to their employee record), ``viewer`` (Viewers group),
-``leaver`` (HR group and staff flag, but their employee record has left), ``anonymous``.
+``leaver`` (HR group and staff flag, but their employee record has left), ``anonymous``; at the end, ``pm``, the
+Project Manager (Accountable) of PA, who heads no department.
 """
 
 from __future__ import annotations
@@ -608,3 +609,98 @@ def test_every_admin_page_kind_by_every_persona(company, persona):
             args = [getattr(company, target[0])[target[1]].pk]
         response = client.get(reverse(url_name, args=args))
         assert response.status_code == EXPECTED_ADMIN[persona][page], (persona, page)
+
+
+# --- Project managers: Accountable on a project today; they manage that project's team and nothing else ----------
+
+
+@pytest.fixture
+def pm(company: Company) -> Client:
+    pat = EmployeeFactory(department=company.departments["B"])
+    role = RoleFactory(
+        name="Project Manager", applies_to=AppliesTo.PROJECT, default_level=Level.ACCOUNTABLE, single_holder=True
+    )
+    company.assignments["pm_pa"] = services.assignment_create(
+        employee=pat, role=role, level=Level.ACCOUNTABLE, target=company.projects["PA"], start_date=LAST_YEAR
+    )
+    client = Client()
+    client.force_login(_user("pat", employee=pat))
+    return client
+
+
+def test_a_project_manager_enters_the_admin_and_sees_their_projects_team_only(company, pm):
+    listed = pm.get(reverse("admin:org_assignment_changelist")).context["cl"].result_list
+    assert {a.pk for a in listed} == {company.assignments[name].pk for name in ("dev_pa", "pm_pa")}
+    assert [p.code for p in pm.get(reverse("admin:org_project_changelist")).context["cl"].result_list] == ["PA"]
+    assert list(pm.get(reverse("admin:org_department_changelist")).context["cl"].result_list) == []
+    answer = pm.get(
+        reverse("admin:autocomplete"),
+        {"term": "", "app_label": "org", "model_name": "assignment", "field_name": "project"},
+    ).json()
+    assert [int(item["id"]) for item in answer["results"]] == [company.projects["PA"].pk]
+
+
+@pytest.mark.parametrize(("assignment", "status"), [("dev_pa", 200), ("dev_pb", 404), ("dev_a1", 404)])
+def test_a_project_manager_opens_only_their_projects_assignments(company, pm, assignment, status):
+    url = reverse("admin:org_assignment_change", args=[company.assignments[assignment].pk])
+    assert pm.get(url).status_code == status
+
+
+def test_a_project_manager_adds_and_ends_on_their_project_only(company, pm):
+    newcomer = EmployeeFactory()
+    today = timezone.localdate().isoformat()
+    inside = assignment_form(company.assignments["dev_pa"], employee=newcomer.pk, start_date=today)
+    assert pm.post(reverse("admin:org_assignment_add"), inside).status_code == 302
+    assert Assignment.objects.filter(employee=newcomer, project=company.projects["PA"]).exists()
+
+    elsewhere = ({"project": company.projects["PB"].pk}, {"project": "", "department": company.departments["A1"].pk})
+    for outside in elsewhere:
+        response = pm.post(reverse("admin:org_assignment_add"), {**inside, **outside})
+        assert response.status_code == 200
+        assert "Select a valid choice" in response.content.decode()
+    assert Assignment.objects.filter(employee=newcomer).count() == 1
+
+    dev_pa = company.assignments["dev_pa"]
+    ended = assignment_form(dev_pa, end_date=today)
+    response = pm.post(reverse("admin:org_assignment_change", args=[dev_pa.pk]), ended)
+    assert response.status_code == 302
+    dev_pa.refresh_from_db()
+    assert dev_pa.end_date == timezone.localdate()
+
+
+def test_a_project_manager_reads_their_projects_history_on_the_staff_pages(company, pm):
+    history = pm.get("/projects/PA/").context["history"]
+    assert history is not None
+    assert str(company.assignments["dev_pa"]) in {change.subject for change in history["changes"]}
+    assert pm.get("/projects/PB/").context["history"] is None
+    assert pm.get("/departments/A1/").context["history"] is None
+
+
+def test_a_project_managers_access_ends_with_the_assignment(company, pm):
+    assert enters(pm.get(reverse("admin:org_assignment_changelist")))
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    services.assignments_end(assignments=[company.assignments["pm_pa"]], end_date=yesterday)
+    assert pm.get(reverse("admin:org_assignment_changelist")).status_code == 302
+
+
+def test_a_responsible_on_a_project_manages_nothing(company):
+    client = Client()
+    client.force_login(_user("dev", employee=company.assignments["dev_pa"].employee))
+    assert client.get(reverse("admin:org_assignment_changelist")).status_code == 302
+
+
+def test_a_head_who_also_manages_a_project_elsewhere_has_both(company):
+    pat_role = RoleFactory(name="Project Manager", applies_to=AppliesTo.PROJECT, default_level=Level.ACCOUNTABLE)
+    head_a = company.assignments["head_a"]
+    services.assignment_create(
+        employee=head_a.employee,
+        role=pat_role,
+        level=Level.ACCOUNTABLE,
+        target=company.projects["PB"],
+        start_date=LAST_YEAR,
+    )
+    client = company.client("manager_a")
+    listed = client.get(reverse("admin:org_project_changelist")).context["cl"].result_list
+    assert {p.code for p in listed} == {"PA", "PB"}
+    listed = client.get(reverse("admin:org_department_changelist")).context["cl"].result_list
+    assert {d.code for d in listed} == {"A", "A1"}
