@@ -21,7 +21,7 @@ from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Page
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import get_script_prefix, reverse
@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from django_tables2.export import TableExport
 from django_tables2.paginators import LazyPaginator
 
-from org import selectors
+from org import selectors, timeline
 from org.access import may_read_pages, scope_of
 from org.filters import AsOfForm, AssignmentFilter, EmployeeFilter, ProjectFilter
 from org.models import Assignment, Department, Employee, Level, Project
@@ -63,6 +63,9 @@ HISTORY_PER_PAGE = 20
 #: its page is cut from them in memory (``_held``). Nearly all do: in the bench's large company a project has 129
 #: at most, a person 29. One with more has each table's page read from the database.
 WHOLE_HISTORY_ROWS = 200
+#: A project's timeline draws its whole history up to WHOLE_HISTORY_ROWS; beyond, the latest this many of its
+#: Accountable and single-holder roles' assignments.
+TIMELINE_ROWS = 200
 
 
 # --- Tables: paging and export ----------------------------------------------------------
@@ -489,7 +492,8 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
     as_of_form, day = _as_of(request)
     # The tables leave the target out (it is this project): its department and project joins would cost more
     # than the rest of the query.
-    held = _held(_with_holders(Assignment.objects.for_target(project)), day)
+    everything = _with_holders(Assignment.objects.for_target(project))
+    held = _held(everything, day)
 
     def table(rows: QuerySet | RowsInMemory, name: str) -> tables.Table:
         return _table(request, AssignmentTable, rows, name, exclude=("target",))
@@ -515,6 +519,7 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
         "day": day,
         "as_of_form": as_of_form,
         "matrix": matrix,
+        "timeline": _project_timeline(project, everything, held, day),
         "team": _paginate(request, team, problems),
         "past": _paginate(request, past, problems),
         "future": _paginate(request, future, problems),
@@ -523,6 +528,21 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
         "problems": problems,
     }
     return render(request, "org/project.html", context)
+
+
+def _project_timeline(
+    project: Project, everything: QuerySet[Assignment], held: Held, day: datetime.date
+) -> dict[str, Any]:
+    """The project's timeline (org.timeline): every assignment when its whole history was read at once, no query;
+    else, in one query, those of its Accountable and single-holder roles (the latest ``TIMELINE_ROWS``)."""
+    whole = isinstance(held.in_force, list)
+    if whole:
+        rows = [*held.past, *held.in_force, *held.future]
+    else:
+        keyed = everything.filter(Q(level=Level.ACCOUNTABLE) | Q(role__single_holder=True))
+        rows = list(keyed.order_by("-start_date", "-pk")[:TIMELINE_ROWS])
+    drawn = timeline.build(rows, day=day, today=timezone.localdate(), start=project.start_date, end=project.end_date)
+    return {"drawn": drawn, "whole": whole, "limit": TIMELINE_ROWS}
 
 
 def _with_holders(assignments: QuerySet[Assignment]) -> QuerySet[Assignment]:

@@ -127,6 +127,18 @@ def test_staff_member_finds_who_is_responsible(page, company, live_server):
     shot(page, "04-project-raci")
     matrix_row = page.locator("tr", has_text=person.full_name).filter(has_text="A").first
     assert matrix_row.is_visible()
+    # The timeline draws the hand-over: the earlier manager's bar ends where today's begins.
+    timeline = page.locator("table.timeline")
+    bars = [
+        timeline.locator("tr", has_text=manager.employee.full_name)
+        .filter(has_text="Accountable")
+        .locator("rect.bar")
+        .bounding_box()
+        for manager in (manager_then, manager_now)
+    ]
+    assert min(bar["width"] for bar in bars) > 0
+    assert bars[0]["x"] + bars[0]["width"] <= bars[1]["x"] + 1
+    shot(page, "04b-project-timeline")
 
     page.fill("#id_as_of", earlier.isoformat())
     page.locator("#id_as_of").press("Enter")
