@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ from django_tables2.paginators import LazyPaginator
 from org import selectors, timeline
 from org.access import may_read_pages, scope_of
 from org.filters import AsOfForm, AssignmentFilter, EmployeeFilter, ProjectFilter
+from org.imports.exporting import neutralise, xlsx_text
 from org.models import Assignment, Department, Employee, Level, Project
 from org.tables import (
     AssignmentTable,
@@ -133,9 +134,28 @@ def _export(request: HttpRequest, filename: str, *all_tables: tables.Table, prob
         raise Http404(gettext("This page has no table called “%(name)s”.") % {"name": wanted})
     if _too_big_to_export(table.data.data, problems):
         return None
-    name = f"{filename}-{wanted}" if wanted else filename
-    exporter = TableExport(export_format, table, dataset_kwargs={"title": name[:31]})
-    return exporter.response(filename=f"{name}.{export_format}")
+    header, *rows = table.as_values()
+    return _export_response(export_format, f"{filename}-{wanted}" if wanted else filename, header, rows)
+
+
+def _export_response(export_format: str, name: str, header: list[Any], rows: Iterable[list[Any]]) -> HttpResponse:
+    """``header`` and ``rows`` as the file ``name``.``export_format`` to download.
+
+    Every text cell, the header's too, is made safe for a spreadsheet as ``export_org`` makes it
+    (``org.imports.exporting``): one starting as a formula would (``=``, ``+``, ``-``, ``@``) gets an apostrophe,
+    and in XLSX a control character is spelt as Excel does. Numbers stay numbers.
+    """
+    safe: Callable[[Any], Any] = _xlsx_safe if export_format == "xlsx" else neutralise
+    dataset = tablib.Dataset(headers=[safe(cell) for cell in header], title=name[:31])
+    for row in rows:
+        dataset.append([safe(cell) for cell in row])
+    response = HttpResponse(dataset.export(export_format), content_type=TableExport.FORMATS[export_format])
+    response["Content-Disposition"] = f'attachment; filename="{name}.{export_format}"'
+    return response
+
+
+def _xlsx_safe(value: Any) -> Any:
+    return xlsx_text(neutralise(value))
 
 
 def _too_big_to_export(rows: QuerySet | list, problems: list[str]) -> bool:
@@ -474,16 +494,9 @@ def _matrix_export(
     if _too_big_to_export(people, problems):
         return None
     columns, rows = _matrix_rows(in_force, list(people))
-    export_format = request.GET["_export"]
-    dataset = tablib.Dataset(
-        headers=[gettext("Person"), gettext("Employee number"), *(role.name for role in columns)],
-        title=f"{filename}-matrix"[:31],
-    )
-    for person, levels in rows:
-        dataset.append([person.full_name, person.employee_number, *levels])
-    response = HttpResponse(dataset.export(export_format), content_type=TableExport.FORMATS[export_format])
-    response["Content-Disposition"] = f'attachment; filename="{filename}-matrix.{export_format}"'
-    return response
+    header = [gettext("Person"), gettext("Employee number"), *(role.name for role in columns)]
+    body = ([person.full_name, person.employee_number, *levels] for person, levels in rows)
+    return _export_response(request.GET["_export"], f"{filename}-matrix", header, body)
 
 
 @staff_page
