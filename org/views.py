@@ -27,6 +27,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.html import escape
+from django.utils.http import content_disposition_header
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
@@ -150,7 +151,7 @@ def _export_response(export_format: str, name: str, header: list[Any], rows: Ite
     for row in rows:
         dataset.append([safe(cell) for cell in row])
     response = HttpResponse(dataset.export(export_format), content_type=TableExport.FORMATS[export_format])
-    response["Content-Disposition"] = f'attachment; filename="{name}.{export_format}"'
+    response["Content-Disposition"] = content_disposition_header(True, f"{name}.{export_format}")
     return response
 
 

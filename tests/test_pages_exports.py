@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import email.message
 import io
 
 import openpyxl
@@ -133,3 +134,29 @@ def test_negative_numbers_stay_numbers():
     assert cells(response) == [["'-Header", "n"], ["'-text", -5], ["x", -1.5]]
     response = views._export_response("csv", "numbers", ["n"], [[-5]])
     assert cells(response) == [["n"], ["-5"]]
+
+
+def download_name(response) -> str:
+    """The file name a browser saves an export as (RFC 6266, with RFC 5987's ``filename*`` for non-ASCII)."""
+    message = email.message.Message()
+    message["Content-Disposition"] = response["Content-Disposition"]
+    assert message.get_content_disposition() == "attachment"
+    return message.get_filename()
+
+
+@pytest.mark.parametrize("export_format", ["csv", "xlsx"])
+def test_export_file_names_keep_any_code(viewer_client, export_format):
+    department = DepartmentFactory(code="ÑÚ", name="Ñandú")
+    project = ProjectFactory(code='Q"1;x', department=department)
+    EmployeeFactory(employee_number="Ñ1", department=department)
+    today = timezone.localdate().isoformat()
+    response = viewer_client.get(
+        reverse("org:department", args=["ÑÚ"]), {"_table": "members", "_export": export_format}
+    )
+    assert download_name(response) == f"department-ÑÚ-members.{export_format}"
+    project_page = reverse("org:project", args=[project.code])
+    for table in ("team", "matrix"):
+        response = viewer_client.get(project_page, {"_table": table, "_export": export_format})
+        assert download_name(response) == f'project-Q"1;x-{today}-{table}.{export_format}'
+    response = viewer_client.get(reverse("org:employee", args=["Ñ1"]), {"_table": "current", "_export": export_format})
+    assert download_name(response) == f"employee-Ñ1-{today}-current.{export_format}"
