@@ -38,7 +38,7 @@ from org import selectors, timeline
 from org.access import may_read_pages, scope_of
 from org.filters import AsOfForm, AssignmentFilter, EmployeeFilter, ProjectFilter
 from org.imports.exporting import neutralise, xlsx_text
-from org.models import Assignment, Department, Employee, Level, Project
+from org.models import Assignment, Department, Employee, Level, Project, Role
 from org.tables import (
     AssignmentTable,
     DepartmentTable,
@@ -424,7 +424,7 @@ MATRIX_SORTS = {"person": ("last_name", "first_name", "pk"), "-person": ("-last_
 def _raci_matrix(
     request: HttpRequest, in_force: QuerySet[Assignment] | list[Assignment], problems: list[str]
 ) -> dict[str, Any]:
-    """A page of people by the roles they hold on the target, each cell a RACI letter: two queries, none when
+    """A page of people by the roles held on the target, each cell a RACI letter: three queries, none when
     ``in_force`` is a list.
 
     Sorted by person (``matrix_sort=person`` or ``-person``). The rows are put together here, not in the
@@ -467,23 +467,27 @@ def _matrix_people(
 
 def _matrix_rows(
     in_force: QuerySet[Assignment] | list[Assignment], people: list[Employee]
-) -> tuple[list[Any], list[tuple[Employee, list[str]]]]:
-    """The roles ``people`` hold in ``in_force`` (by name), and each person's RACI letter in each: one query
-    (none for nobody, or for a list)."""
+) -> tuple[list[Role], list[tuple[Employee, list[str]]]]:
+    """Every role held in ``in_force`` (by name), and each of ``people``'s RACI letter in each: two queries (none
+    for nobody, or for a list).
+
+    The columns are the roles of everyone in force, not only of ``people``: a page of the matrix shows the same
+    columns as every other page and as its export.
+    """
     if not people:
         return [], []
     cells: dict[tuple[int, int], str] = {}
-    roles: dict[int, Any] = {}
     if isinstance(in_force, list):
+        roles = list({a.role_id: a.role for a in in_force}.values())
         on_page = {person.pk for person in people}
         held = [a for a in in_force if a.employee_id in on_page]
     else:
+        roles = list(Role.objects.filter(pk__in=in_force.values("role")))
         held = in_force.filter(employee__in=[person.pk for person in people])
-        held = held.select_related(None).select_related("role").order_by()
+        held = held.select_related(None).only("employee_id", "role_id", "level").order_by()
     for assignment in held:
-        roles[assignment.role_id] = assignment.role
         cells[(assignment.employee_id, assignment.role_id)] = assignment.level
-    columns = sorted(roles.values(), key=lambda role: role.name)
+    columns = sort_rows(roles, ["name", "pk"])
     return columns, [(person, [cells.get((person.pk, role.pk), "") for role in columns]) for person in people]
 
 

@@ -9,11 +9,13 @@ import io
 import openpyxl
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from org import services
 from org.models import Level
-from tests.factories import AssignmentFactory, EmployeeFactory, ProjectFactory
+from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory, ProjectFactory
 
 D = datetime.date
 pytestmark = pytest.mark.django_db
@@ -120,6 +122,33 @@ def test_matrix_is_paginated(viewer_client, developer_role):
     assert "matrix_page=2" in first.content.decode()
     second = viewer_client.get(url(project, matrix_page=2))
     assert len(second.context["matrix"]["rows"]) == 5
+
+
+@pytest.mark.parametrize("whole_history", [200, 0], ids=["read whole", "read a page at a time"])
+def test_every_page_of_the_matrix_has_every_role_held_that_day(
+    viewer_client, monkeypatch, developer_role, manager_role, sponsor_role, whole_history
+):
+    """The Project Manager sorts last, on page 2: page 1 still has the column; a role held only in the past
+    has none."""
+    monkeypatch.setattr("org.views.WHOLE_HISTORY_ROWS", whole_history)
+    department = DepartmentFactory()
+    project = ProjectFactory(code="BIG", department=department)
+    for i in range(55):
+        person = EmployeeFactory(last_name=f"Dev{i:02d}", department=department)
+        AssignmentFactory(employee=person, role=developer_role, project=project)
+    boss = EmployeeFactory(last_name="Zz Boss", department=department)
+    AssignmentFactory(employee=boss, role=manager_role, project=project, level=Level.ACCOUNTABLE)
+    AssignmentFactory(employee=boss, role=sponsor_role, project=project, end_date=D(2024, 1, 31))
+    pages = [viewer_client.get(url(project, as_of="2024-06-01", matrix_page=number)) for number in (1, 2)]
+    for page in pages:
+        assert [role.name for role in page.context["matrix"]["roles"]] == ["Developer", "Project Manager"]
+    first_rows = pages[0].context["matrix"]["rows"]
+    assert len(first_rows) == 50 and all(cells == ["R", ""] for _person, cells in first_rows)
+    assert [cells for _person, cells in pages[1].context["matrix"]["rows"]] == [["R", ""]] * 5 + [["", "A"]]
+    # A page reads the roles in one query of its own, whatever the number of people (none when read whole).
+    with CaptureQueriesContext(connection) as queries:
+        viewer_client.get(url(project, as_of="2024-06-01", matrix_page=2))
+    assert len(queries) == (12 if whole_history == 0 else 5)
 
 
 def test_exports_each_table(viewer_client, erp):

@@ -99,15 +99,16 @@ def test_page_answers_in_pinned_queries(hr_client, company, page, monkeypatch):
 
 
 # A person or a project with a long history (over org.views.WHOLE_HISTORY_ROWS assignments) has each table's
-# page read apart, after the read that found it long: the project's matrix (people, then their cells), team, past
-# and future, and its timeline's key roles; the employee's current, past and future roles and their workload.
-# Nobody on the matrix: no cells, no team. An export reads its one table (and counts it first).
+# page read apart, after the read that found it long: the project's matrix (people, every role held that day, then
+# the people's cells), team, past and future, and its timeline's key roles; the employee's current, past and future
+# roles and their workload. Nobody on the matrix: no roles, no cells, no team. An export reads its one table (and
+# counts it first).
 LONG = {
-    "project": 12,
-    "project past date": 12,
+    "project": 13,
+    "project past date": 13,
     "project before anyone": 10,
     "project xlsx": 7,
-    "project matrix csv": 8,
+    "project matrix csv": 9,
     "employee": 11,
     "employee csv": 7,
     "employee with manager": 11,
