@@ -72,17 +72,17 @@ def _has_accountable_on(day: datetime.date, target_field: str) -> Exists:
 def projects_without_accountable(*, as_of: datetime.date | None = None) -> QuerySet[Project]:
     """Projects running on ``as_of`` with nobody Accountable for them.
 
-    Running means: active or on hold (or closed, with an end date on or after
-    the day, so a past day still sees it); started by then (no start date
-    counts as started); not ended before the day. Proposed projects are not
-    running yet.
+    Running means: active or on hold, or, on a day gone by, closed with an end date on or after that day (it was
+    running then); started by then (no start date counts as started); not ended before the day. A closed project
+    is not running today or later, whatever its end date (one closed early has it ahead). Proposed projects are
+    not running yet.
     """
     day = _day(as_of)
+    running_status = Q(status__in=[ProjectStatus.ACTIVE, ProjectStatus.ON_HOLD])
+    if day < timezone.localdate():
+        running_status |= Q(status=ProjectStatus.CLOSED, end_date__gte=day)
     running = (
-        (
-            Q(status__in=[ProjectStatus.ACTIVE, ProjectStatus.ON_HOLD])
-            | Q(status=ProjectStatus.CLOSED, end_date__gte=day)
-        )
+        running_status
         & (Q(start_date__isnull=True) | Q(start_date__lte=day))
         & (Q(end_date__isnull=True) | Q(end_date__gte=day))
     )

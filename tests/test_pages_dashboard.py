@@ -75,6 +75,18 @@ def test_dashboard_counts_and_gaps(viewer_client, gaps):
     assert counts["projects"] == 3
 
 
+def test_a_project_closed_early_is_no_gap(viewer_client, gaps):
+    today = timezone.localdate()
+    staffed = Department.objects.get(code="OK")
+    ProjectFactory(
+        code="SHUT", department=staffed, status=ProjectStatus.CLOSED, end_date=today + datetime.timedelta(days=30)
+    )
+    gap = by_kind(viewer_client.get(reverse("org:dashboard")))["projects-without-accountable"]
+    assert (gap["count"], [row.code for row, _url in gap["sample"]]) == (1, ["ORPHAN"])
+    listed = viewer_client.get(reverse("org:gap", args=["projects-without-accountable"]))
+    assert [row.record.code for row in listed.context["table"].paginated_rows] == ["ORPHAN"]
+
+
 def test_dashboard_shows_a_few_rows_of_a_long_gap(viewer_client):
     for i in range(12):
         EmployeeFactory(employee_number=f"I{i:02d}")

@@ -71,6 +71,23 @@ def test_projects_without_accountable(handed_over, manager_role, ana):
     assert orphan in selectors.projects_without_accountable()
 
 
+def test_a_closed_project_is_running_only_on_days_gone_by():
+    """Closed early (its end date still ahead) it runs no more from today; on a past day it ran until its end."""
+    today, days = timezone.localdate(), datetime.timedelta
+    ProjectFactory(code="EARLY", status=ProjectStatus.CLOSED, start_date=today - days(100), end_date=today + days(30))
+    ProjectFactory(code="DONE", status=ProjectStatus.CLOSED, start_date=today - days(100), end_date=today - days(10))
+    ProjectFactory(code="NOEND", status=ProjectStatus.CLOSED, start_date=today - days(100))
+
+    def running(day: datetime.date | None) -> set[str]:
+        return {p.code for p in selectors.projects_without_accountable(as_of=day)}
+
+    assert running(None) == running(today) == set()
+    assert running(today + days(10)) == running(today + days(60)) == set()
+    assert running(today - days(1)) == {"EARLY"}
+    assert running(today - days(10)) == running(today - days(50)) == {"EARLY", "DONE"}
+    assert running(today - days(200)) == set()  # not started then
+
+
 def test_departments_without_head(department, head_role):
     ana = EmployeeFactory(department=None)
     DepartmentFactory(code="OFF", active=False)
