@@ -39,6 +39,11 @@ PERSON_SEARCH = (
     "employee_number__istartswith",
     "work_email__istartswith",
 )
+#: A search looks for this many words at most, this many characters in all; the rest is left out, and the page
+#: says so. Each word is a condition of its own (and, in the "who is responsible" search, a query of its own):
+#: a thousand of them make a query SQLite refuses ("Expression tree is too large").
+SEARCH_MAX_WORDS = 10
+SEARCH_MAX_CHARS = 200
 #: Up to this many matching rows per table, a search word is sent to the database as a list of ids for an index.
 SEARCH_IDS = 100
 #: Up to this many, as a list of ids to check each assignment against (MariaDB turns a longer list into a
@@ -177,10 +182,26 @@ class RememberedChoiceFilter(django_filters.Filter):
 
 
 class FilterFormMixin:
-    """The filter form as HTML put together in Python, for the same reason as ``PlainSelect``."""
+    """The filter form as HTML put together in Python, for the same reason as ``PlainSelect``; and what the page
+    says about the search box (``problems``)."""
 
     form: forms.Form
     request: object
+    is_bound: bool
+
+    def problems(self) -> list[str]:
+        """A message for the page when the search was too long to look for whole (``search_words``)."""
+        if not (self.is_bound and "q" in self.form.fields and self.form.is_valid()):
+            return []
+        if not search_words(self.form.cleaned_data.get("q") or "")[1]:
+            return []
+        return [
+            gettext(
+                "The search is too long: only its first %(words)s words, %(characters)s characters in all,"
+                " were looked for."
+            )
+            % {"words": SEARCH_MAX_WORDS, "characters": SEARCH_MAX_CHARS}
+        ]
 
     def html(self) -> SafeString:
         """The form, remembered (``selectors.remembered``) for each language, path and set of values asked for
@@ -209,6 +230,21 @@ class FilterFormMixin:
             parts.append(f'<a href="{escape(self.request.path)}">{escape(clear)}</a>')
         parts.append("</form>")
         return mark_safe("".join(parts))  # escaped above; fields and errors render themselves escaped
+
+
+def search_words(value: str) -> tuple[list[str], bool]:
+    """The words of the search ``value`` that are looked for, and whether some of it was left out: the first
+    ``SEARCH_MAX_WORDS`` words, up to ``SEARCH_MAX_CHARS`` characters in all (the last one cut if need be)."""
+    words: list[str] = []
+    room = SEARCH_MAX_CHARS
+    for word in value.split():
+        if len(words) == SEARCH_MAX_WORDS or not room:
+            return words, True
+        words.append(word[:room])
+        room -= len(words[-1])
+        if len(word) > len(words[-1]):
+            return words, True
+    return words, False
 
 
 class AsOfForm(forms.Form):
@@ -285,7 +321,8 @@ class AssignmentFilter(FilterFormMixin, django_filters.FilterSet):
 def search_assignments(queryset: QuerySet[Assignment], value: str) -> QuerySet[Assignment]:
     """Assignments whose every word matches one of the searched fields, so "Ana García" finds hers.
 
-    The staff pages' search box and the admin's assignment search both use it.
+    The staff pages' search box and the admin's assignment search both use it. A search too long is cut
+    (``search_words``): the pages say so (``FilterFormMixin.problems``).
 
     Each word is looked up in the people, departments, projects and roles
     tables first (one query for the four, ``_matching_ids``, remembered until
@@ -298,7 +335,7 @@ def search_assignments(queryset: QuerySet[Assignment], value: str) -> QuerySet[A
     assignment of every match. Up to ``SEARCH_IDS_CHECKED`` matches are sent
     as a list; beyond that, as a subquery.
     """
-    for number, word in enumerate(value.split()):
+    for number, word in enumerate(search_words(value)[0]):
         condition = Q()
         for field, ids in _remembered_matches(queryset.db, word).items():
             if not ids:
@@ -395,7 +432,7 @@ def _any_field_matches(lookups: tuple[str, ...], word: str) -> Q:
 
 
 def _every_word(queryset: QuerySet, value: str, lookups: tuple[str, ...]) -> QuerySet:
-    for word in value.split():
+    for word in search_words(value)[0]:
         queryset = queryset.filter(_any_field_matches(lookups, word))
     return queryset
 

@@ -407,7 +407,7 @@ def responsible(request: HttpRequest) -> HttpResponse:
     filterset = AssignmentFilter(request.GET or None, queryset=queryset, request=request)
     table = _table(request, AssignmentTable, filterset.qs)
     day = filterset.day()
-    problems: list[str] = []
+    problems = filterset.problems()
     if response := _export(request, f"responsible-{day.isoformat()}", table, problems=problems):
         return response
     _paginate(request, table, problems)
@@ -587,7 +587,7 @@ def _filtered_list(
     """A filterable, sortable, paginated, exportable list of ``queryset``."""
     filterset = filter_class(request.GET or None, queryset=queryset, request=request)
     table = _table(request, table_class, filterset.qs)
-    problems: list[str] = []
+    problems = filterset.problems()
     if response := _export(request, export_name, table, problems=problems):
         return response
     _paginate(request, table, problems)

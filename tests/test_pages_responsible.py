@@ -16,7 +16,7 @@ from django.utils.translation import override
 from pytest_django.asserts import assertHTMLEqual
 
 from org import services
-from org.filters import AssignmentFilter, EmployeeFilter, ProjectFilter
+from org.filters import AssignmentFilter, EmployeeFilter, ProjectFilter, search_words
 from org.models import Assignment, Employee, Level, Project, ProjectStatus
 from tests.factories import AssignmentFactory, DepartmentFactory, EmployeeFactory, ProjectFactory
 
@@ -206,6 +206,44 @@ def test_xlsx_export_is_a_workbook_of_the_filtered_rows(viewer_client, company):
     assert len(data) == 1
     assert data[0][0] == "Ana García"
     assert data[0][header.index("From")] == datetime.datetime(2024, 1, 1)
+
+
+TOO_LONG = "the search is too long: only its first 10 words, 200 characters in all, were looked for."
+
+
+@pytest.mark.parametrize(
+    ("page", "search", "found"),
+    [
+        ("org:responsible", "a " * 1000, {"Ana García", "Carla Pérez"}),  # in "Manager", "Payroll"
+        ("org:responsible", "ana " * 10 + "nobody", {"Ana García"}),
+        ("org:employees", "garc " * 1000, {"E1"}),
+        ("org:employees", "e" + "1" * 500, set()),  # cut, but not to nothing
+        ("org:projects", "rollout " * 1000, {"CRM"}),
+    ],
+)
+def test_a_search_too_long_is_cut_with_a_message(viewer_client, company, page, search, found):
+    """A thousand words made a query SQLite refuses, which was taken for the database failing (503)."""
+    response = viewer_client.get(reverse(page), {"q": search})
+    assert response.status_code == 200
+    if page == "org:responsible":
+        assert names(response) == found
+    else:
+        assert {
+            getattr(row.record, "code", None) or row.record.employee_number
+            for row in response.context["table"].paginated_rows
+        } == found
+    assert [str(problem).lower() for problem in response.context["problems"]] == [TOO_LONG]
+    assert TOO_LONG in response.content.decode().lower()
+
+
+def test_search_words_keeps_the_first_words_and_characters():
+    assert search_words(" ana  garcía ") == (["ana", "garcía"], False)
+    assert search_words("w " * 10) == (["w"] * 10, False)
+    assert search_words("w " * 11) == (["w"] * 10, True)
+    assert search_words("x" * 200) == (["x" * 200], False)
+    assert search_words("x" * 201) == (["x" * 200], True)
+    assert search_words("x" * 199 + " yz") == (["x" * 199, "y"], True)
+    assert search_words("x" * 200 + " y") == (["x" * 200], True)
 
 
 def test_role_filter_choices_are_roles_not_people(viewer_client, company):
