@@ -685,7 +685,8 @@ def department_detail(request: HttpRequest, code: str) -> HttpResponse:
     members = _table(
         request,
         EmployeeTable,
-        Employee.objects.filter(department=department).select_related("department"),
+        # On the staff that day: hired by then and not yet left (the home department is today's).
+        selectors.employees_employed_on(day).filter(department=department).select_related("department"),
         "members",
         exclude=("department",),
     )

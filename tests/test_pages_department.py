@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from org import services
 from org.models import Department
@@ -66,6 +69,32 @@ def test_members_page_two_and_export(viewer_client, tree):
     assert len(list(response.context["members"].paginated_rows)) == 5
     export = viewer_client.get(url("FIN", _export="csv", _table="members"))
     assert export.content.decode().count("\n") == 31  # the header and every member
+
+
+def test_members_are_those_on_the_staff_on_the_day(viewer_client, department):
+    """Hired on or before the day (no hire date counts as hired), not left before it."""
+    today = timezone.localdate()
+    days = datetime.timedelta
+    EmployeeFactory(employee_number="OLD", department=department, hire_date=D(2010, 1, 1))
+    EmployeeFactory(employee_number="NODATE", department=department, hire_date=None)
+    EmployeeFactory(employee_number="NEW", department=department, hire_date=today + days(10))
+    EmployeeFactory(employee_number="HIRED", department=department, hire_date=D(2020, 1, 1))
+    EmployeeFactory(employee_number="LEFT", department=department, hire_date=D(2010, 1, 1), leave_date=D(2019, 12, 31))
+    EmployeeFactory(employee_number="LASTDAY", department=department, hire_date=D(2010, 1, 1), leave_date=D(2020, 1, 1))
+    EmployeeFactory(employee_number="ELSEWHERE", hire_date=D(2010, 1, 1))
+
+    def members(**params) -> set[str]:
+        response = viewer_client.get(url("FIN", **params))
+        export = viewer_client.get(url("FIN", _export="csv", _table="members", **params))
+        exported = {row["Employee number"] for row in csv.DictReader(io.StringIO(export.content.decode()))}
+        shown = {row.record.employee_number for row in response.context["members"].paginated_rows}
+        assert shown == exported
+        return shown
+
+    assert members() == {"OLD", "NODATE", "HIRED"}
+    assert members(as_of="2020-01-01") == {"OLD", "NODATE", "HIRED", "LASTDAY"}
+    assert members(as_of="2019-12-31") == {"OLD", "NODATE", "LEFT", "LASTDAY"}
+    assert members(as_of=(today + days(10)).isoformat()) == {"OLD", "NODATE", "HIRED", "NEW"}
 
 
 def test_bad_input_on_the_department_page(viewer_client, tree):
