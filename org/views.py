@@ -60,6 +60,7 @@ DASHBOARD_ROWS = 5
 #: A gap list with at most this many rows is remembered as their ids (see ``gap_list``).
 GAP_IDS_REMEMBERED = 1000
 EXPORT_MAX_ROWS = 50_000
+EXPORT_FORMATS = ("csv", "xlsx")
 HISTORY_PER_PAGE = 20
 #: A person or a project with at most this many assignments in all has them read in one query, and each table of
 #: its page is cut from them in memory (``_held``). Nearly all do: in the bench's large company a project has 129
@@ -121,13 +122,34 @@ def _table(
     return table
 
 
-def _export(request: HttpRequest, filename: str, *all_tables: tables.Table, problems: list[str]) -> HttpResponse | None:
-    """The CSV or XLSX of the table the request names, with the filters and order applied; None for the page.
+def _export_format(request: HttpRequest, problems: list[str], *, invalid: bool) -> str | None:
+    """The format of the export the request asks for (``_export``); None for the page: when it asks for none,
+    and, with a message, for a format there is no export in, or while the filters (``invalid``) have a mistake,
+    which would export a file of the wrong rows or none."""
+    export_format = request.GET.get("_export")
+    if not export_format:
+        return None
+    if export_format not in EXPORT_FORMATS:
+        problems.append(
+            gettext("There is no export as “%(format)s”; the tables export as CSV or XLSX.") % {"format": export_format}
+        )
+        return None
+    if invalid:
+        problems.append(gettext("Nothing was exported: first correct the mistakes shown with the filters."))
+        return None
+    return export_format
+
+
+def _export(
+    request: HttpRequest, filename: str, *all_tables: tables.Table, problems: list[str], invalid: bool = False
+) -> HttpResponse | None:
+    """The CSV or XLSX of the table the request names, with the filters and order applied; None for the page
+    (``_export_format``).
 
     An export is built in memory, so one over ``EXPORT_MAX_ROWS`` rows is refused with a message on the page.
     """
-    export_format = request.GET.get("_export")
-    if not TableExport.is_valid_format(export_format):
+    export_format = _export_format(request, problems, invalid=invalid)
+    if export_format is None:
         return None
     wanted = request.GET.get("_table") or None
     table = next((t for t in all_tables if t.export_name == wanted), None)
@@ -408,7 +430,8 @@ def responsible(request: HttpRequest) -> HttpResponse:
     table = _table(request, AssignmentTable, filterset.qs)
     day = filterset.day()
     problems = filterset.problems()
-    if response := _export(request, f"responsible-{day.isoformat()}", table, problems=problems):
+    invalid = filterset.is_bound and not filterset.form.is_valid()
+    if response := _export(request, f"responsible-{day.isoformat()}", table, problems=problems, invalid=invalid):
         return response
     _paginate(request, table, problems)
     context = {"filter": filterset, "table": table, "day": day, "problems": problems}
@@ -492,7 +515,11 @@ def _matrix_rows(
 
 
 def _matrix_export(
-    request: HttpRequest, in_force: QuerySet[Assignment] | list[Assignment], filename: str, problems: list[str]
+    request: HttpRequest,
+    export_format: str,
+    in_force: QuerySet[Assignment] | list[Assignment],
+    filename: str,
+    problems: list[str],
 ) -> HttpResponse | None:
     """The whole RACI matrix (every person, in the page's order) as CSV or XLSX; None (and a message) if too big."""
     _sort, people = _matrix_people(request, in_force, problems)
@@ -501,7 +528,7 @@ def _matrix_export(
     columns, rows = _matrix_rows(in_force, list(people))
     header = [gettext("Person"), gettext("Employee number"), *(role.name for role in columns)]
     body = ([person.full_name, person.employee_number, *levels] for person, levels in rows)
-    return _export_response(request.GET["_export"], f"{filename}-matrix", header, body)
+    return _export_response(export_format, f"{filename}-matrix", header, body)
 
 
 @staff_page
@@ -520,13 +547,14 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
     future = table(_in_order(held.future, "start_date", "pk"), "future")
     problems: list[str] = []
     name = f"project-{project.code}-{day.isoformat()}"
-    exporting = TableExport.is_valid_format(request.GET.get("_export"))
-    if exporting and request.GET.get("_table") == "matrix":
-        if response := _matrix_export(request, held.in_force, name, problems):
+    invalid = not as_of_form.is_valid()
+    if request.GET.get("_table") == "matrix":
+        export_format = _export_format(request, problems, invalid=invalid)
+        if export_format and (response := _matrix_export(request, export_format, held.in_force, name, problems)):
             return response
-    elif exporting:
+    elif request.GET.get("_export"):
         team = table(_in_order(held.in_force, *selectors.RESPONSIBLE_ORDER), "team")
-        if response := _export(request, name, team, past, future, problems=problems):
+        if response := _export(request, name, team, past, future, problems=problems, invalid=invalid):
             return response
     matrix = _raci_matrix(request, held.in_force, problems)
     # Nobody on the matrix's first page means nobody holds a role that day: no team to ask for.
@@ -588,7 +616,8 @@ def _filtered_list(
     filterset = filter_class(request.GET or None, queryset=queryset, request=request)
     table = _table(request, table_class, filterset.qs)
     problems = filterset.problems()
-    if response := _export(request, export_name, table, problems=problems):
+    invalid = filterset.is_bound and not filterset.form.is_valid()
+    if response := _export(request, export_name, table, problems=problems, invalid=invalid):
         return response
     _paginate(request, table, problems)
     return render(request, template, {"filter": filterset, "table": table, "problems": problems})
@@ -698,7 +727,8 @@ def department_detail(request: HttpRequest, code: str) -> HttpResponse:
         exclude=("department",),
     )
     problems: list[str] = []
-    if response := _export(request, f"department-{department.code}", members, projects, problems=problems):
+    name, invalid = f"department-{department.code}", not as_of_form.is_valid()
+    if response := _export(request, name, members, projects, problems=problems, invalid=invalid):
         return response
     breadcrumb, parent_id, seen = [], department.parent_id, set()
     while parent_id is not None and parent_id not in seen:  # `seen` only guards against a cycle in bad data
@@ -751,7 +781,7 @@ def employee_detail(request: HttpRequest, number: str) -> HttpResponse:
     future = table(_in_order(held.future, "start_date", "pk"), "future")
     problems: list[str] = []
     name = f"employee-{employee.employee_number}-{day.isoformat()}"
-    if response := _export(request, name, current, past, future, problems=problems):
+    if response := _export(request, name, current, past, future, problems=problems, invalid=not as_of_form.is_valid()):
         return response
     context = {
         "employee": employee,

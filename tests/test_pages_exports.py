@@ -160,3 +160,53 @@ def test_export_file_names_keep_any_code(viewer_client, export_format):
         assert download_name(response) == f'project-Q"1;x-{today}-{table}.{export_format}'
     response = viewer_client.get(reverse("org:employee", args=["Ñ1"]), {"_table": "current", "_export": export_format})
     assert download_name(response) == f"employee-Ñ1-{today}-current.{export_format}"
+
+
+NOT_EXPORTED = "Nothing was exported: first correct the mistakes shown with the filters."
+INVALID = {
+    "responsible bad date": ("org:responsible", None, {"as_of": "abc"}, "as_of"),
+    "responsible bad role": ("org:responsible", None, {"role": "nope"}, "role"),
+    "employees bad department": ("org:employees", None, {"department": "zzz"}, "department"),
+    "projects bad status": ("org:projects", None, {"status": "bogus"}, "status"),
+    "project team": ("org:project", "ZZZ", {"as_of": "abc", "_table": "team"}, "as_of"),
+    "project matrix": ("org:project", "ZZZ", {"as_of": "2024-13-01", "_table": "matrix"}, "as_of"),
+    "department members": ("org:department", "EVL", {"as_of": "abc", "_table": "members"}, "as_of"),
+    "employee current": ("org:employee", "E9003", {"as_of": "abc", "_table": "current"}, "as_of"),
+}
+
+
+@pytest.mark.parametrize("export_format", ["csv", "xlsx"])
+@pytest.mark.parametrize("export", INVALID)
+def test_an_export_with_a_mistake_in_the_filters_is_the_page_and_its_messages(
+    viewer_client, hostile, export, export_format
+):
+    """Not a file of today's rows, or of none, under a name that says otherwise."""
+    name, arg, params, field = INVALID[export]
+    response = viewer_client.get(reverse(name, args=[arg] if arg else []), {**params, "_export": export_format})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert "Content-Disposition" not in response
+    assert NOT_EXPORTED in [str(problem) for problem in response.context["problems"]]
+    form = response.context["as_of_form"] if "as_of_form" in response.context else response.context["filter"].form
+    assert field in form.errors
+    assert NOT_EXPORTED in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("name", "arg", "params"),
+    [
+        ("org:responsible", None, {}),
+        ("org:employees", None, {}),
+        ("org:gap", "unassigned", {}),
+        ("org:project", "ZZZ", {"_table": "team"}),
+        ("org:project", "ZZZ", {"_table": "matrix"}),
+    ],
+)
+@pytest.mark.parametrize("export_format", ["ods", "xls", "json", "pdf"])
+def test_an_export_in_a_format_there_is_none_in_is_a_message(viewer_client, hostile, name, arg, params, export_format):
+    response = viewer_client.get(reverse(name, args=[arg] if arg else []), {**params, "_export": export_format})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert [str(problem) for problem in response.context["problems"]] == [
+        f"There is no export as “{export_format}”; the tables export as CSV or XLSX."
+    ]
