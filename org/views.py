@@ -378,7 +378,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     ]
     numbers = figures["counts"]
     counts = [
-        (_("employees on the staff"), numbers["staff"], reverse("org:employees")),
+        (_("employees on the staff"), numbers["staff"], reverse("org:employees") + "?employment=current"),
         (_("active departments"), numbers["departments"], reverse("org:departments")),
         (_("projects"), numbers["projects"], reverse("org:projects")),
         (_("assignments in force"), numbers["assignments"], reverse("org:responsible")),

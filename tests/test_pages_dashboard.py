@@ -87,6 +87,17 @@ def test_a_project_closed_early_is_no_gap(viewer_client, gaps):
     assert [row.record.code for row in listed.context["table"].paginated_rows] == ["ORPHAN"]
 
 
+def test_the_staff_count_links_to_the_same_people(viewer_client, gaps):
+    """Leavers and people hired later are neither counted nor listed behind the link."""
+    EmployeeFactory(employee_number="SOON", hire_date=timezone.localdate() + datetime.timedelta(days=3))
+    response = viewer_client.get(reverse("org:dashboard"))
+    [(number, url)] = [(n, url) for label, n, url in response.context["counts"] if label == "employees on the staff"]
+    assert f'href="{url}"' in response.content.decode()
+    listed = {row.record.employee_number for row in viewer_client.get(url).context["table"].paginated_rows}
+    assert len(listed) == number
+    assert listed == {"BOSS", "END", "BUSY", "IDLE"}  # not LEFT or GONE0, who left, nor SOON, hired later
+
+
 def test_dashboard_shows_a_few_rows_of_a_long_gap(viewer_client):
     for i in range(12):
         EmployeeFactory(employee_number=f"I{i:02d}")
