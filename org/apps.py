@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.db import DEFAULT_DB_ALIAS
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
@@ -25,3 +26,7 @@ class OrgConfig(AppConfig):
     def ready(self) -> None:
         # Connected for the last app migrated: permissions (made in auth's handler) exist by then.
         post_migrate.connect(_define_groups, dispatch_uid="org.define_groups")
+        from org.filters import register_fold
+
+        # Before any connection is made: the search lookups on SQLite call the function it defines.
+        connection_created.connect(register_fold, dispatch_uid="org.register_fold")

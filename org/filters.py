@@ -17,8 +17,10 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import connections
-from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import BooleanField, CharField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.lookups import IContains, IStartsWith
 from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.html import escape
@@ -28,16 +30,68 @@ from django.utils.translation import gettext_lazy as _
 
 from org import selectors
 from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Role
+from org.tables import collation_key
 
 ANY = _("Any")
+
+#: The SQL function that folds text on SQLite (``register_fold``).
+FOLD_FUNCTION = "projman_fold"
+
+
+def register_fold(sender: object, connection: BaseDatabaseWrapper, **kwargs: object) -> None:
+    """On a new SQLite connection (``connection_created``, see ``org.apps``), define ``FOLD_FUNCTION``:
+    ``collation_key``, the case- and accent-insensitive form of a text, for the search lookups."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(FOLD_FUNCTION, 1, _fold, deterministic=True)
+
+
+def _fold(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    # SQLite calls this for every row it looks at: ASCII, most text, folds the same by the cheaper lower().
+    return value.lower() if value.isascii() else collation_key(value)
+
+
+def searched_text(word: str, connection: BaseDatabaseWrapper) -> str:
+    """``word`` as the search lookups send it to ``connection``: folded on SQLite (``FoldedOnSQLite``)."""
+    return collation_key(word) if connection.vendor == "sqlite" else word
+
+
+class FoldedOnSQLite:
+    """A search lookup that finds text without regard to case or accents on SQLite too, as MariaDB's collation
+    does (SQLite's LIKE ignores the case of ASCII letters only): there both the column and the word are folded
+    (``FOLD_FUNCTION``, ``searched_text``). On MariaDB it is the lookup it extends, the same SQL and parameters
+    (its indexes answer a search for the start of a name). SQLite reads every row for these lookups either way.
+    """
+
+    def process_lhs(self, compiler, connection, lhs=None):
+        sql, params = super().process_lhs(compiler, connection, lhs)
+        return (f"{FOLD_FUNCTION}({sql})" if connection.vendor == "sqlite" else sql), params
+
+    def get_db_prep_lookup(self, value, connection):
+        sql, params = super().get_db_prep_lookup(value, connection)
+        return sql, [searched_text(p, connection) if isinstance(p, str) else p for p in params]
+
+
+class FoldedIStartsWith(FoldedOnSQLite, IStartsWith):
+    pass
+
+
+class FoldedIContains(FoldedOnSQLite, IContains):
+    pass
+
+
+# Under names of their own, keeping the lookup_name of the lookup each extends: the SQL operator comes from it.
+CharField.register_lookup(FoldedIStartsWith, "folded_istartswith")
+CharField.register_lookup(FoldedIContains, "folded_icontains")
 
 #: How a word finds a person: the start of their first or last name, number or email. The indexes on those
 #: columns answer that directly; a match anywhere inside would read the whole staff for every word.
 PERSON_SEARCH = (
-    "first_name__istartswith",
-    "last_name__istartswith",
-    "employee_number__istartswith",
-    "work_email__istartswith",
+    "first_name__folded_istartswith",
+    "last_name__folded_istartswith",
+    "employee_number__folded_istartswith",
+    "work_email__folded_istartswith",
 )
 #: A search looks for this many words at most, this many characters in all; the rest is left out, and the page
 #: says so. Each word is a condition of its own (and, in the "who is responsible" search, a query of its own):
@@ -52,9 +106,9 @@ SEARCH_IDS_CHECKED = 1000
 #: What the "who is responsible" search box looks in: the assignment's field → the lookups on its row.
 SEARCH_TARGETS = {
     "employee": (Employee, PERSON_SEARCH),
-    "department": (Department, ("code__icontains", "name__icontains")),
-    "project": (Project, ("code__icontains", "name__icontains")),
-    "role": (Role, ("name__icontains",)),
+    "department": (Department, ("code__folded_icontains", "name__folded_icontains")),
+    "project": (Project, ("code__folded_icontains", "name__folded_icontains")),
+    "role": (Role, ("name__folded_icontains",)),
 }
 
 
@@ -408,7 +462,7 @@ def _compile_matching_ids(alias: str, word: str) -> tuple[str, list]:
 def _matching_ids_params(alias: str, word: str) -> list[str]:
     """The parameters the ORM gives ``_compile_matching_ids``'s query for ``word``: one LIKE pattern a lookup."""
     connection = connections[alias]
-    escaped = connection.ops.prep_for_like_query(word)
+    escaped = connection.ops.prep_for_like_query(searched_text(word, connection))
     return [
         model._meta.get_field(name).get_lookup(lookup_name).param_pattern % escaped
         for model, lookups in SEARCH_TARGETS.values()
@@ -469,7 +523,7 @@ class ProjectFilter(_SubtreeFilterSet):
         fields: list[str] = []
 
     def search(self, queryset: QuerySet[Project], name: str, value: str) -> QuerySet[Project]:
-        return _every_word(queryset, value, ("code__icontains", "name__icontains"))
+        return _every_word(queryset, value, ("code__folded_icontains", "name__folded_icontains"))
 
 
 class EmployeeFilter(_SubtreeFilterSet):
@@ -491,7 +545,7 @@ class EmployeeFilter(_SubtreeFilterSet):
         fields: list[str] = []
 
     def search(self, queryset: QuerySet[Employee], name: str, value: str) -> QuerySet[Employee]:
-        return _every_word(queryset, value, (*PERSON_SEARCH, "job_title__icontains"))
+        return _every_word(queryset, value, (*PERSON_SEARCH, "job_title__folded_icontains"))
 
     def by_employment(self, queryset: QuerySet[Employee], name: str, value: str) -> QuerySet[Employee]:
         today = timezone.localdate()

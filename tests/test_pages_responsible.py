@@ -370,6 +370,34 @@ def test_the_words_lookup_written_once_finds_what_the_orm_finds(company, word):
     assert any(found.values()) or word in ("E1",)
 
 
+@pytest.mark.parametrize("word", ["álvarez", "alvarez", "ÁLVAREZ", "Álvarez", "ALV", "jose", "ÑANDU", "nandú"])
+def test_search_ignores_case_and_accents_on_every_database(viewer_client, company, word):
+    """As MariaDB's collation does; SQLite's LIKE ignores the case of ASCII letters only (FoldedOnSQLite)."""
+    jose = EmployeeFactory(first_name="José", last_name="Álvarez", employee_number="E77", job_title="Ñandú keeper")
+    AssignmentFactory(
+        employee=jose, project=ProjectFactory(code="NAN", name="Ñandú tracking"), start_date=D(2024, 1, 1)
+    )
+    assert names(viewer_client.get(URL, {"q": word})) == {"José Álvarez"}
+    employees = viewer_client.get(reverse("org:employees"), {"q": word})
+    assert [row.record.employee_number for row in employees.context["table"].paginated_rows] == ["E77"]
+    if "and" in word.lower():
+        projects = viewer_client.get(reverse("org:projects"), {"q": word})
+        assert [row.record.code for row in projects.context["table"].paginated_rows] == ["NAN"]
+
+
+@pytest.mark.mariadb
+def test_the_search_lookups_are_mariadbs_own_there():
+    """Folding is for SQLite: on MariaDB the lookups write the SQL and parameters of istartswith and icontains."""
+    for model, folded, plain in [
+        (Employee, "last_name__folded_istartswith", "last_name__istartswith"),
+        (Employee, "work_email__folded_istartswith", "work_email__istartswith"),
+        (Project, "name__folded_icontains", "name__icontains"),
+    ]:
+        assert model.objects.filter(**{folded: "Ál_%"}).query.sql_with_params() == (
+            model.objects.filter(**{plain: "Ál_%"}).query.sql_with_params()
+        )
+
+
 def test_a_remembered_search_word_sees_the_next_change(viewer_client, company):
     """What a word matches is remembered until the data changes (org.filters._remembered_matches)."""
     assert names(viewer_client.get(URL, {"q": "Zed"})) == set()
