@@ -727,7 +727,7 @@ def department_detail(request: HttpRequest, code: str) -> HttpResponse:
         exclude=("department",),
     )
     problems: list[str] = []
-    name, invalid = f"department-{department.code}", not as_of_form.is_valid()
+    name, invalid = f"department-{department.code}-{day.isoformat()}", not as_of_form.is_valid()
     if response := _export(request, name, members, projects, problems=problems, invalid=invalid):
         return response
     breadcrumb, parent_id, seen = [], department.parent_id, set()

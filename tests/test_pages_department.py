@@ -92,6 +92,9 @@ def test_members_are_those_on_the_staff_on_the_day(viewer_client, department):
         return shown
 
     assert members() == {"OLD", "NODATE", "HIRED"}
+    export = viewer_client.get(url("FIN", as_of="2019-12-31", _export="csv", _table="members"))
+    assert export["Content-Disposition"] == 'attachment; filename="department-FIN-2019-12-31-members.csv"'
+
     assert members(as_of="2020-01-01") == {"OLD", "NODATE", "HIRED", "LASTDAY"}
     assert members(as_of="2019-12-31") == {"OLD", "NODATE", "LEFT", "LASTDAY"}
     assert members(as_of=(today + days(10)).isoformat()) == {"OLD", "NODATE", "HIRED", "NEW"}

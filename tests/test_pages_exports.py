@@ -153,7 +153,7 @@ def test_export_file_names_keep_any_code(viewer_client, export_format):
     response = viewer_client.get(
         reverse("org:department", args=["ÑÚ"]), {"_table": "members", "_export": export_format}
     )
-    assert download_name(response) == f"department-ÑÚ-members.{export_format}"
+    assert download_name(response) == f"department-ÑÚ-{today}-members.{export_format}"
     project_page = reverse("org:project", args=[project.code])
     for table in ("team", "matrix"):
         response = viewer_client.get(project_page, {"_table": table, "_export": export_format})
