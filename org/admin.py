@@ -20,7 +20,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList, messages
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
@@ -309,7 +309,7 @@ def hand_over_view(
 
 class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     """A model admin whose rows are cut to the user's scope (org.access) by ``in_scope``; a row outside it answers
-    404 on its change, delete and history pages, as if it did not exist."""
+    404 on its change, delete and history pages, as if it did not exist. A past version is read, never saved."""
 
     def in_scope(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset
@@ -342,6 +342,10 @@ class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
         return super().history_view(request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # Reverting is disabled (SIMPLE_HISTORY_REVERT_DISABLED), but that only hides the button: simple-history's
+        # view saves a POST after checking the view permission alone. A version is for reading.
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied
         self._visible_or_404(request, object_id)
         return super().history_form_view(request, object_id, version_id, extra_context)
 
