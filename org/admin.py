@@ -317,7 +317,11 @@ class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     def get_queryset(self, request):
         return self.in_scope(request, super().get_queryset(request))
 
-    def _visible_or_404(self, request: HttpRequest, object_id: str | None) -> None:
+    def history_in_scope(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        """The rows whose history pages the user may read: by default those of ``get_queryset``."""
+        return queryset
+
+    def _visible_or_404(self, request: HttpRequest, object_id: str | None, *, history: bool = False) -> None:
         if object_id is None:
             return
         try:  # an id that cannot be one (simple-history's pages would fail on it with a 500)
@@ -326,7 +330,10 @@ class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
             raise Http404 from None
         if scope_of(request.user).everything:
             return  # HR sees everything, the history of deleted rows included
-        if not self.get_queryset(request).filter(pk=pk).exists():
+        visible = self.get_queryset(request)
+        if history:
+            visible = self.history_in_scope(request, visible)
+        if not visible.filter(pk=pk).exists():
             raise Http404
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -338,7 +345,7 @@ class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
         return super().delete_view(request, object_id, extra_context)
 
     def history_view(self, request, object_id, extra_context=None):
-        self._visible_or_404(request, object_id)
+        self._visible_or_404(request, object_id, history=True)
         return super().history_view(request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
@@ -346,7 +353,7 @@ class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
         # view saves a POST after checking the view permission alone. A version is for reading.
         if request.method not in ("GET", "HEAD"):
             raise PermissionDenied
-        self._visible_or_404(request, object_id)
+        self._visible_or_404(request, object_id, history=True)
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
@@ -430,6 +437,10 @@ class EmployeeAdmin(ScopedAdmin):  # every employee may be picked for an assignm
     autocomplete_fields = ("department", "manager", "user")
     inlines = assignment_inlines("employee")
     actions = ("hand_over",)
+
+    def history_in_scope(self, request, queryset):
+        """As on the staff pages: a manager reads the changes of the employees whose home department they manage."""
+        return scope_of(request.user).employees(queryset)
 
     def save_model(self, request, obj: Employee, form, change):
         """A new leave date goes through the service, which ends what the

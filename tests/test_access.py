@@ -585,7 +585,7 @@ EXPECTED_ADMIN = {
         **dict.fromkeys(ADMIN_PAGES, 200),
         **dict.fromkeys(["department add", "employee add", "project add", "role add"], 403),
         **dict.fromkeys(["assignment import", "employee import"], 403),
-        **dict.fromkeys(["department change", "project change", "assignment change"], 404),
+        **dict.fromkeys(["department change", "project change", "assignment change", "employee history"], 404),
     },
     "viewer": dict.fromkeys(ADMIN_PAGES, 302),
     "leaver": dict.fromkeys(ADMIN_PAGES, 302),
@@ -755,3 +755,16 @@ def employee_form(employee) -> dict:
         "leave_date": "",
         "user": "",
     }
+
+
+@pytest.mark.parametrize(("persona", "status"), [("hr", 200), ("manager_a", 200), ("manager_b", 404)])
+def test_an_employees_admin_history_follows_their_home_department(company, persona, status):
+    """As on the staff pages: a manager reads an employee's own changes when the home department is in the scope
+    (the developer's is A1, under A). The employee pages themselves stay open to every manager (autocompletes)."""
+    developer = company.assignments["dev_pa"].employee
+    client = company.client(persona)
+    assert client.get(reverse("admin:org_employee_history", args=[developer.pk])).status_code == status
+    response = client.get(history_form_url(developer))
+    assert response.status_code == status
+    if status == 404:
+        assert developer.last_name not in response.content.decode()
