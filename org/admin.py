@@ -354,6 +354,10 @@ class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
         if request.method not in ("GET", "HEAD"):
             raise PermissionDenied
         self._visible_or_404(request, object_id, history=True)
+        try:  # simple-history's view would fail on a version id that cannot be one with a 500
+            self.model.history.model._meta.pk.to_python(version_id)
+        except ValidationError:
+            raise Http404 from None
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 

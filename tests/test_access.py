@@ -768,3 +768,11 @@ def test_an_employees_admin_history_follows_their_home_department(company, perso
     assert response.status_code == status
     if status == 404:
         assert developer.last_name not in response.content.decode()
+
+
+@pytest.mark.parametrize("persona", ["hr", "manager_a"])
+@pytest.mark.parametrize("version", ["abc", "1.5", "-", "9" * 30, "999999"])
+def test_an_odd_history_version_answers_404(company, persona, version):
+    dev_pa = company.assignments["dev_pa"]
+    response = company.client(persona).get(f"/admin/org/assignment/{dev_pa.pk}/history/{version}/")
+    assert response.status_code == 404
