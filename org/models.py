@@ -377,7 +377,8 @@ class Assignment(models.Model):
             models.CheckConstraint(
                 condition=Q(allocation__isnull=True) | Q(allocation__gte=0, allocation__lte=100),
                 name="assignment_allocation_0_100",
-                violation_error_message=_("Allocation must be between 0 and 100 %."),
+                # Django formats the message with the constraint's name (%(name)s): a percent sign is doubled.
+                violation_error_message=_("Allocation must be between 0 and 100 %%."),
             ),
             models.CheckConstraint(
                 condition=Q(level__in=Level.values),

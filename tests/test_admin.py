@@ -470,3 +470,27 @@ def test_role_page_lists_levels(hr_client):
     Role.objects.create(name="Advisor", default_level=Level.CONSULTED)
     response = hr_client.get(reverse("admin:org_role_changelist"))
     assert "Consulted" in response.content.decode()
+
+
+def test_an_allocation_over_100_is_a_form_error(hr_client, ana, project, developer_role):
+    """The constraint's message holds a "%": formatted with the constraint's name, a bare one was a 500."""
+    data = assignment_post(employee=ana.pk, role=developer_role.pk, project=project.pk, allocation=101)
+    response = hr_client.post(reverse("admin:org_assignment_add"), data)
+    assert response.status_code == 200
+    assert "Allocation must be between 0 and 100 %." in response.content.decode()
+    assert not Assignment.objects.exists()
+
+    url = reverse("admin:org_project_change", args=[project.pk])
+    page = hr_client.get(url)
+    rows = [{"employee": ana.pk, "role": developer_role.pk, "allocation": 101}]
+    response = hr_client.post(url, project_post(project, page, new_inline_prefix(page), rows))
+    assert response.status_code == 200
+    assert "Allocation must be between 0 and 100 %." in response.content.decode()
+    assert not Assignment.objects.exists()
+
+
+@pytest.mark.parametrize("model", [Department, Employee, Project, Role, Assignment])
+def test_every_constraint_message_formats(model):
+    """Django formats a constraint's message with its name: a bare "%" in one fails."""
+    for constraint in model._meta.constraints:
+        assert "%" not in constraint.get_violation_error_message().replace("100 %.", "")
