@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
@@ -356,11 +357,25 @@ def assignments_hand_over(
 ) -> list[Assignment]:
     """Give ``successor`` these assignments from ``on_date``.
 
-    One already in force ends the day before and the successor's copy starts on
-    ``on_date``; one that has not started yet is moved to the successor whole.
-    One already ended before ``on_date`` is left alone. All or nothing.
+    One that starts before ``on_date`` ends the day before and the successor's
+    copy starts on ``on_date``; one that has not started yet (after today) and
+    starts on or after ``on_date`` is moved to the successor whole. One under
+    way by today cannot be handed over on or before its start: moving it would
+    erase who held it. One already ended before ``on_date`` is left alone.
+    All or nothing.
     """
     assignments = [a for a in assignments if a.end_date is None or a.end_date >= on_date]
+    today = timezone.localdate()
+    for assignment in assignments:
+        if assignment.start_date <= today and on_date <= assignment.start_date:
+            raise ValidationError(
+                {
+                    "on_date": _(
+                        "%(assignment)s has been held since %(start)s: the hand-over date must be after %(start)s."
+                    )
+                    % {"assignment": assignment, "start": assignment.start_date.isoformat()}
+                }
+            )
     lock_targets(department_ids=[a.department_id for a in assignments], project_ids=[a.project_id for a in assignments])
     handed: list[Assignment] = []
     handed_over = _("Handed over to %(employee)s (%(number)s) from %(date)s") % {

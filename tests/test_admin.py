@@ -494,3 +494,23 @@ def test_every_constraint_message_formats(model):
     """Django formats a constraint's message with its name: a bare "%" in one fails."""
     for constraint in model._meta.constraints:
         assert "%" not in constraint.get_violation_error_message().replace("100 %.", "")
+
+
+def test_hand_over_on_the_start_of_a_running_assignment_is_a_form_error(hr_client, ana, bob, project, manager_role):
+    pm = Assignment.objects.create(
+        employee=ana, role=manager_role, project=project, level="A", start_date=D(2024, 1, 1)
+    )
+    response = hr_client.post(
+        reverse("admin:org_assignment_changelist"),
+        {
+            "action": "hand_over",
+            "_selected_action": [pm.pk],
+            "apply": "1",
+            "successor": bob.pk,
+            "on_date": "0001-01-01",
+        },
+    )
+    assert response.status_code == 200
+    assert "the hand-over date must be after 2024-01-01" in str(response.context["form"].errors["on_date"])
+    pm.refresh_from_db()
+    assert (pm.employee, pm.end_date, Assignment.objects.count()) == (ana, None, 1)
