@@ -508,8 +508,27 @@ class ProjectAdmin(ScopedAdmin):
         return obj.head_name or "—"
 
 
+class RoleForm(forms.ModelForm):
+    """Refuses a change the assignments on record would break (org.services.role_problems)."""
+
+    class Meta:
+        model = Role
+        fields = ("name", "description", "applies_to", "default_level", "single_holder")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and {"applies_to", "single_holder"} & set(self.changed_data) and "applies_to" in cleaned:
+            problems = services.role_problems(
+                role=self.instance, applies_to=cleaned["applies_to"], single_holder=cleaned.get("single_holder", False)
+            )
+            for field, messages_ in problems.items():
+                self.add_error(field, messages_)
+        return cleaned
+
+
 @admin.register(Role)
 class RoleAdmin(ScopedAdmin):  # roles apply company-wide: not cut to a scope
+    form = RoleForm
     list_display = ("name", "applies_to", "default_level", "single_holder")
     list_filter = ("applies_to", "default_level", "single_holder")
     search_fields = ("name", "description")

@@ -18,11 +18,14 @@ from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import DateField, Exists, OuterRef, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext_lazy
 
-from org.models import Assignment, Department, Employee, Level, Project, Role, Target
+from org.models import AppliesTo, Assignment, Department, Employee, Level, Project, Role, Target
 
 ONE_DAY = datetime.timedelta(days=1)
 #: The audit trail's change reason column holds this many characters.
@@ -104,6 +107,81 @@ def employee_check_manager(*, employee: Employee, manager: Employee | None) -> N
             raise ValidationError({"manager": _("An employee cannot be in their own chain of managers.")})
         seen.add(node)
         node = Employee.objects.filter(pk=node).values_list("manager_id", flat=True).first()
+
+
+# --- Roles ---------------------------------------------------------------------
+
+#: How many conflicting assignments a message names; the rest are counted.
+EXAMPLES_NAMED = 3
+
+
+def role_problems(*, role: Role, applies_to: str, single_holder: bool) -> dict[str, list[str]]:
+    """Why ``role`` cannot be changed to apply to ``applies_to`` with ``single_holder``, given the assignments on
+    record (every one of them, past ones included: history must keep obeying the rules). Messages by field, each
+    naming a few of the conflicting assignments and counting them all; empty when the change is fine."""
+    problems: dict[str, list[str]] = {}
+    if role.pk is None:
+        return problems
+    held = Assignment.objects.filter(role_id=role.pk)
+    misplaced = {
+        AppliesTo.DEPARTMENT: (
+            held.filter(project__isnull=False),
+            ngettext_lazy(
+                "%(count)d assignment of %(role)s is on a project, so it cannot apply to departments only: "
+                "%(examples)s.",
+                "%(count)d assignments of %(role)s are on projects, so it cannot apply to departments only: "
+                "%(examples)s.",
+                "count",
+            ),
+        ),
+        AppliesTo.PROJECT: (
+            held.filter(department__isnull=False),
+            ngettext_lazy(
+                "%(count)d assignment of %(role)s is on a department, so it cannot apply to projects only: "
+                "%(examples)s.",
+                "%(count)d assignments of %(role)s are on departments, so it cannot apply to projects only: "
+                "%(examples)s.",
+                "count",
+            ),
+        ),
+    }.get(applies_to)
+    if misplaced is not None:
+        message = _conflicts_message(role, *misplaced)
+        if message:
+            problems["applies_to"] = [message]
+    if single_holder:
+        forever = Value(datetime.date.max, output_field=DateField())
+        spans = held.annotate(until=Coalesce("end_date", forever))
+        other_holder = spans.filter(
+            Q(department_id=OuterRef("department_id")) | Q(project_id=OuterRef("project_id")),
+            start_date__lte=OuterRef("until"),
+            until__gte=OuterRef("start_date"),
+        ).exclude(pk=OuterRef("pk"))
+        message = _conflicts_message(
+            role,
+            spans.filter(Exists(other_holder)),
+            ngettext_lazy(
+                "%(count)d assignment of %(role)s overlaps another holder on the same target, so it cannot have a "
+                "single holder: %(examples)s.",
+                "%(count)d assignments of %(role)s overlap another holder on the same target, so it cannot have a "
+                "single holder: %(examples)s.",
+                "count",
+            ),
+        )
+        if message:
+            problems["single_holder"] = [message]
+    return problems
+
+
+def _conflicts_message(role: Role, conflicting, message) -> str:
+    count = conflicting.count()
+    if not count:
+        return ""
+    named = conflicting.with_related().order_by("start_date", "pk")[:EXAMPLES_NAMED]
+    examples = "; ".join(f"{a} {_period(a)}" for a in named)
+    if count > EXAMPLES_NAMED:
+        examples = _("%(examples)s and %(more)d more") % {"examples": examples, "more": count - EXAMPLES_NAMED}
+    return message % {"count": count, "role": role, "examples": examples}
 
 
 # --- Assignment rules ----------------------------------------------------------

@@ -514,3 +514,55 @@ def test_hand_over_on_the_start_of_a_running_assignment_is_a_form_error(hr_clien
     assert "the hand-over date must be after 2024-01-01" in str(response.context["form"].errors["on_date"])
     pm.refresh_from_db()
     assert (pm.employee, pm.end_date, Assignment.objects.count()) == (ana, None, 1)
+
+
+def role_post(role: Role, **changes) -> dict[str, str]:
+    data = {
+        "name": role.name,
+        "description": role.description,
+        "applies_to": role.applies_to,
+        "default_level": role.default_level,
+    }
+    if role.single_holder:
+        data["single_holder"] = "on"
+    data.update(changes)
+    return data
+
+
+def test_a_role_made_single_holder_while_two_hold_it_is_a_form_error(hr_client, ana, bob, carla, developer_role):
+    owner = Department.objects.create(code="D", name="D")
+    for i in range(5):
+        target = Project.objects.create(code=f"P{i}", name=f"P{i}", department=owner)
+        services.assignment_create(employee=ana, role=developer_role, target=target, start_date=D(2024, 1, 1))
+        services.assignment_create(employee=bob, role=developer_role, target=target, start_date=D(2024, 6, 1))
+    # One after the other is no conflict.
+    one_by_one = Project.objects.create(code="P9", name="P9", department=owner)
+    services.assignment_create(
+        employee=ana, role=developer_role, target=one_by_one, start_date=D(2024, 1, 1), end_date=D(2024, 5, 31)
+    )
+    services.assignment_create(employee=carla, role=developer_role, target=one_by_one, start_date=D(2024, 6, 1))
+    url = reverse("admin:org_role_change", args=[developer_role.pk])
+    response = hr_client.post(url, role_post(developer_role, single_holder="on"))
+    assert response.status_code == 200
+    error = str(response.context["adminform"].form.errors["single_holder"])
+    assert "10 assignments of Developer overlap another holder on the same target" in error
+    assert "Ana García — Developer (Responsible) on P0" in error
+    assert "P9" not in error
+    developer_role.refresh_from_db()
+    assert not developer_role.single_holder
+
+
+def test_a_role_narrowed_to_departments_while_held_on_projects_is_a_form_error(
+    hr_client, ana, project, department, sponsor_role
+):
+    services.assignment_create(employee=ana, role=sponsor_role, target=project, start_date=D(2024, 1, 1))
+    services.assignment_create(employee=ana, role=sponsor_role, target=department, start_date=D(2024, 1, 1))
+    url = reverse("admin:org_role_change", args=[sponsor_role.pk])
+    response = hr_client.post(url, role_post(sponsor_role, applies_to="department"))
+    assert response.status_code == 200
+    error = str(response.context["adminform"].form.errors["applies_to"])
+    assert "1 assignment of Sponsor is on a project" in error
+    assert str(Assignment.objects.get(project=project)) in error
+    sponsor_role.refresh_from_db()
+    assert sponsor_role.applies_to == "both"
+    assert hr_client.post(url, role_post(sponsor_role, description="Pays")).status_code == 302

@@ -271,3 +271,15 @@ def test_employee_cannot_manage_their_own_manager(ana, bob):
     ana.manager = bob
     with pytest.raises(ValidationError, match="own chain of managers"):
         ana.full_clean()
+
+
+def test_role_problems_name_a_few_conflicts_and_count_them_all(ana, department, sponsor_role):
+    for code in ("D1", "D2", "D3", "D4"):
+        target = type(department).objects.create(code=code, name=code)
+        services.assignment_create(employee=ana, role=sponsor_role, target=target, start_date=D(2024, 1, 1))
+    problems = services.role_problems(role=sponsor_role, applies_to="project", single_holder=True)
+    assert problems.keys() == {"applies_to"}
+    (message,) = problems["applies_to"]
+    assert message.startswith("4 assignments of Sponsor are on departments, so it cannot apply to projects only:")
+    assert message.endswith("and 1 more.")
+    assert services.role_problems(role=sponsor_role, applies_to="both", single_holder=True) == {}
