@@ -13,6 +13,8 @@ only, and anything outside it answers 404.
 
 from __future__ import annotations
 
+import copy
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -143,16 +145,59 @@ class AssignmentFieldsForm(forms.ModelForm):
 
 
 class AssignmentForm(AssignmentFieldsForm):
-    """Validates an assignment against every rule, under the target's lock."""
+    """Validates an assignment against every rule, under the target's lock.
+
+    A new level for an assignment under way since before today changes from today (``level_change``): the old
+    level stays on record until yesterday, and the end date, allocation and note changed with it go to the new
+    period. The person, role, target and start date correct the whole record, so they change alone.
+    """
+
+    #: What a change of level from today carries to the new period.
+    CARRIED = ("end_date", "allocation", "note")
+
+    level_change: dict | None = None
 
     def _post_clean(self) -> None:
         super()._post_clean()
         if self.errors:
             return
         try:
-            services.assignment_validate(self.instance)
+            self.level_change = self._level_change()
+            if self.level_change is None:
+                services.assignment_validate(self.instance)
+                return
+            stored = copy.copy(self.level_change["assignment"])  # the save starts again from the stored row
+            earlier, successor = services.assignment_level_change(**{**self.level_change, "assignment": stored})
+            services.assignment_validate(earlier, pending=[successor])
+            services.assignment_validate(successor, pending=[earlier])
         except ValidationError as error:
+            self.level_change = None
             add_validation_error(self, error)
+
+    def _level_change(self) -> dict | None:
+        """The arguments of ``services.assignment_change_level`` when the level changes on an assignment under way
+        since before today."""
+        today = timezone.localdate()
+        stored = self.initial
+        if self.instance.pk is None or self.cleaned_data["level"] == stored["level"] or stored["start_date"] >= today:
+            return None
+        corrected = [f for f in ("employee", "role", "department", "project", "start_date") if f in self.changed_data]
+        if corrected:
+            raise ValidationError(
+                {
+                    "level": _(
+                        "Change the level of an assignment under way on its own: the new level runs from today and "
+                        "the old one stays on record, while a new %(fields)s would correct the whole record."
+                    )
+                    % {"fields": ", ".join(str(self.fields[f].label).lower() for f in corrected)}
+                }
+            )
+        return {
+            "assignment": Assignment.objects.with_related().get(pk=self.instance.pk),
+            "level": self.cleaned_data["level"],
+            "on_date": today,
+            "changes": {f: self.cleaned_data[f] for f in self.CARRIED if f in self.changed_data},
+        }
 
 
 class AssignmentInlineFormSet(forms.BaseInlineFormSet):
@@ -614,7 +659,22 @@ class AssignmentAdmin(ScopedAdmin):
         return actions
 
     def save_model(self, request, obj, form, change):
-        services.assignment_save(obj)
+        if not form.level_change:
+            services.assignment_save(obj)
+            return
+        new = services.assignment_change_level(**form.level_change)
+        obj.refresh_from_db()
+        self.message_user(
+            request,
+            _("%(level)s from %(date)s: the assignment at %(old)s stays on record until %(until)s.")
+            % {
+                "level": new.get_level_display(),
+                "date": new.start_date.isoformat(),
+                "old": obj.get_level_display(),
+                "until": obj.end_date.isoformat(),
+            },
+            messages.SUCCESS,
+        )
 
     @admin.action(description=_("End today"), permissions=["change"])
     def end_today(self, request, queryset):

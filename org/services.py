@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -393,13 +393,13 @@ def assignments_end(*, assignments: Iterable[Assignment], end_date: datetime.dat
     return ended
 
 
-@transaction.atomic
-def assignment_change_level(*, assignment: Assignment, level: str, on_date: datetime.date) -> Assignment:
-    """Change the RACI level from ``on_date``, keeping the earlier level on record.
-
-    The assignment ends the day before and a copy at the new level starts on
-    ``on_date``; when ``on_date`` is its first day, it is changed in place.
-    """
+def assignment_level_change(
+    *, assignment: Assignment, level: str, on_date: datetime.date, changes: Mapping[str, object] | None = None
+) -> tuple[Assignment, Assignment | None]:
+    """The rows a change of level from ``on_date`` leaves, unsaved and unchecked against other assignments:
+    ``assignment`` ended the day before and a copy at ``level`` starting on ``on_date``, which also takes
+    ``changes`` (other fields for the new period: its end date, allocation or note); or, when ``on_date`` is the
+    assignment's first day, the assignment itself changed, and ``None``."""
     if level not in Level.values:
         raise ValidationError({"level": _("The RACI level must be R, A, C or I.")})
     if not assignment.is_active_on(on_date) and on_date != assignment.start_date:
@@ -409,14 +409,31 @@ def assignment_change_level(*, assignment: Assignment, level: str, on_date: date
                 % {"assignment": assignment, "date": on_date}
             }
         )
+    changes = dict(changes or {})
     if on_date == assignment.start_date:
-        assignment.level = level
-        return assignment_save(assignment)
-    successor = _copy(assignment, start_date=on_date, level=level)
+        for field, value in {**changes, "level": level}.items():
+            setattr(assignment, field, value)
+        return assignment, None
+    successor = _copy(assignment, **changes, start_date=on_date, level=level)
     assignment.end_date = on_date - ONE_DAY
     reason = _("Level changed to %(level)s from %(date)s") % {"level": Level(level).label, "date": on_date}
-    assignment_save(_because(assignment, reason))
-    return assignment_save(_because(successor, reason))
+    return _because(assignment, reason), _because(successor, reason)
+
+
+@transaction.atomic
+def assignment_change_level(
+    *, assignment: Assignment, level: str, on_date: datetime.date, changes: Mapping[str, object] | None = None
+) -> Assignment:
+    """Change the RACI level from ``on_date``, keeping the earlier level on record.
+
+    The assignment ends the day before and a copy at the new level (taking ``changes`` too) starts on
+    ``on_date``; when ``on_date`` is its first day, it is changed in place. Returns the assignment at the new level.
+    """
+    earlier, successor = assignment_level_change(assignment=assignment, level=level, on_date=on_date, changes=changes)
+    if successor is None:
+        return assignment_save(earlier)
+    assignment_save(earlier, pending=[successor])
+    return assignment_save(successor, pending=[earlier])
 
 
 def _copy(assignment: Assignment, **changes) -> Assignment:

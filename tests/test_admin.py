@@ -14,6 +14,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from org import services
 from org.models import Assignment, Department, Employee, Level, Project, Role
@@ -216,6 +217,7 @@ def test_change_assignment_checks_the_rules(hr_client, ana, bob, project, manage
     )
     url = reverse("admin:org_assignment_change", args=[mine.pk])
     data = assignment_post(employee=bob.pk, role=developer_role.pk, project=project.pk, level="A")
+    data["start_date"] = "2024-01-01"
     response = hr_client.post(url, data)
     assert response.status_code == 200
     assert "Only one Accountable" in response.content.decode()
@@ -224,7 +226,8 @@ def test_change_assignment_checks_the_rules(hr_client, ana, bob, project, manage
     data["level"] = "C"
     assert hr_client.post(url, data).status_code == 302
     mine.refresh_from_db()
-    assert mine.level == Level.CONSULTED
+    assert (mine.level, mine.end_date) == (Level.RESPONSIBLE, timezone.localdate() - datetime.timedelta(days=1))
+    assert Assignment.objects.get(employee=bob, start_date=timezone.localdate()).level == Level.CONSULTED
 
 
 def project_post(project: Project, page, prefix: str, rows: list[dict]) -> dict[str, str]:
@@ -566,3 +569,60 @@ def test_a_role_narrowed_to_departments_while_held_on_projects_is_a_form_error(
     sponsor_role.refresh_from_db()
     assert sponsor_role.applies_to == "both"
     assert hr_client.post(url, role_post(sponsor_role, description="Pays")).status_code == 302
+
+
+def test_a_level_change_on_a_running_assignment_keeps_the_old_level_on_record(hr_client, ana, project, developer_role):
+    today = timezone.localdate()
+    dev = services.assignment_create(
+        employee=ana, role=developer_role, target=project, start_date=D(2024, 1, 1), allocation=50, note="old"
+    )
+    url = reverse("admin:org_assignment_change", args=[dev.pk])
+    data = assignment_post(
+        employee=ana.pk, role=developer_role.pk, project=project.pk, start_date="2024-01-01", level="C", allocation=20
+    )
+    response = hr_client.post(url, data, follow=True)
+    assert response.status_code == 200
+    assert f"Consulted from {today.isoformat()}" in response.content.decode()
+    dev.refresh_from_db()
+    assert (dev.level, dev.allocation, dev.note, dev.end_date) == ("R", 50, "old", today - datetime.timedelta(days=1))
+    new = Assignment.objects.exclude(pk=dev.pk).get()
+    assert (new.level, new.allocation, new.start_date, new.end_date) == ("C", 20, today, None)
+    assert new.history.get().history_change_reason.startswith("Level changed to Consulted")
+
+    # The person, role, target or start date correct the whole record: not together with a level change.
+    url = reverse("admin:org_assignment_change", args=[new.pk])
+    data.update(start_date=today.isoformat(), level="I")
+    response = hr_client.post(url, data)
+    assert response.status_code == 302  # starts today: simply changed
+    new.refresh_from_db()
+    assert new.level == "I"
+    assert Assignment.objects.count() == 2
+
+
+def test_a_level_change_with_a_new_start_date_on_a_running_assignment_is_a_form_error(
+    hr_client, ana, project, developer_role
+):
+    dev = services.assignment_create(employee=ana, role=developer_role, target=project, start_date=D(2024, 1, 1))
+    data = assignment_post(
+        employee=ana.pk, role=developer_role.pk, project=project.pk, start_date="2024-02-01", level="C"
+    )
+    response = hr_client.post(reverse("admin:org_assignment_change", args=[dev.pk]), data)
+    assert response.status_code == 200
+    assert "on its own" in str(response.context["adminform"].form.errors["level"])
+    dev.refresh_from_db()
+    assert (dev.level, dev.start_date, Assignment.objects.count()) == ("R", D(2024, 1, 1), 1)
+
+
+def test_a_level_change_on_an_ended_assignment_is_a_form_error(hr_client, ana, project, developer_role):
+    dev = services.assignment_create(
+        employee=ana, role=developer_role, target=project, start_date=D(2024, 1, 1), end_date=D(2024, 12, 31)
+    )
+    data = assignment_post(
+        employee=ana.pk, role=developer_role.pk, project=project.pk, end_date="2024-12-31", level="C"
+    )
+    data["start_date"] = "2024-01-01"
+    response = hr_client.post(reverse("admin:org_assignment_change", args=[dev.pk]), data)
+    assert response.status_code == 200
+    assert "not in force on" in response.content.decode()
+    dev.refresh_from_db()
+    assert (dev.level, Assignment.objects.count()) == ("R", 1)
