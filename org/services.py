@@ -2,7 +2,7 @@
 
 Rules that span rows and dates cannot be held by MariaDB or SQLite constraints,
 so they are checked here, inside a transaction, after locking the target
-(department or project) row with ``SELECT … FOR UPDATE``. Two transactions that
+(department or project) row, then the employee's, with ``SELECT … FOR UPDATE``. Two transactions that
 touch the same target therefore run their checks one after the other, and the
 second sees what the first committed (READ COMMITTED).
 
@@ -307,6 +307,15 @@ def _lock_target_of(assignment: Assignment) -> None:
     lock_targets(department_ids=[assignment.department_id], project_ids=[assignment.project_id])
 
 
+def _lock_employee_of(assignment: Assignment) -> None:
+    """Lock the assignment's employee, after its target (the order every writer keeps), and read their leave date
+    afresh: a leave date set meanwhile must be seen (``employee_mark_left`` takes the same lock)."""
+    if not assignment.employee_id:
+        return
+    locked = Employee.objects.select_for_update().filter(pk=assignment.employee_id)
+    assignment.employee.leave_date = locked.values_list("leave_date", flat=True).first()
+
+
 def assignment_rivals(assignment: Assignment, *, exclude_pks: Sequence[int] = ()) -> list[Assignment]:
     """Saved assignments on the same target whose dates overlap ``assignment``."""
     qs = Assignment.objects.select_related("employee", "role").overlapping(assignment.start_date, assignment.end_date)
@@ -321,15 +330,16 @@ def assignment_rivals(assignment: Assignment, *, exclude_pks: Sequence[int] = ()
 def assignment_validate(assignment: Assignment, *, pending: Iterable[Assignment] = ()) -> None:
     """Check every rule for ``assignment`` as it would be saved.
 
-    Must run inside a transaction: it locks the target, and the lock is what
-    makes the check hold until commit. ``pending`` are unsaved or changed
+    Must run inside a transaction: it locks the target, then the employee, and
+    the locks are what make the check hold until commit. ``pending`` are unsaved or changed
     assignments of the same batch (an admin inline, a hand-over) that the
     check must also respect.
     """
     if not assignment.level and assignment.role_id:
         assignment.level = assignment.role.default_level
-    assignment_check_fields(assignment)
     _lock_target_of(assignment)
+    _lock_employee_of(assignment)
+    assignment_check_fields(assignment)
     pending = [p for p in pending if p is not assignment]
     rivals = assignment_rivals(assignment, exclude_pks=[p.pk for p in pending if p.pk])
     errors = assignment_conflicts(assignment, [*rivals, *pending])
@@ -523,7 +533,19 @@ def employee_hand_over(*, leaver: Employee, successor: Employee, on_date: dateti
 
 
 def employee_leave_problems(*, employee: Employee, leave_date: datetime.date) -> list[str]:
-    """Why ``employee`` cannot be marked as left on ``leave_date``, if anything."""
+    """Why ``employee`` cannot be marked as left on ``leave_date``, if anything.
+
+    Inside a transaction it first locks the targets of what the person holds on that day, then the person (the
+    order assignment writers keep), so that an assignment written meanwhile waits for the leave date, and the
+    answer holds until commit.
+    """
+    if connection.in_atomic_block:
+        held = Assignment.objects.filter(employee_id=employee.pk).open_on(leave_date)
+        lock_targets(
+            department_ids=held.values_list("department_id", flat=True),
+            project_ids=held.values_list("project_id", flat=True),
+        )
+        list(Employee.objects.select_for_update().filter(pk=employee.pk).values_list("pk"))
     problems = []
     if employee.hire_date and leave_date < employee.hire_date:
         problems.append(_("The leave date cannot be before the hire date."))
@@ -544,10 +566,10 @@ def employee_leave_problems(*, employee: Employee, leave_date: datetime.date) ->
 def employee_mark_left(*, employee: Employee, leave_date: datetime.date) -> int:
     """Record that ``employee`` left on ``leave_date`` and end what they still
     hold on that day. Returns how many assignments were ended."""
-    problems = employee_leave_problems(employee=employee, leave_date=leave_date)
+    problems = employee_leave_problems(employee=employee, leave_date=leave_date)  # locks the employee
     if problems:
         raise ValidationError({"leave_date": problems})
-    employee = Employee.objects.select_for_update().get(pk=employee.pk)
+    employee = Employee.objects.get(pk=employee.pk)
     employee.leave_date = leave_date
     employee.save()
     still_open = Assignment.objects.select_related("role", "department", "project").filter(employee=employee)
