@@ -106,7 +106,8 @@ class Employee(models.Model):
         verbose_name=_("manager"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        # Not SET_NULL: that cleared the reports' manager with no audit-trail row. Reassign the reports first.
+        on_delete=models.PROTECT,
         related_name="reports",
     )
     hire_date = models.DateField(_("hire date"), null=True, blank=True)

@@ -12,6 +12,7 @@ import datetime
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.db.models import ProtectedError
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -626,3 +627,19 @@ def test_a_level_change_on_an_ended_assignment_is_a_form_error(hr_client, ana, p
     assert "not in force on" in response.content.decode()
     dev.refresh_from_db()
     assert (dev.level, Assignment.objects.count()) == ("R", 1)
+
+
+def test_an_employee_with_reports_cannot_be_deleted_until_they_are_reassigned(hr_client, ana, bob):
+    """Deleting a manager used to clear their reports' manager silently, with no audit-trail row for it."""
+    Employee.objects.filter(pk=bob.pk).update(manager=ana)
+    url = reverse("admin:org_employee_delete", args=[ana.pk])
+    page = hr_client.get(url)
+    assert page.status_code == 200
+    assert "Bob Smith" in page.content.decode()  # the reports that must be reassigned first
+    assert page.context["protected"]
+    assert hr_client.post(url, {"post": "yes"}).status_code == 200
+    assert Employee.objects.filter(pk=ana.pk).exists()
+    bob.refresh_from_db()
+    assert bob.manager == ana
+    with pytest.raises(ProtectedError):
+        ana.delete()
