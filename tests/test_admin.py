@@ -643,3 +643,20 @@ def test_an_employee_with_reports_cannot_be_deleted_until_they_are_reassigned(hr
     assert bob.manager == ana
     with pytest.raises(ProtectedError):
         ana.delete()
+
+
+@pytest.mark.parametrize(
+    ("model", "field"), [("department", "code"), ("project", "code"), ("employee", "employee_number")]
+)
+def test_a_slash_in_a_code_or_number_is_a_form_error(hr_client, department, model, field):
+    """The staff pages' addresses hold codes and numbers (/employees/<number>/): a "/" in one broke them."""
+    data = {
+        "department": {"code": "HR/1", "name": "HR", "active": "on"},
+        "project": {"code": "ERP/2", "name": "ERP", "department": department.pk, "status": "active"},
+        "employee": {"employee_number": "HR/0042", "first_name": "Ana", "last_name": "Li", "work_email": "a@x.com"},
+    }[model]
+    page = hr_client.get(reverse(f"admin:org_{model}_add"))
+    response = hr_client.post(reverse(f"admin:org_{model}_add"), {**data, **inline_management(page)})
+    assert response.status_code == 200
+    assert "contains “/”" in str(response.context["adminform"].form.errors[field])
+    assert not Employee.objects.exists() and Department.objects.count() == 1 and not Project.objects.exists()
