@@ -52,6 +52,20 @@ def add_validation_error(form: forms.BaseForm, error: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, messages_)
 
 
+class EmployeeChoiceField(forms.ModelChoiceField):
+    """A picked employee shown with their number, as the autocomplete lists them (EmployeeAdmin)."""
+
+    def label_from_instance(self, obj: Employee) -> str:
+        return obj.name_and_number
+
+
+def employee_choices(db_field, kwargs: dict) -> dict:
+    """``formfield_for_foreignkey``'s arguments, with an employee field labelled by name and number."""
+    if db_field.related_model is Employee:
+        kwargs.setdefault("form_class", EmployeeChoiceField)
+    return kwargs
+
+
 # --- List filters ----------------------------------------------------------------
 
 
@@ -273,6 +287,9 @@ class NewAssignmentInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).none()
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        return super().formfield_for_foreignkey(db_field, request, **employee_choices(db_field, kwargs))
+
     def has_change_permission(self, request, obj=None):
         return self.has_add_permission(request, obj)
 
@@ -287,7 +304,7 @@ def assignment_inlines(fk_name: str) -> list[type[admin.TabularInline]]:
 
 
 class HandOverForm(forms.Form):
-    successor = forms.ModelChoiceField(
+    successor = EmployeeChoiceField(
         label=_("Successor"),
         queryset=Employee.objects.all(),
         widget=AutocompleteSelect(Assignment._meta.get_field("employee"), admin.site),
@@ -361,6 +378,9 @@ class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return self.in_scope(request, super().get_queryset(request))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        return super().formfield_for_foreignkey(db_field, request, **employee_choices(db_field, kwargs))
 
     def history_in_scope(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         """The rows whose history pages the user may read: by default those of ``get_queryset``."""
@@ -486,6 +506,10 @@ class EmployeeAdmin(ScopedAdmin):  # every employee may be picked for an assignm
     autocomplete_fields = ("department", "manager", "user")
     inlines = assignment_inlines("employee")
     actions = ("hand_over",)
+
+    def autocomplete_label(self, obj: Employee) -> str:
+        """Two people of the same name told apart (projman.admin_site.LabelledAutocompleteJsonView)."""
+        return obj.name_and_number
 
     def history_in_scope(self, request, queryset):
         """As on the staff pages: a manager reads the changes of the employees whose home department they manage."""

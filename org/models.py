@@ -176,6 +176,11 @@ class Employee(models.Model):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    @property
+    def name_and_number(self) -> str:
+        """How pickers show a person: two of the same name are told apart by their number."""
+        return f"{self.full_name} ({self.employee_number})"
+
     def clean(self) -> None:
         from org.services import employee_check_manager
 

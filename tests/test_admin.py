@@ -660,3 +660,27 @@ def test_a_slash_in_a_code_or_number_is_a_form_error(hr_client, department, mode
     assert response.status_code == 200
     assert "contains “/”" in str(response.context["adminform"].form.errors[field])
     assert not Employee.objects.exists() and Department.objects.count() == 1 and not Project.objects.exists()
+
+
+def test_employees_of_the_same_name_are_told_apart_in_the_pickers(hr_client, ana, project, developer_role):
+    namesake = Employee.objects.create(
+        employee_number="E1001", first_name="Ana", last_name="García", work_email="ana2@example.com"
+    )
+    for model_name, field_name in [("assignment", "employee"), ("employee", "manager")]:
+        response = hr_client.get(
+            reverse("admin:autocomplete"),
+            {"term": "Ana", "app_label": "org", "model_name": model_name, "field_name": field_name},
+        )
+        assert {r["text"] for r in response.json()["results"]} >= {"Ana García (E1)", "Ana García (E1001)"}
+
+    pm = Assignment.objects.create(
+        employee=ana, role=developer_role, project=project, level="R", start_date=D(2024, 1, 1)
+    )
+    page = hr_client.get(reverse("admin:org_assignment_change", args=[pm.pk]))
+    assert "Ana García (E1)</option>" in page.content.decode()  # the value chosen, as the picker shows it
+    response = hr_client.post(
+        reverse("admin:org_assignment_changelist"),
+        {"action": "hand_over", "_selected_action": [pm.pk], "apply": "1", "successor": namesake.pk, "on_date": "x"},
+    )
+    assert "Ana García (E1001)</option>" in response.content.decode()
+    assert str(ana) == "Ana García"  # everywhere else, a name
