@@ -516,26 +516,25 @@ class EmployeeAdmin(ScopedAdmin):  # every employee may be picked for an assignm
         return scope_of(request.user).employees(queryset)
 
     def save_model(self, request, obj: Employee, form, change):
-        """A new leave date goes through the service, which ends what the
-        person still holds; the other fields are saved as they are."""
-        new_leave_date = obj.leave_date
-        leaving = new_leave_date is not None and "leave_date" in form.changed_data
-        if leaving:
-            obj.leave_date = form.initial.get("leave_date") if change else None
-        super().save_model(request, obj, form, change)
-        if leaving:
-            ended = services.employee_mark_left(employee=obj, leave_date=new_leave_date)
-            obj.refresh_from_db()
-            if ended:
-                self.message_user(
-                    request,
-                    ngettext(
-                        "%(count)d assignment ended on the leave date.",
-                        "%(count)d assignments ended on the leave date.",
-                        ended,
-                    )
-                    % {"count": ended},
+        """A new leave date on someone on record goes through the service, which ends what the person still holds
+        and saves the other changed fields with it: one change in the audit trail. (A new employee holds
+        nothing yet.)"""
+        if not change or obj.leave_date is None or "leave_date" not in form.changed_data:
+            super().save_model(request, obj, form, change)
+            return
+        others = {name: getattr(obj, name) for name in form.changed_data if name != "leave_date"}
+        ended = services.employee_mark_left(employee=obj, leave_date=obj.leave_date, changes=others)
+        obj.refresh_from_db()
+        if ended:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d assignment ended on the leave date.",
+                    "%(count)d assignments ended on the leave date.",
+                    ended,
                 )
+                % {"count": ended},
+            )
 
     @admin.action(description=_("Hand over all their assignments to…"), permissions=["change"])
     def hand_over(self, request, queryset):

@@ -563,13 +563,20 @@ def employee_leave_problems(*, employee: Employee, leave_date: datetime.date) ->
 
 
 @transaction.atomic
-def employee_mark_left(*, employee: Employee, leave_date: datetime.date) -> int:
+def employee_mark_left(
+    *, employee: Employee, leave_date: datetime.date, changes: Mapping[str, object] | None = None
+) -> int:
     """Record that ``employee`` left on ``leave_date`` and end what they still
-    hold on that day. Returns how many assignments were ended."""
+    hold on that day. Returns how many assignments were ended.
+
+    ``changes`` are other fields changed at the same time (an admin form's), saved with the leave date as one
+    change in the audit trail."""
     problems = employee_leave_problems(employee=employee, leave_date=leave_date)  # locks the employee
     if problems:
         raise ValidationError({"leave_date": problems})
     employee = Employee.objects.get(pk=employee.pk)
+    for field, value in (changes or {}).items():
+        setattr(employee, field, value)
     employee.leave_date = leave_date
     employee.save()
     still_open = Assignment.objects.select_related("role", "department", "project").filter(employee=employee)

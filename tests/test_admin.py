@@ -684,3 +684,18 @@ def test_employees_of_the_same_name_are_told_apart_in_the_pickers(hr_client, ana
     )
     assert "Ana García (E1001)</option>" in response.content.decode()
     assert str(ana) == "Ana García"  # everywhere else, a name
+
+
+def test_a_leave_date_saved_in_the_admin_is_one_change(hr_client, hr_admin, ana, project, developer_role):
+    Assignment.objects.create(employee=ana, role=developer_role, project=project, level="R", start_date=D(2024, 1, 1))
+    url = reverse("admin:org_employee_change", args=[ana.pk])
+    page = hr_client.get(url)
+    data = {**employee_post(ana, leave_date="2025-06-30", job_title="Retired"), **inline_management(page)}
+    assert hr_client.post(url, data).status_code == 302
+    changes = list(ana.history.order_by("history_id"))
+    assert [c.history_type for c in changes] == ["+", "~"]
+    assert (changes[1].leave_date, changes[1].job_title, changes[1].history_user) == (
+        D(2025, 6, 30),
+        "Retired",
+        hr_admin,
+    )
