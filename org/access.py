@@ -64,6 +64,10 @@ class Scope:
     def projects(self, queryset: QuerySet) -> QuerySet:
         return queryset if self.everything else queryset.filter(pk__in=self.project_ids)
 
+    def employees(self, queryset: QuerySet) -> QuerySet:
+        """Employees whose home department is in the scope (``holds``)."""
+        return queryset if self.everything else queryset.filter(department_id__in=self.department_ids)
+
     def assignments(self, queryset: QuerySet) -> QuerySet:
         if self.everything:
             return queryset

@@ -13,6 +13,8 @@ only, and anything outside it answers 404.
 
 from __future__ import annotations
 
+import copy
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -20,7 +22,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList, messages
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
@@ -48,6 +50,20 @@ def add_validation_error(form: forms.BaseForm, error: ValidationError) -> None:
         return
     for field, messages_ in error.message_dict.items():
         form.add_error(field if field in form.fields else None, messages_)
+
+
+class EmployeeChoiceField(forms.ModelChoiceField):
+    """A picked employee shown with their number, as the autocomplete lists them (EmployeeAdmin)."""
+
+    def label_from_instance(self, obj: Employee) -> str:
+        return obj.name_and_number
+
+
+def employee_choices(db_field, kwargs: dict) -> dict:
+    """``formfield_for_foreignkey``'s arguments, with an employee field labelled by name and number."""
+    if db_field.related_model is Employee:
+        kwargs.setdefault("form_class", EmployeeChoiceField)
+    return kwargs
 
 
 # --- List filters ----------------------------------------------------------------
@@ -143,16 +159,59 @@ class AssignmentFieldsForm(forms.ModelForm):
 
 
 class AssignmentForm(AssignmentFieldsForm):
-    """Validates an assignment against every rule, under the target's lock."""
+    """Validates an assignment against every rule, under the target's lock.
+
+    A new level for an assignment under way since before today changes from today (``level_change``): the old
+    level stays on record until yesterday, and the end date, allocation and note changed with it go to the new
+    period. The person, role, target and start date correct the whole record, so they change alone.
+    """
+
+    #: What a change of level from today carries to the new period.
+    CARRIED = ("end_date", "allocation", "note")
+
+    level_change: dict | None = None
 
     def _post_clean(self) -> None:
         super()._post_clean()
         if self.errors:
             return
         try:
-            services.assignment_validate(self.instance)
+            self.level_change = self._level_change()
+            if self.level_change is None:
+                services.assignment_validate(self.instance)
+                return
+            stored = copy.copy(self.level_change["assignment"])  # the save starts again from the stored row
+            earlier, successor = services.assignment_level_change(**{**self.level_change, "assignment": stored})
+            services.assignment_validate(earlier, pending=[successor])
+            services.assignment_validate(successor, pending=[earlier])
         except ValidationError as error:
+            self.level_change = None
             add_validation_error(self, error)
+
+    def _level_change(self) -> dict | None:
+        """The arguments of ``services.assignment_change_level`` when the level changes on an assignment under way
+        since before today."""
+        today = timezone.localdate()
+        stored = self.initial
+        if self.instance.pk is None or self.cleaned_data["level"] == stored["level"] or stored["start_date"] >= today:
+            return None
+        corrected = [f for f in ("employee", "role", "department", "project", "start_date") if f in self.changed_data]
+        if corrected:
+            raise ValidationError(
+                {
+                    "level": _(
+                        "Change the level of an assignment under way on its own: the new level runs from today and "
+                        "the old one stays on record, while a new %(fields)s would correct the whole record."
+                    )
+                    % {"fields": ", ".join(str(self.fields[f].label).lower() for f in corrected)}
+                }
+            )
+        return {
+            "assignment": Assignment.objects.with_related().get(pk=self.instance.pk),
+            "level": self.cleaned_data["level"],
+            "on_date": today,
+            "changes": {f: self.cleaned_data[f] for f in self.CARRIED if f in self.changed_data},
+        }
 
 
 class AssignmentInlineFormSet(forms.BaseInlineFormSet):
@@ -228,6 +287,9 @@ class NewAssignmentInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).none()
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        return super().formfield_for_foreignkey(db_field, request, **employee_choices(db_field, kwargs))
+
     def has_change_permission(self, request, obj=None):
         return self.has_add_permission(request, obj)
 
@@ -242,7 +304,7 @@ def assignment_inlines(fk_name: str) -> list[type[admin.TabularInline]]:
 
 
 class HandOverForm(forms.Form):
-    successor = forms.ModelChoiceField(
+    successor = EmployeeChoiceField(
         label=_("Successor"),
         queryset=Employee.objects.all(),
         widget=AutocompleteSelect(Assignment._meta.get_field("employee"), admin.site),
@@ -309,7 +371,7 @@ def hand_over_view(
 
 class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     """A model admin whose rows are cut to the user's scope (org.access) by ``in_scope``; a row outside it answers
-    404 on its change, delete and history pages, as if it did not exist."""
+    404 on its change, delete and history pages, as if it did not exist. A past version is read, never saved."""
 
     def in_scope(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset
@@ -317,7 +379,14 @@ class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     def get_queryset(self, request):
         return self.in_scope(request, super().get_queryset(request))
 
-    def _visible_or_404(self, request: HttpRequest, object_id: str | None) -> None:
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        return super().formfield_for_foreignkey(db_field, request, **employee_choices(db_field, kwargs))
+
+    def history_in_scope(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        """The rows whose history pages the user may read: by default those of ``get_queryset``."""
+        return queryset
+
+    def _visible_or_404(self, request: HttpRequest, object_id: str | None, *, history: bool = False) -> None:
         if object_id is None:
             return
         try:  # an id that cannot be one (simple-history's pages would fail on it with a 500)
@@ -326,7 +395,10 @@ class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
             raise Http404 from None
         if scope_of(request.user).everything:
             return  # HR sees everything, the history of deleted rows included
-        if not self.get_queryset(request).filter(pk=pk).exists():
+        visible = self.get_queryset(request)
+        if history:
+            visible = self.history_in_scope(request, visible)
+        if not visible.filter(pk=pk).exists():
             raise Http404
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -338,11 +410,19 @@ class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
         return super().delete_view(request, object_id, extra_context)
 
     def history_view(self, request, object_id, extra_context=None):
-        self._visible_or_404(request, object_id)
+        self._visible_or_404(request, object_id, history=True)
         return super().history_view(request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        self._visible_or_404(request, object_id)
+        # Reverting is disabled (SIMPLE_HISTORY_REVERT_DISABLED), but that only hides the button: simple-history's
+        # view saves a POST after checking the view permission alone. A version is for reading.
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied
+        self._visible_or_404(request, object_id, history=True)
+        try:  # simple-history's view would fail on a version id that cannot be one with a 500
+            self.model.history.model._meta.pk.to_python(version_id)
+        except ValidationError:
+            raise Http404 from None
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
@@ -427,27 +507,34 @@ class EmployeeAdmin(ScopedAdmin):  # every employee may be picked for an assignm
     inlines = assignment_inlines("employee")
     actions = ("hand_over",)
 
+    def autocomplete_label(self, obj: Employee) -> str:
+        """Two people of the same name told apart (projman.admin_site.LabelledAutocompleteJsonView)."""
+        return obj.name_and_number
+
+    def history_in_scope(self, request, queryset):
+        """As on the staff pages: a manager reads the changes of the employees whose home department they manage."""
+        return scope_of(request.user).employees(queryset)
+
     def save_model(self, request, obj: Employee, form, change):
-        """A new leave date goes through the service, which ends what the
-        person still holds; the other fields are saved as they are."""
-        new_leave_date = obj.leave_date
-        leaving = new_leave_date is not None and "leave_date" in form.changed_data
-        if leaving:
-            obj.leave_date = form.initial.get("leave_date") if change else None
-        super().save_model(request, obj, form, change)
-        if leaving:
-            ended = services.employee_mark_left(employee=obj, leave_date=new_leave_date)
-            obj.refresh_from_db()
-            if ended:
-                self.message_user(
-                    request,
-                    ngettext(
-                        "%(count)d assignment ended on the leave date.",
-                        "%(count)d assignments ended on the leave date.",
-                        ended,
-                    )
-                    % {"count": ended},
+        """A new leave date on someone on record goes through the service, which ends what the person still holds
+        and saves the other changed fields with it: one change in the audit trail. (A new employee holds
+        nothing yet.)"""
+        if not change or obj.leave_date is None or "leave_date" not in form.changed_data:
+            super().save_model(request, obj, form, change)
+            return
+        others = {name: getattr(obj, name) for name in form.changed_data if name != "leave_date"}
+        ended = services.employee_mark_left(employee=obj, leave_date=obj.leave_date, changes=others)
+        obj.refresh_from_db()
+        if ended:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d assignment ended on the leave date.",
+                    "%(count)d assignments ended on the leave date.",
+                    ended,
                 )
+                % {"count": ended},
+            )
 
     @admin.action(description=_("Hand over all their assignments to…"), permissions=["change"])
     def hand_over(self, request, queryset):
@@ -489,8 +576,27 @@ class ProjectAdmin(ScopedAdmin):
         return obj.head_name or "—"
 
 
+class RoleForm(forms.ModelForm):
+    """Refuses a change the assignments on record would break (org.services.role_problems)."""
+
+    class Meta:
+        model = Role
+        fields = ("name", "description", "applies_to", "default_level", "single_holder")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and {"applies_to", "single_holder"} & set(self.changed_data) and "applies_to" in cleaned:
+            problems = services.role_problems(
+                role=self.instance, applies_to=cleaned["applies_to"], single_holder=cleaned.get("single_holder", False)
+            )
+            for field, messages_ in problems.items():
+                self.add_error(field, messages_)
+        return cleaned
+
+
 @admin.register(Role)
 class RoleAdmin(ScopedAdmin):  # roles apply company-wide: not cut to a scope
+    form = RoleForm
     list_display = ("name", "applies_to", "default_level", "single_holder")
     list_filter = ("applies_to", "default_level", "single_holder")
     search_fields = ("name", "description")
@@ -576,7 +682,22 @@ class AssignmentAdmin(ScopedAdmin):
         return actions
 
     def save_model(self, request, obj, form, change):
-        services.assignment_save(obj)
+        if not form.level_change:
+            services.assignment_save(obj)
+            return
+        new = services.assignment_change_level(**form.level_change)
+        obj.refresh_from_db()
+        self.message_user(
+            request,
+            _("%(level)s from %(date)s: the assignment at %(old)s stays on record until %(until)s.")
+            % {
+                "level": new.get_level_display(),
+                "date": new.start_date.isoformat(),
+                "old": obj.get_level_display(),
+                "until": obj.end_date.isoformat(),
+            },
+            messages.SUCCESS,
+        )
 
     @admin.action(description=_("End today"), permissions=["change"])
     def end_today(self, request, queryset):

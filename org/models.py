@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -22,6 +23,18 @@ from simple_history.models import HistoricalRecords
 # Descriptions and notes: the forms refuse more, and so does an import cell (org.imports.reading.MAX_FIELD), so
 # whatever is stored exports and imports back.
 LONG_TEXT_LENGTH = 10_000
+
+
+#: Codes and numbers name their rows in the staff pages' addresses (``/employees/<number>/``): no "/" in them.
+no_slash = RegexValidator(
+    r"/",
+    inverse_match=True,
+    code="slash",
+    message=_(
+        "“%(value)s” contains “/”, which would break the address of its page; use letters, digits, dashes or dots "
+        "instead."
+    ),
+)
 
 
 class LowercaseEmailField(models.EmailField):
@@ -50,7 +63,9 @@ class DepartmentQuerySet(models.QuerySet):
 
 
 class Department(models.Model):
-    code = models.CharField(_("code"), max_length=20, unique=True, help_text=_("Short unique code, e.g. FIN."))
+    code = models.CharField(
+        _("code"), max_length=20, unique=True, validators=[no_slash], help_text=_("Short unique code, e.g. FIN.")
+    )
     name = models.CharField(_("name"), max_length=200)
     parent = models.ForeignKey(
         "self",
@@ -85,7 +100,11 @@ class Department(models.Model):
 
 class Employee(models.Model):
     employee_number = models.CharField(
-        _("employee number"), max_length=30, unique=True, help_text=_("The number HR gives this person.")
+        _("employee number"),
+        max_length=30,
+        unique=True,
+        validators=[no_slash],
+        help_text=_("The number HR gives this person."),
     )
     first_name = models.CharField(_("first name"), max_length=100)
     last_name = models.CharField(_("last name"), max_length=100)
@@ -106,7 +125,8 @@ class Employee(models.Model):
         verbose_name=_("manager"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        # Not SET_NULL: that cleared the reports' manager with no audit-trail row. Reassign the reports first.
+        on_delete=models.PROTECT,
         related_name="reports",
     )
     hire_date = models.DateField(_("hire date"), null=True, blank=True)
@@ -156,6 +176,11 @@ class Employee(models.Model):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    @property
+    def name_and_number(self) -> str:
+        """How pickers show a person: two of the same name are told apart by their number."""
+        return f"{self.full_name} ({self.employee_number})"
+
     def clean(self) -> None:
         from org.services import employee_check_manager
 
@@ -170,7 +195,7 @@ class ProjectStatus(models.TextChoices):
 
 
 class Project(models.Model):
-    code = models.CharField(_("code"), max_length=20, unique=True)
+    code = models.CharField(_("code"), max_length=20, unique=True, validators=[no_slash])
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True, max_length=LONG_TEXT_LENGTH)
     department = models.ForeignKey(
@@ -377,7 +402,8 @@ class Assignment(models.Model):
             models.CheckConstraint(
                 condition=Q(allocation__isnull=True) | Q(allocation__gte=0, allocation__lte=100),
                 name="assignment_allocation_0_100",
-                violation_error_message=_("Allocation must be between 0 and 100 %."),
+                # Django formats the message with the constraint's name (%(name)s): a percent sign is doubled.
+                violation_error_message=_("Allocation must be between 0 and 100 %%."),
             ),
             models.CheckConstraint(
                 condition=Q(level__in=Level.values),

@@ -2,7 +2,7 @@
 
 Rules that span rows and dates cannot be held by MariaDB or SQLite constraints,
 so they are checked here, inside a transaction, after locking the target
-(department or project) row with ``SELECT … FOR UPDATE``. Two transactions that
+(department or project) row, then the employee's, with ``SELECT … FOR UPDATE``. Two transactions that
 touch the same target therefore run their checks one after the other, and the
 second sees what the first committed (READ COMMITTED).
 
@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import DateField, Exists, OuterRef, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext_lazy
 
-from org.models import Assignment, Department, Employee, Level, Project, Role, Target
+from org.models import AppliesTo, Assignment, Department, Employee, Level, Project, Role, Target
 
 ONE_DAY = datetime.timedelta(days=1)
 #: The audit trail's change reason column holds this many characters.
@@ -103,6 +107,81 @@ def employee_check_manager(*, employee: Employee, manager: Employee | None) -> N
             raise ValidationError({"manager": _("An employee cannot be in their own chain of managers.")})
         seen.add(node)
         node = Employee.objects.filter(pk=node).values_list("manager_id", flat=True).first()
+
+
+# --- Roles ---------------------------------------------------------------------
+
+#: How many conflicting assignments a message names; the rest are counted.
+EXAMPLES_NAMED = 3
+
+
+def role_problems(*, role: Role, applies_to: str, single_holder: bool) -> dict[str, list[str]]:
+    """Why ``role`` cannot be changed to apply to ``applies_to`` with ``single_holder``, given the assignments on
+    record (every one of them, past ones included: history must keep obeying the rules). Messages by field, each
+    naming a few of the conflicting assignments and counting them all; empty when the change is fine."""
+    problems: dict[str, list[str]] = {}
+    if role.pk is None:
+        return problems
+    held = Assignment.objects.filter(role_id=role.pk)
+    misplaced = {
+        AppliesTo.DEPARTMENT: (
+            held.filter(project__isnull=False),
+            ngettext_lazy(
+                "%(count)d assignment of %(role)s is on a project, so it cannot apply to departments only: "
+                "%(examples)s.",
+                "%(count)d assignments of %(role)s are on projects, so it cannot apply to departments only: "
+                "%(examples)s.",
+                "count",
+            ),
+        ),
+        AppliesTo.PROJECT: (
+            held.filter(department__isnull=False),
+            ngettext_lazy(
+                "%(count)d assignment of %(role)s is on a department, so it cannot apply to projects only: "
+                "%(examples)s.",
+                "%(count)d assignments of %(role)s are on departments, so it cannot apply to projects only: "
+                "%(examples)s.",
+                "count",
+            ),
+        ),
+    }.get(applies_to)
+    if misplaced is not None:
+        message = _conflicts_message(role, *misplaced)
+        if message:
+            problems["applies_to"] = [message]
+    if single_holder:
+        forever = Value(datetime.date.max, output_field=DateField())
+        spans = held.annotate(until=Coalesce("end_date", forever))
+        other_holder = spans.filter(
+            Q(department_id=OuterRef("department_id")) | Q(project_id=OuterRef("project_id")),
+            start_date__lte=OuterRef("until"),
+            until__gte=OuterRef("start_date"),
+        ).exclude(pk=OuterRef("pk"))
+        message = _conflicts_message(
+            role,
+            spans.filter(Exists(other_holder)),
+            ngettext_lazy(
+                "%(count)d assignment of %(role)s overlaps another holder on the same target, so it cannot have a "
+                "single holder: %(examples)s.",
+                "%(count)d assignments of %(role)s overlap another holder on the same target, so it cannot have a "
+                "single holder: %(examples)s.",
+                "count",
+            ),
+        )
+        if message:
+            problems["single_holder"] = [message]
+    return problems
+
+
+def _conflicts_message(role: Role, conflicting, message) -> str:
+    count = conflicting.count()
+    if not count:
+        return ""
+    named = conflicting.with_related().order_by("start_date", "pk")[:EXAMPLES_NAMED]
+    examples = "; ".join(f"{a} {_period(a)}" for a in named)
+    if count > EXAMPLES_NAMED:
+        examples = _("%(examples)s and %(more)d more") % {"examples": examples, "more": count - EXAMPLES_NAMED}
+    return message % {"count": count, "role": role, "examples": examples}
 
 
 # --- Assignment rules ----------------------------------------------------------
@@ -228,6 +307,15 @@ def _lock_target_of(assignment: Assignment) -> None:
     lock_targets(department_ids=[assignment.department_id], project_ids=[assignment.project_id])
 
 
+def _lock_employee_of(assignment: Assignment) -> None:
+    """Lock the assignment's employee, after its target (the order every writer keeps), and read their leave date
+    afresh: a leave date set meanwhile must be seen (``employee_mark_left`` takes the same lock)."""
+    if not assignment.employee_id:
+        return
+    locked = Employee.objects.select_for_update().filter(pk=assignment.employee_id)
+    assignment.employee.leave_date = locked.values_list("leave_date", flat=True).first()
+
+
 def assignment_rivals(assignment: Assignment, *, exclude_pks: Sequence[int] = ()) -> list[Assignment]:
     """Saved assignments on the same target whose dates overlap ``assignment``."""
     qs = Assignment.objects.select_related("employee", "role").overlapping(assignment.start_date, assignment.end_date)
@@ -242,15 +330,16 @@ def assignment_rivals(assignment: Assignment, *, exclude_pks: Sequence[int] = ()
 def assignment_validate(assignment: Assignment, *, pending: Iterable[Assignment] = ()) -> None:
     """Check every rule for ``assignment`` as it would be saved.
 
-    Must run inside a transaction: it locks the target, and the lock is what
-    makes the check hold until commit. ``pending`` are unsaved or changed
+    Must run inside a transaction: it locks the target, then the employee, and
+    the locks are what make the check hold until commit. ``pending`` are unsaved or changed
     assignments of the same batch (an admin inline, a hand-over) that the
     check must also respect.
     """
     if not assignment.level and assignment.role_id:
         assignment.level = assignment.role.default_level
-    assignment_check_fields(assignment)
     _lock_target_of(assignment)
+    _lock_employee_of(assignment)
+    assignment_check_fields(assignment)
     pending = [p for p in pending if p is not assignment]
     rivals = assignment_rivals(assignment, exclude_pks=[p.pk for p in pending if p.pk])
     errors = assignment_conflicts(assignment, [*rivals, *pending])
@@ -314,13 +403,13 @@ def assignments_end(*, assignments: Iterable[Assignment], end_date: datetime.dat
     return ended
 
 
-@transaction.atomic
-def assignment_change_level(*, assignment: Assignment, level: str, on_date: datetime.date) -> Assignment:
-    """Change the RACI level from ``on_date``, keeping the earlier level on record.
-
-    The assignment ends the day before and a copy at the new level starts on
-    ``on_date``; when ``on_date`` is its first day, it is changed in place.
-    """
+def assignment_level_change(
+    *, assignment: Assignment, level: str, on_date: datetime.date, changes: Mapping[str, object] | None = None
+) -> tuple[Assignment, Assignment | None]:
+    """The rows a change of level from ``on_date`` leaves, unsaved and unchecked against other assignments:
+    ``assignment`` ended the day before and a copy at ``level`` starting on ``on_date``, which also takes
+    ``changes`` (other fields for the new period: its end date, allocation or note); or, when ``on_date`` is the
+    assignment's first day, the assignment itself changed, and ``None``."""
     if level not in Level.values:
         raise ValidationError({"level": _("The RACI level must be R, A, C or I.")})
     if not assignment.is_active_on(on_date) and on_date != assignment.start_date:
@@ -330,14 +419,31 @@ def assignment_change_level(*, assignment: Assignment, level: str, on_date: date
                 % {"assignment": assignment, "date": on_date}
             }
         )
+    changes = dict(changes or {})
     if on_date == assignment.start_date:
-        assignment.level = level
-        return assignment_save(assignment)
-    successor = _copy(assignment, start_date=on_date, level=level)
+        for field, value in {**changes, "level": level}.items():
+            setattr(assignment, field, value)
+        return assignment, None
+    successor = _copy(assignment, **changes, start_date=on_date, level=level)
     assignment.end_date = on_date - ONE_DAY
     reason = _("Level changed to %(level)s from %(date)s") % {"level": Level(level).label, "date": on_date}
-    assignment_save(_because(assignment, reason))
-    return assignment_save(_because(successor, reason))
+    return _because(assignment, reason), _because(successor, reason)
+
+
+@transaction.atomic
+def assignment_change_level(
+    *, assignment: Assignment, level: str, on_date: datetime.date, changes: Mapping[str, object] | None = None
+) -> Assignment:
+    """Change the RACI level from ``on_date``, keeping the earlier level on record.
+
+    The assignment ends the day before and a copy at the new level (taking ``changes`` too) starts on
+    ``on_date``; when ``on_date`` is its first day, it is changed in place. Returns the assignment at the new level.
+    """
+    earlier, successor = assignment_level_change(assignment=assignment, level=level, on_date=on_date, changes=changes)
+    if successor is None:
+        return assignment_save(earlier)
+    assignment_save(earlier, pending=[successor])
+    return assignment_save(successor, pending=[earlier])
 
 
 def _copy(assignment: Assignment, **changes) -> Assignment:
@@ -356,11 +462,25 @@ def assignments_hand_over(
 ) -> list[Assignment]:
     """Give ``successor`` these assignments from ``on_date``.
 
-    One already in force ends the day before and the successor's copy starts on
-    ``on_date``; one that has not started yet is moved to the successor whole.
-    One already ended before ``on_date`` is left alone. All or nothing.
+    One that starts before ``on_date`` ends the day before and the successor's
+    copy starts on ``on_date``; one that has not started yet (after today) and
+    starts on or after ``on_date`` is moved to the successor whole. One under
+    way by today cannot be handed over on or before its start: moving it would
+    erase who held it. One already ended before ``on_date`` is left alone.
+    All or nothing.
     """
     assignments = [a for a in assignments if a.end_date is None or a.end_date >= on_date]
+    today = timezone.localdate()
+    for assignment in assignments:
+        if assignment.start_date <= today and on_date <= assignment.start_date:
+            raise ValidationError(
+                {
+                    "on_date": _(
+                        "%(assignment)s has been held since %(start)s: the hand-over date must be after %(start)s."
+                    )
+                    % {"assignment": assignment, "start": assignment.start_date.isoformat()}
+                }
+            )
     lock_targets(department_ids=[a.department_id for a in assignments], project_ids=[a.project_id for a in assignments])
     handed: list[Assignment] = []
     handed_over = _("Handed over to %(employee)s (%(number)s) from %(date)s") % {
@@ -413,7 +533,19 @@ def employee_hand_over(*, leaver: Employee, successor: Employee, on_date: dateti
 
 
 def employee_leave_problems(*, employee: Employee, leave_date: datetime.date) -> list[str]:
-    """Why ``employee`` cannot be marked as left on ``leave_date``, if anything."""
+    """Why ``employee`` cannot be marked as left on ``leave_date``, if anything.
+
+    Inside a transaction it first locks the targets of what the person holds on that day, then the person (the
+    order assignment writers keep), so that an assignment written meanwhile waits for the leave date, and the
+    answer holds until commit.
+    """
+    if connection.in_atomic_block:
+        held = Assignment.objects.filter(employee_id=employee.pk).open_on(leave_date)
+        lock_targets(
+            department_ids=held.values_list("department_id", flat=True),
+            project_ids=held.values_list("project_id", flat=True),
+        )
+        list(Employee.objects.select_for_update().filter(pk=employee.pk).values_list("pk"))
     problems = []
     if employee.hire_date and leave_date < employee.hire_date:
         problems.append(_("The leave date cannot be before the hire date."))
@@ -431,13 +563,20 @@ def employee_leave_problems(*, employee: Employee, leave_date: datetime.date) ->
 
 
 @transaction.atomic
-def employee_mark_left(*, employee: Employee, leave_date: datetime.date) -> int:
+def employee_mark_left(
+    *, employee: Employee, leave_date: datetime.date, changes: Mapping[str, object] | None = None
+) -> int:
     """Record that ``employee`` left on ``leave_date`` and end what they still
-    hold on that day. Returns how many assignments were ended."""
-    problems = employee_leave_problems(employee=employee, leave_date=leave_date)
+    hold on that day. Returns how many assignments were ended.
+
+    ``changes`` are other fields changed at the same time (an admin form's), saved with the leave date as one
+    change in the audit trail."""
+    problems = employee_leave_problems(employee=employee, leave_date=leave_date)  # locks the employee
     if problems:
         raise ValidationError({"leave_date": problems})
-    employee = Employee.objects.select_for_update().get(pk=employee.pk)
+    employee = Employee.objects.get(pk=employee.pk)
+    for field, value in (changes or {}).items():
+        setattr(employee, field, value)
     employee.leave_date = leave_date
     employee.save()
     still_open = Assignment.objects.select_related("role", "department", "project").filter(employee=employee)

@@ -585,7 +585,7 @@ EXPECTED_ADMIN = {
         **dict.fromkeys(ADMIN_PAGES, 200),
         **dict.fromkeys(["department add", "employee add", "project add", "role add"], 403),
         **dict.fromkeys(["assignment import", "employee import"], 403),
-        **dict.fromkeys(["department change", "project change", "assignment change"], 404),
+        **dict.fromkeys(["department change", "project change", "assignment change", "employee history"], 404),
     },
     "viewer": dict.fromkeys(ADMIN_PAGES, 302),
     "leaver": dict.fromkeys(ADMIN_PAGES, 302),
@@ -704,3 +704,75 @@ def test_a_head_who_also_manages_a_project_elsewhere_has_both(company):
     assert {p.code for p in listed} == {"PA", "PB"}
     listed = client.get(reverse("admin:org_department_changelist")).context["cl"].result_list
     assert {d.code for d in listed} == {"A", "A1"}
+
+
+# --- The admin's history pages ------------------------------------------------------------------------------------
+
+
+def history_form_url(obj) -> str:
+    version = obj.history.order_by("-history_id").first()
+    return reverse(f"admin:org_{obj._meta.model_name}_simple_history", args=[obj.pk, version.history_id])
+
+
+@pytest.mark.parametrize("persona", ["hr", "manager_a"])
+@pytest.mark.parametrize("model", ["employee", "role", "department", "assignment"])
+def test_a_history_version_page_never_saves_a_post(company, persona, model):
+    """Reverting is disabled: simple-history's version page would save a POST checking only the view permission."""
+    dev_pa = company.assignments["dev_pa"]
+    obj = {
+        "employee": dev_pa.employee,
+        "role": dev_pa.role,
+        "department": company.departments["A"],
+        "assignment": dev_pa,
+    }[model]
+    client = company.client(persona)
+    url = history_form_url(obj)
+    assert client.get(url).status_code == 200
+    before = {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+    data = {
+        "employee": lambda: {**employee_form(obj), "job_title": "HACKED"},
+        "role": lambda: {"name": "HACKED", "applies_to": obj.applies_to, "default_level": obj.default_level},
+        "department": lambda: {"code": "HACKED", "name": "HACKED", "parent": "", "active": "on"},
+        "assignment": lambda: assignment_form(obj, note="HACKED", level="C"),
+    }[model]()
+    response = client.post(url, data)
+    assert response.status_code == 403
+    obj.refresh_from_db()
+    assert {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields} == before
+    assert obj.history.count() == 1
+
+
+def employee_form(employee) -> dict:
+    return {
+        "employee_number": employee.employee_number,
+        "first_name": employee.first_name,
+        "last_name": employee.last_name,
+        "work_email": employee.work_email,
+        "job_title": employee.job_title,
+        "department": employee.department_id or "",
+        "manager": "",
+        "hire_date": "",
+        "leave_date": "",
+        "user": "",
+    }
+
+
+@pytest.mark.parametrize(("persona", "status"), [("hr", 200), ("manager_a", 200), ("manager_b", 404)])
+def test_an_employees_admin_history_follows_their_home_department(company, persona, status):
+    """As on the staff pages: a manager reads an employee's own changes when the home department is in the scope
+    (the developer's is A1, under A). The employee pages themselves stay open to every manager (autocompletes)."""
+    developer = company.assignments["dev_pa"].employee
+    client = company.client(persona)
+    assert client.get(reverse("admin:org_employee_history", args=[developer.pk])).status_code == status
+    response = client.get(history_form_url(developer))
+    assert response.status_code == status
+    if status == 404:
+        assert developer.last_name not in response.content.decode()
+
+
+@pytest.mark.parametrize("persona", ["hr", "manager_a"])
+@pytest.mark.parametrize("version", ["abc", "1.5", "-", "9" * 30, "999999"])
+def test_an_odd_history_version_answers_404(company, persona, version):
+    dev_pa = company.assignments["dev_pa"]
+    response = company.client(persona).get(f"/admin/org/assignment/{dev_pa.pk}/history/{version}/")
+    assert response.status_code == 404

@@ -12,8 +12,10 @@ import datetime
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.db.models import ProtectedError
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from org import services
 from org.models import Assignment, Department, Employee, Level, Project, Role
@@ -216,6 +218,7 @@ def test_change_assignment_checks_the_rules(hr_client, ana, bob, project, manage
     )
     url = reverse("admin:org_assignment_change", args=[mine.pk])
     data = assignment_post(employee=bob.pk, role=developer_role.pk, project=project.pk, level="A")
+    data["start_date"] = "2024-01-01"
     response = hr_client.post(url, data)
     assert response.status_code == 200
     assert "Only one Accountable" in response.content.decode()
@@ -224,7 +227,8 @@ def test_change_assignment_checks_the_rules(hr_client, ana, bob, project, manage
     data["level"] = "C"
     assert hr_client.post(url, data).status_code == 302
     mine.refresh_from_db()
-    assert mine.level == Level.CONSULTED
+    assert (mine.level, mine.end_date) == (Level.RESPONSIBLE, timezone.localdate() - datetime.timedelta(days=1))
+    assert Assignment.objects.get(employee=bob, start_date=timezone.localdate()).level == Level.CONSULTED
 
 
 def project_post(project: Project, page, prefix: str, rows: list[dict]) -> dict[str, str]:
@@ -470,3 +474,228 @@ def test_role_page_lists_levels(hr_client):
     Role.objects.create(name="Advisor", default_level=Level.CONSULTED)
     response = hr_client.get(reverse("admin:org_role_changelist"))
     assert "Consulted" in response.content.decode()
+
+
+def test_an_allocation_over_100_is_a_form_error(hr_client, ana, project, developer_role):
+    """The constraint's message holds a "%": formatted with the constraint's name, a bare one was a 500."""
+    data = assignment_post(employee=ana.pk, role=developer_role.pk, project=project.pk, allocation=101)
+    response = hr_client.post(reverse("admin:org_assignment_add"), data)
+    assert response.status_code == 200
+    assert "Allocation must be between 0 and 100 %." in response.content.decode()
+    assert not Assignment.objects.exists()
+
+    url = reverse("admin:org_project_change", args=[project.pk])
+    page = hr_client.get(url)
+    rows = [{"employee": ana.pk, "role": developer_role.pk, "allocation": 101}]
+    response = hr_client.post(url, project_post(project, page, new_inline_prefix(page), rows))
+    assert response.status_code == 200
+    assert "Allocation must be between 0 and 100 %." in response.content.decode()
+    assert not Assignment.objects.exists()
+
+
+@pytest.mark.parametrize("model", [Department, Employee, Project, Role, Assignment])
+def test_every_constraint_message_formats(model):
+    """Django formats a constraint's message with its name: a bare "%" in one fails."""
+    for constraint in model._meta.constraints:
+        assert "%" not in constraint.get_violation_error_message().replace("100 %.", "")
+
+
+def test_hand_over_on_the_start_of_a_running_assignment_is_a_form_error(hr_client, ana, bob, project, manager_role):
+    pm = Assignment.objects.create(
+        employee=ana, role=manager_role, project=project, level="A", start_date=D(2024, 1, 1)
+    )
+    response = hr_client.post(
+        reverse("admin:org_assignment_changelist"),
+        {
+            "action": "hand_over",
+            "_selected_action": [pm.pk],
+            "apply": "1",
+            "successor": bob.pk,
+            "on_date": "0001-01-01",
+        },
+    )
+    assert response.status_code == 200
+    assert "the hand-over date must be after 2024-01-01" in str(response.context["form"].errors["on_date"])
+    pm.refresh_from_db()
+    assert (pm.employee, pm.end_date, Assignment.objects.count()) == (ana, None, 1)
+
+
+def role_post(role: Role, **changes) -> dict[str, str]:
+    data = {
+        "name": role.name,
+        "description": role.description,
+        "applies_to": role.applies_to,
+        "default_level": role.default_level,
+    }
+    if role.single_holder:
+        data["single_holder"] = "on"
+    data.update(changes)
+    return data
+
+
+def test_a_role_made_single_holder_while_two_hold_it_is_a_form_error(hr_client, ana, bob, carla, developer_role):
+    owner = Department.objects.create(code="D", name="D")
+    for i in range(5):
+        target = Project.objects.create(code=f"P{i}", name=f"P{i}", department=owner)
+        services.assignment_create(employee=ana, role=developer_role, target=target, start_date=D(2024, 1, 1))
+        services.assignment_create(employee=bob, role=developer_role, target=target, start_date=D(2024, 6, 1))
+    # One after the other is no conflict.
+    one_by_one = Project.objects.create(code="P9", name="P9", department=owner)
+    services.assignment_create(
+        employee=ana, role=developer_role, target=one_by_one, start_date=D(2024, 1, 1), end_date=D(2024, 5, 31)
+    )
+    services.assignment_create(employee=carla, role=developer_role, target=one_by_one, start_date=D(2024, 6, 1))
+    url = reverse("admin:org_role_change", args=[developer_role.pk])
+    response = hr_client.post(url, role_post(developer_role, single_holder="on"))
+    assert response.status_code == 200
+    error = str(response.context["adminform"].form.errors["single_holder"])
+    assert "10 assignments of Developer overlap another holder on the same target" in error
+    assert "Ana García — Developer (Responsible) on P0" in error
+    assert "P9" not in error
+    developer_role.refresh_from_db()
+    assert not developer_role.single_holder
+
+
+def test_a_role_narrowed_to_departments_while_held_on_projects_is_a_form_error(
+    hr_client, ana, project, department, sponsor_role
+):
+    services.assignment_create(employee=ana, role=sponsor_role, target=project, start_date=D(2024, 1, 1))
+    services.assignment_create(employee=ana, role=sponsor_role, target=department, start_date=D(2024, 1, 1))
+    url = reverse("admin:org_role_change", args=[sponsor_role.pk])
+    response = hr_client.post(url, role_post(sponsor_role, applies_to="department"))
+    assert response.status_code == 200
+    error = str(response.context["adminform"].form.errors["applies_to"])
+    assert "1 assignment of Sponsor is on a project" in error
+    assert str(Assignment.objects.get(project=project)) in error
+    sponsor_role.refresh_from_db()
+    assert sponsor_role.applies_to == "both"
+    assert hr_client.post(url, role_post(sponsor_role, description="Pays")).status_code == 302
+
+
+def test_a_level_change_on_a_running_assignment_keeps_the_old_level_on_record(hr_client, ana, project, developer_role):
+    today = timezone.localdate()
+    dev = services.assignment_create(
+        employee=ana, role=developer_role, target=project, start_date=D(2024, 1, 1), allocation=50, note="old"
+    )
+    url = reverse("admin:org_assignment_change", args=[dev.pk])
+    data = assignment_post(
+        employee=ana.pk, role=developer_role.pk, project=project.pk, start_date="2024-01-01", level="C", allocation=20
+    )
+    response = hr_client.post(url, data, follow=True)
+    assert response.status_code == 200
+    assert f"Consulted from {today.isoformat()}" in response.content.decode()
+    dev.refresh_from_db()
+    assert (dev.level, dev.allocation, dev.note, dev.end_date) == ("R", 50, "old", today - datetime.timedelta(days=1))
+    new = Assignment.objects.exclude(pk=dev.pk).get()
+    assert (new.level, new.allocation, new.start_date, new.end_date) == ("C", 20, today, None)
+    assert new.history.get().history_change_reason.startswith("Level changed to Consulted")
+
+    # The person, role, target or start date correct the whole record: not together with a level change.
+    url = reverse("admin:org_assignment_change", args=[new.pk])
+    data.update(start_date=today.isoformat(), level="I")
+    response = hr_client.post(url, data)
+    assert response.status_code == 302  # starts today: simply changed
+    new.refresh_from_db()
+    assert new.level == "I"
+    assert Assignment.objects.count() == 2
+
+
+def test_a_level_change_with_a_new_start_date_on_a_running_assignment_is_a_form_error(
+    hr_client, ana, project, developer_role
+):
+    dev = services.assignment_create(employee=ana, role=developer_role, target=project, start_date=D(2024, 1, 1))
+    data = assignment_post(
+        employee=ana.pk, role=developer_role.pk, project=project.pk, start_date="2024-02-01", level="C"
+    )
+    response = hr_client.post(reverse("admin:org_assignment_change", args=[dev.pk]), data)
+    assert response.status_code == 200
+    assert "on its own" in str(response.context["adminform"].form.errors["level"])
+    dev.refresh_from_db()
+    assert (dev.level, dev.start_date, Assignment.objects.count()) == ("R", D(2024, 1, 1), 1)
+
+
+def test_a_level_change_on_an_ended_assignment_is_a_form_error(hr_client, ana, project, developer_role):
+    dev = services.assignment_create(
+        employee=ana, role=developer_role, target=project, start_date=D(2024, 1, 1), end_date=D(2024, 12, 31)
+    )
+    data = assignment_post(
+        employee=ana.pk, role=developer_role.pk, project=project.pk, end_date="2024-12-31", level="C"
+    )
+    data["start_date"] = "2024-01-01"
+    response = hr_client.post(reverse("admin:org_assignment_change", args=[dev.pk]), data)
+    assert response.status_code == 200
+    assert "not in force on" in response.content.decode()
+    dev.refresh_from_db()
+    assert (dev.level, Assignment.objects.count()) == ("R", 1)
+
+
+def test_an_employee_with_reports_cannot_be_deleted_until_they_are_reassigned(hr_client, ana, bob):
+    """Deleting a manager used to clear their reports' manager silently, with no audit-trail row for it."""
+    Employee.objects.filter(pk=bob.pk).update(manager=ana)
+    url = reverse("admin:org_employee_delete", args=[ana.pk])
+    page = hr_client.get(url)
+    assert page.status_code == 200
+    assert "Bob Smith" in page.content.decode()  # the reports that must be reassigned first
+    assert page.context["protected"]
+    assert hr_client.post(url, {"post": "yes"}).status_code == 200
+    assert Employee.objects.filter(pk=ana.pk).exists()
+    bob.refresh_from_db()
+    assert bob.manager == ana
+    with pytest.raises(ProtectedError):
+        ana.delete()
+
+
+@pytest.mark.parametrize(
+    ("model", "field"), [("department", "code"), ("project", "code"), ("employee", "employee_number")]
+)
+def test_a_slash_in_a_code_or_number_is_a_form_error(hr_client, department, model, field):
+    """The staff pages' addresses hold codes and numbers (/employees/<number>/): a "/" in one broke them."""
+    data = {
+        "department": {"code": "HR/1", "name": "HR", "active": "on"},
+        "project": {"code": "ERP/2", "name": "ERP", "department": department.pk, "status": "active"},
+        "employee": {"employee_number": "HR/0042", "first_name": "Ana", "last_name": "Li", "work_email": "a@x.com"},
+    }[model]
+    page = hr_client.get(reverse(f"admin:org_{model}_add"))
+    response = hr_client.post(reverse(f"admin:org_{model}_add"), {**data, **inline_management(page)})
+    assert response.status_code == 200
+    assert "contains “/”" in str(response.context["adminform"].form.errors[field])
+    assert not Employee.objects.exists() and Department.objects.count() == 1 and not Project.objects.exists()
+
+
+def test_employees_of_the_same_name_are_told_apart_in_the_pickers(hr_client, ana, project, developer_role):
+    namesake = Employee.objects.create(
+        employee_number="E1001", first_name="Ana", last_name="García", work_email="ana2@example.com"
+    )
+    for model_name, field_name in [("assignment", "employee"), ("employee", "manager")]:
+        response = hr_client.get(
+            reverse("admin:autocomplete"),
+            {"term": "Ana", "app_label": "org", "model_name": model_name, "field_name": field_name},
+        )
+        assert {r["text"] for r in response.json()["results"]} >= {"Ana García (E1)", "Ana García (E1001)"}
+
+    pm = Assignment.objects.create(
+        employee=ana, role=developer_role, project=project, level="R", start_date=D(2024, 1, 1)
+    )
+    page = hr_client.get(reverse("admin:org_assignment_change", args=[pm.pk]))
+    assert "Ana García (E1)</option>" in page.content.decode()  # the value chosen, as the picker shows it
+    response = hr_client.post(
+        reverse("admin:org_assignment_changelist"),
+        {"action": "hand_over", "_selected_action": [pm.pk], "apply": "1", "successor": namesake.pk, "on_date": "x"},
+    )
+    assert "Ana García (E1001)</option>" in response.content.decode()
+    assert str(ana) == "Ana García"  # everywhere else, a name
+
+
+def test_a_leave_date_saved_in_the_admin_is_one_change(hr_client, hr_admin, ana, project, developer_role):
+    Assignment.objects.create(employee=ana, role=developer_role, project=project, level="R", start_date=D(2024, 1, 1))
+    url = reverse("admin:org_employee_change", args=[ana.pk])
+    page = hr_client.get(url)
+    data = {**employee_post(ana, leave_date="2025-06-30", job_title="Retired"), **inline_management(page)}
+    assert hr_client.post(url, data).status_code == 302
+    changes = list(ana.history.order_by("history_id"))
+    assert [c.history_type for c in changes] == ["+", "~"]
+    assert (changes[1].leave_date, changes[1].job_title, changes[1].history_user) == (
+        D(2025, 6, 30),
+        "Retired",
+        hr_admin,
+    )

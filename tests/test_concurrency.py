@@ -14,9 +14,10 @@ import threading
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from org import services
-from org.models import Assignment, Department, Level
+from org.models import Assignment, Department, Employee, Level
 from tests.factories import DepartmentFactory, EmployeeFactory, ProjectFactory, RoleFactory
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
@@ -133,3 +134,62 @@ def test_concurrent_moves_cannot_close_a_loop_in_the_department_tree():
     assert isinstance(results["a"], Department)
     assert isinstance(results["b"], ValidationError), results["b"]
     assert Department.objects.get(pk=b.pk).parent_id is None
+
+
+@pytest.mark.parametrize("first", ["leave", "assignment"])
+def test_a_leave_date_and_a_later_assignment_cannot_both_win(first):
+    """Marking someone as left and giving them an assignment starting after the leave date, at the same time: the
+    second waits for the first one's lock on the employee, then sees it and is refused."""
+    project = ProjectFactory()
+    ana = EmployeeFactory()
+    role = RoleFactory(name="Developer", default_level=Level.RESPONSIBLE)
+    first_wrote, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def leave():
+        return services.employee_mark_left(
+            employee=Employee.objects.get(pk=ana.pk), leave_date=datetime.date(2025, 6, 30)
+        )
+
+    def assign():
+        return services.assignment_create(
+            employee=Employee.objects.get(pk=ana.pk), role=role, target=project, start_date=datetime.date(2025, 9, 1)
+        )
+
+    writers = {"leave": leave, "assignment": assign}
+    second = "assignment" if first == "leave" else "leave"
+
+    def holding():
+        with transaction.atomic():
+            done = writers[first]()
+            first_wrote.set()
+            assert release.wait(20), "test timed out"
+        return done
+
+    a = in_thread(holding, results, first)
+    assert first_wrote.wait(20)
+    b = in_thread(writers[second], results, second)
+    b.join(1.0)
+    assert b.is_alive(), "the second writer should wait for the first one's lock on the employee"
+    release.set()
+    a.join(20)
+    b.join(20)
+
+    assert not isinstance(results[first], Exception), results[first]
+    assert isinstance(results[second], ValidationError), results[second]
+    ana.refresh_from_db()
+    if first == "leave":
+        assert ana.leave_date == datetime.date(2025, 6, 30) and not Assignment.objects.exists()
+    else:
+        assert ana.leave_date is None and Assignment.objects.count() == 1
+
+
+def test_writing_an_assignment_locks_its_employee():
+    project = ProjectFactory()
+    ana = EmployeeFactory()
+    role = RoleFactory(name="Developer", default_level=Level.RESPONSIBLE)
+    employees = connection.ops.quote_name(Employee._meta.db_table)
+    with CaptureQueriesContext(connection) as queries:
+        services.assignment_create(employee=ana, role=role, target=project, start_date=datetime.date(2025, 9, 1))
+    locks = [q["sql"] for q in queries if "FOR UPDATE" in q["sql"] and f"FROM {employees}" in q["sql"]]
+    assert len(locks) == 1, [q["sql"] for q in queries]

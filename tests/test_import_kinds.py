@@ -503,3 +503,24 @@ def test_awkward_text_is_stored_exactly_as_in_the_file(tmp_path):
     assert stored == {f"E{i}": pair for i, pair in enumerate(names)}
     history = {h.employee_number: (h.first_name, h.job_title) for h in Employee.history.all()}
     assert history == stored
+
+
+@pytest.mark.parametrize(
+    ("kind", "content", "where"),
+    [
+        ("departments", "code,name\nHR/1,Human resources\n", "row 2, column A (code)"),
+        (
+            "employees",
+            "employee_number,first_name,last_name,work_email\nE1,Ana,Gómez,ana@example.com\nHR/0042,Bo,Li,bo@example.com\n",
+            "row 3, column A (employee_number)",
+        ),
+        ("projects", "name,code,department\nERP,ERP/2,FIN\n", "row 2, column B (code)"),
+    ],
+)
+def test_a_slash_in_a_code_or_number_is_refused_at_its_cell(tmp_path, department, kind, content, where):
+    """The staff pages' addresses hold codes and numbers (/employees/<number>/): a "/" in one broke them."""
+    before = snapshot()
+    problems = import_fails(kind, write(tmp_path, content))
+    assert f"{where}: " in problems
+    assert "contains “/”" in problems
+    assert snapshot() == before

@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from org import services
 from org.models import Assignment, Employee, Level
@@ -144,7 +145,7 @@ def test_hand_over_all_of_a_leavers_assignments(ana, bob, project, manager_role,
     pm = services.assignment_create(employee=ana, role=manager_role, target=project, start_date=D(2024, 1, 1))
     head = services.assignment_create(employee=ana, role=head_role, target=department, start_date=D(2024, 1, 1))
     planned = services.assignment_create(
-        employee=ana, role=developer_role, target=ProjectFactory(), start_date=D(2025, 9, 1)
+        employee=ana, role=developer_role, target=ProjectFactory(), start_date=D(2999, 9, 1)
     )
     done = services.assignment_create(
         employee=ana, role=developer_role, target=project, start_date=D(2023, 1, 1), end_date=D(2023, 12, 31)
@@ -157,7 +158,7 @@ def test_hand_over_all_of_a_leavers_assignments(ana, bob, project, manager_role,
         original.refresh_from_db()
         assert original.end_date == D(2025, 5, 31)
     planned.refresh_from_db()
-    assert planned.employee == bob and planned.start_date == D(2025, 9, 1)
+    assert planned.employee == bob and planned.start_date == D(2999, 9, 1)
     done.refresh_from_db()
     assert done.employee == ana
     bobs = Assignment.objects.filter(employee=bob).as_of(D(2025, 6, 1))
@@ -175,6 +176,35 @@ def test_hand_over_is_all_or_nothing(ana, bob, carla, project, manager_role, dev
         services.employee_hand_over(leaver=ana, successor=bob, on_date=D(2025, 6, 1))
 
     assert list(Assignment.objects.order_by("pk").values()) == before
+
+
+@pytest.mark.parametrize("on_date", [D(1, 1, 1), D(2023, 12, 31), D(2024, 1, 1)])
+def test_hand_over_on_or_before_the_start_of_an_assignment_under_way_is_refused(
+    ana, bob, project, developer_role, on_date
+):
+    """Moving it whole would erase the past holder: only an assignment that has not started yet is moved."""
+    dev = services.assignment_create(employee=ana, role=developer_role, target=project, start_date=D(2024, 1, 1))
+    before = list(Assignment.objects.order_by("pk").values())
+    with pytest.raises(ValidationError) as caught:
+        services.assignments_hand_over(assignments=[dev], successor=bob, on_date=on_date)
+    assert caught.value.message_dict.keys() == {"on_date"}
+    assert str(dev) in messages_of(caught.value)
+    assert "must be after 2024-01-01" in messages_of(caught.value)
+    assert list(Assignment.objects.order_by("pk").values()) == before
+    with pytest.raises(ValidationError, match="must be after 2024-01-01"):
+        services.employee_hand_over(leaver=ana, successor=bob, on_date=on_date)
+    assert list(Assignment.objects.order_by("pk").values()) == before
+
+
+def test_hand_over_of_an_assignment_starting_later_moves_it_whole(ana, bob, project, developer_role):
+    today = timezone.localdate()
+    planned = services.assignment_create(
+        employee=ana, role=developer_role, target=project, start_date=today + datetime.timedelta(days=10)
+    )
+    services.assignments_hand_over(assignments=[planned], successor=bob, on_date=today)
+    planned.refresh_from_db()
+    assert planned.employee == bob
+    assert Assignment.objects.count() == 1
 
 
 def test_hand_over_to_oneself_is_refused(ana, project, developer_role):
@@ -241,3 +271,15 @@ def test_employee_cannot_manage_their_own_manager(ana, bob):
     ana.manager = bob
     with pytest.raises(ValidationError, match="own chain of managers"):
         ana.full_clean()
+
+
+def test_role_problems_name_a_few_conflicts_and_count_them_all(ana, department, sponsor_role):
+    for code in ("D1", "D2", "D3", "D4"):
+        target = type(department).objects.create(code=code, name=code)
+        services.assignment_create(employee=ana, role=sponsor_role, target=target, start_date=D(2024, 1, 1))
+    problems = services.role_problems(role=sponsor_role, applies_to="project", single_holder=True)
+    assert problems.keys() == {"applies_to"}
+    (message,) = problems["applies_to"]
+    assert message.startswith("4 assignments of Sponsor are on departments, so it cannot apply to projects only:")
+    assert message.endswith("and 1 more.")
+    assert services.role_problems(role=sponsor_role, applies_to="both", single_holder=True) == {}

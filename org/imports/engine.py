@@ -128,13 +128,13 @@ ORANGEHRM_IGNORED = (
 
 COLUMNS: dict[tuple[str, str], list[f.Column]] = {
     ("departments", "projman"): [
-        f.Column("code", f.text(20, required=True), required=True),
+        f.Column("code", f.key(20), required=True),
         f.Column("name", f.text(200, required=True), required=True),
         f.Column("parent", f.text(20)),
         f.Column("active", f.boolean(default=True)),
     ],
     ("employees", "projman"): [
-        f.Column("employee_number", f.text(30, required=True), required=True),
+        f.Column("employee_number", f.key(30), required=True),
         f.Column("first_name", f.text(100, required=True), required=True),
         f.Column("last_name", f.text(100, required=True), required=True),
         f.Column("work_email", f.email, required=True),
@@ -145,13 +145,13 @@ COLUMNS: dict[tuple[str, str], list[f.Column]] = {
         f.Column("leave_date", f.date),
     ],
     ("employees", "orangehrm"): [
-        f.Column("employee_number", f.text(30, required=True), required=True, headers=("employee_id",)),
+        f.Column("employee_number", f.key(30), required=True, headers=("employee_id",)),
         f.Column("first_name", f.text(100, required=True), required=True),
         f.Column("last_name", f.text(100, required=True), required=True),
         f.Column("work_email", f.email, required=True),
     ],
     ("projects", "projman"): [
-        f.Column("code", f.text(20, required=True), required=True),
+        f.Column("code", f.key(20), required=True),
         f.Column("name", f.text(200, required=True), required=True),
         f.Column("description", f.long_text),
         f.Column("department", f.text(20, required=True), required=True),

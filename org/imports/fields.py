@@ -14,6 +14,8 @@ from django.core.validators import EmailValidator
 from django.db.models import TextChoices
 from django.utils.translation import gettext
 
+from org.models import no_slash
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TRUE = {"true", "yes", "y", "1", "si", "sí", "x"}
 FALSE = {"false", "no", "n", "0"}
@@ -96,6 +98,26 @@ def text(max_length: int, *, required: bool = False) -> Parser:
         if any(map(SPECIAL_START, values)) or (required and not all(values)) or max(map(len, values)) > max_length:
             return None
         return values
+
+    return column_parser(parse, parse_plain)
+
+
+def key(max_length: int) -> Parser:
+    """A code or number that names its row: required text, refusing what the model refuses in one (org.models.no_slash:
+    a "/" breaks its staff page's address)."""
+    as_text = text(max_length, required=True)
+
+    def parse(value: str) -> str:
+        value = as_text(value)
+        try:
+            no_slash(value)
+        except ValidationError as error:
+            raise ValueError(error.messages[0]) from None
+        return value
+
+    def parse_plain(values: Sequence[str]) -> list[str] | None:
+        values = as_text.plain(values)
+        return None if values is None or any("/" in value for value in values) else values
 
     return column_parser(parse, parse_plain)
 
