@@ -16,11 +16,11 @@ from __future__ import annotations
 import copy
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.views.main import ChangeList, messages
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -37,7 +37,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from org import selectors, services
 from org.access import scope_of
-from org.filters import search_assignments
+from org.filters import search_assignments, search_cut_message, search_words
 from org.imports.admin import ImportAdminMixin
 from org.models import Assignment, Department, Employee, Project, Role
 
@@ -369,6 +369,12 @@ def hand_over_view(
 # --- Model admins ------------------------------------------------------------------
 
 
+def _say_search_was_cut(request: HttpRequest) -> None:
+    """On a list page (not an autocomplete's answer, which shows no messages): the search was too long."""
+    if getattr(request.resolver_match, "url_name", "").endswith("_changelist"):
+        messages.warning(request, search_cut_message())
+
+
 class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     """A model admin whose rows are cut to the user's scope (org.access) by ``in_scope``; a row outside it answers
     404 on its change, delete and history pages, as if it did not exist. A past version is read, never saved."""
@@ -378,6 +384,14 @@ class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return self.in_scope(request, super().get_queryset(request))
+
+    def get_search_results(self, request, queryset, search_term):
+        """Django's search, of the search's first words only (org.filters.search_words), as on the staff pages:
+        a thousand words made a query the database refused, answered as an outage."""
+        words, cut = search_words(search_term)
+        if cut:
+            _say_search_was_cut(request)
+        return super().get_search_results(request, queryset, " ".join(words))
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         return super().formfield_for_foreignkey(db_field, request, **employee_choices(db_field, kwargs))
@@ -663,6 +677,8 @@ class AssignmentAdmin(ScopedAdmin):
         departments, projects and roles anywhere — resolved to ids first, not matched across every joined row."""
         if not search_term.strip():
             return queryset, False
+        if search_words(search_term)[1]:
+            _say_search_was_cut(request)
         return search_assignments(queryset, search_term), False
 
     @admin.display(description=_("target"))

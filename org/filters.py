@@ -249,13 +249,7 @@ class FilterFormMixin:
             return []
         if not search_words(self.form.cleaned_data.get("q") or "")[1]:
             return []
-        return [
-            gettext(
-                "The search is too long: only its first %(words)s words, %(characters)s characters in all,"
-                " were looked for."
-            )
-            % {"words": SEARCH_MAX_WORDS, "characters": SEARCH_MAX_CHARS}
-        ]
+        return [search_cut_message()]
 
     def html(self) -> SafeString:
         """The form, remembered (``selectors.remembered``) for each language, path and set of values asked for
@@ -284,6 +278,12 @@ class FilterFormMixin:
             parts.append(f'<a href="{escape(self.request.path)}">{escape(clear)}</a>')
         parts.append("</form>")
         return mark_safe("".join(parts))  # escaped above; fields and errors render themselves escaped
+
+
+def search_cut_message() -> str:
+    return gettext(
+        "The search is too long: only its first %(words)s words, %(characters)s characters in all, were looked for."
+    ) % {"words": SEARCH_MAX_WORDS, "characters": SEARCH_MAX_CHARS}
 
 
 def search_words(value: str) -> tuple[list[str], bool]:

@@ -699,3 +699,12 @@ def test_a_leave_date_saved_in_the_admin_is_one_change(hr_client, hr_admin, ana,
         "Retired",
         hr_admin,
     )
+
+
+@pytest.mark.parametrize("model", ["department", "employee", "project", "role", "assignment"])
+def test_a_search_too_long_for_the_database_is_cut_with_a_message(admin_client, model):
+    """A thousand words made SQLite refuse the query ("Expression tree is too large"), answered as an outage."""
+    build_company(5)
+    response = admin_client.get(reverse(f"admin:org_{model}_changelist"), {"q": " ".join(["g"] * 1000)})
+    assert response.status_code == 200
+    assert any("The search is too long" in str(m) for m in response.context["messages"])
