@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
-from django.db.models import F, Q
+from django.db import connections, models, router
+from django.db.models import F, Func, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -35,6 +37,55 @@ no_slash = RegexValidator(
         "instead."
     ),
 )
+
+
+class FoldedUnique(models.Model):
+    """A model whose unique text fields (``folded_unique``) are told apart as MariaDB's collation tells them apart:
+    without regard to case or accents ("ENG" and "eng", "Équipe" and "equipe" are one code). MariaDB's unique
+    indexes refuse such a twin by themselves, and Django's check finds it there; SQLite compares bytes, so on
+    SQLite the check folds the column and the value (``org.filters.FOLD_FUNCTION``) and names the twin."""
+
+    folded_unique: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    def validate_unique(self, exclude: set[str] | None = None) -> None:
+        if connections[router.db_for_write(type(self))].vendor != "sqlite":
+            super().validate_unique(exclude)
+            return
+        from org.filters import FOLD_FUNCTION
+        from org.tables import collation_key
+
+        errors: dict[str, list[ValidationError]] = {}
+        try:
+            super().validate_unique(exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        for name in self.folded_unique:
+            value = getattr(self, name)
+            if name in errors or (exclude and name in exclude) or not isinstance(value, str) or not value:
+                continue
+            twin = (
+                type(self)
+                ._default_manager.exclude(pk=self.pk)
+                .alias(folded=Func(F(name), function=FOLD_FUNCTION, output_field=models.CharField()))
+                .filter(folded=collation_key(value))
+                .values_list(name, flat=True)
+                .first()
+            )
+            if twin is not None:
+                message = gettext(
+                    "%(name)s “%(twin)s” already exists; “%(value)s” differs from it only in case or accents."
+                )
+                field = type(self)._meta.get_field(name)
+                errors[name] = [
+                    ValidationError(
+                        message % {"name": capfirst(field.verbose_name), "twin": twin, "value": value}, code="unique"
+                    )
+                ]
+        if errors:
+            raise ValidationError(errors)
 
 
 class LowercaseEmailField(models.EmailField):
@@ -62,7 +113,8 @@ class DepartmentQuerySet(models.QuerySet):
         return self.filter(active=True)
 
 
-class Department(models.Model):
+class Department(FoldedUnique):
+    folded_unique = ("code",)
     code = models.CharField(
         _("code"), max_length=20, unique=True, validators=[no_slash], help_text=_("Short unique code, e.g. FIN.")
     )
@@ -98,7 +150,8 @@ class Department(models.Model):
         department_check_parent(department=self, parent=self.parent)
 
 
-class Employee(models.Model):
+class Employee(FoldedUnique):
+    folded_unique = ("employee_number",)
     employee_number = models.CharField(
         _("employee number"),
         max_length=30,
@@ -194,7 +247,8 @@ class ProjectStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
-class Project(models.Model):
+class Project(FoldedUnique):
+    folded_unique = ("code",)
     code = models.CharField(_("code"), max_length=20, unique=True, validators=[no_slash])
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True, max_length=LONG_TEXT_LENGTH)
@@ -236,7 +290,8 @@ class AppliesTo(models.TextChoices):
     BOTH = "both", _("Departments and projects")
 
 
-class Role(models.Model):
+class Role(FoldedUnique):
+    folded_unique = ("name",)
     name = models.CharField(_("name"), max_length=100, unique=True)
     description = models.TextField(_("description"), blank=True, max_length=LONG_TEXT_LENGTH)
     applies_to = models.CharField(_("applies to"), max_length=10, choices=AppliesTo.choices, default=AppliesTo.BOTH)

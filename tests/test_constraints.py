@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from org.models import Assignment, Department, Employee, Project, Role
@@ -28,6 +29,33 @@ def test_unique_codes_and_names():
     refused(lambda: Project.objects.create(code="ERP", name="Other", department=DepartmentFactory()))
     refused(lambda: Role.objects.create(name="Developer"))
     refused(lambda: EmployeeFactory(employee_number="E1"))
+
+
+@pytest.mark.parametrize(
+    ("factory", "field", "stored", "twin"),
+    [
+        (DepartmentFactory, "code", "ENG", "eng"),
+        (DepartmentFactory, "code", "ÉQUIPE", "equipe"),
+        (ProjectFactory, "code", "ERP", "Erp"),
+        (RoleFactory, "name", "Développeur", "DEVELOPPEUR"),
+        (EmployeeFactory, "employee_number", "E1001", "e1001"),
+    ],
+)
+def test_codes_numbers_and_names_differing_in_case_or_accents_only_are_one(factory, field, stored, twin):
+    """As MariaDB's collation compares them, on SQLite too: the admin's form check (full_clean) names the twin,
+    and an import keyed on the folded value could not tell them apart."""
+    factory(**{field: stored})
+    model = factory._meta.model
+    new = factory.build(**{field: twin})
+    if model is Project:
+        new.department = DepartmentFactory()
+    with pytest.raises(ValidationError) as refused_twin:
+        new.full_clean()
+    assert field in refused_twin.value.message_dict
+    same = model.objects.get()
+    setattr(same, field, twin)  # a row may change its own case
+    same.full_clean()
+    same.save()
 
 
 def test_work_email_is_unique_without_regard_to_case():
