@@ -224,6 +224,7 @@ class AssignmentInlineFormSet(forms.BaseInlineFormSet):
             return
         changed = [f for f in self.forms if f.has_changed() and not self._should_delete_form(f)]
         pending = [f.instance for f in changed]
+        services.lock_for(pending)
         for form in changed:
             try:
                 services.assignment_validate(form.instance, pending=pending)

@@ -225,6 +225,19 @@ class Employee(FoldedUnique):
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    #: The leave date as read from the database (``from_db``), to tell one edited in hand from one changed since.
+    loaded_leave_date: object = models.NOT_PROVIDED
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        employee = super().from_db(db, field_names, values)
+        employee.loaded_leave_date = employee.__dict__.get("leave_date", models.NOT_PROVIDED)
+        return employee
+
+    def leave_date_edited(self) -> bool:
+        """Whether this object's leave date was set in hand (a form's) since it was read from the database."""
+        return self.loaded_leave_date is not models.NOT_PROVIDED and self.leave_date != self.loaded_leave_date
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"

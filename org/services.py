@@ -303,17 +303,36 @@ def lock_targets(*, department_ids: Iterable[int] = (), project_ids: Iterable[in
         list(Project.objects.select_for_update().filter(pk__in=project_ids).order_by("pk").values_list("pk"))
 
 
+def lock_for(assignments: Iterable[Assignment]) -> None:
+    """Lock the targets of ``assignments``, then their employees, each kind by id: the order every writer keeps
+    (one assignment's writer locks its target, then its employee), so that a batch and a single write, or two
+    batches, cannot each hold what the other waits for. Run it before writing several assignments."""
+    assignments = list(assignments)
+    lock_targets(department_ids=[a.department_id for a in assignments], project_ids=[a.project_id for a in assignments])
+    employee_ids = sorted({a.employee_id for a in assignments if a.employee_id})
+    if employee_ids:
+        list(Employee.objects.select_for_update().filter(pk__in=employee_ids).order_by("pk").values_list("pk"))
+
+
 def _lock_target_of(assignment: Assignment) -> None:
     lock_targets(department_ids=[assignment.department_id], project_ids=[assignment.project_id])
 
 
 def _lock_employee_of(assignment: Assignment) -> None:
     """Lock the assignment's employee, after its target (the order every writer keeps), and read their leave date
-    afresh: a leave date set meanwhile must be seen (``employee_mark_left`` takes the same lock)."""
+    afresh: a leave date set meanwhile must be seen (``employee_mark_left`` takes the same lock).
+
+    Unless the employee in hand has a leave date of its own making: the employee's admin page saves a new leave
+    date (or clears one, for a rehire) with the assignments added on it, and those are checked against the date
+    the page is saving (``Employee.leave_date_edited``)."""
     if not assignment.employee_id:
         return
     locked = Employee.objects.select_for_update().filter(pk=assignment.employee_id)
-    assignment.employee.leave_date = locked.values_list("leave_date", flat=True).first()
+    stored = locked.values_list("leave_date", flat=True).first()
+    employee = assignment.employee
+    if not employee.leave_date_edited():
+        employee.leave_date = stored
+        employee.loaded_leave_date = stored
 
 
 def assignment_rivals(assignment: Assignment, *, exclude_pks: Sequence[int] = ()) -> list[Assignment]:
@@ -389,6 +408,8 @@ def assignment_end(*, assignment: Assignment, end_date: datetime.date) -> Assign
 @transaction.atomic
 def assignments_end(*, assignments: Iterable[Assignment], end_date: datetime.date) -> int:
     """End every assignment still open on ``end_date``; all or nothing."""
+    assignments = list(assignments)
+    lock_for(assignments)
     ended = 0
     for assignment in assignments:
         if assignment.end_date is not None and assignment.end_date <= end_date:
@@ -481,7 +502,7 @@ def assignments_hand_over(
                     % {"assignment": assignment, "start": assignment.start_date.isoformat()}
                 }
             )
-    lock_targets(department_ids=[a.department_id for a in assignments], project_ids=[a.project_id for a in assignments])
+    lock_for([*assignments, Assignment(employee=successor)])
     handed: list[Assignment] = []
     handed_over = _("Handed over to %(employee)s (%(number)s) from %(date)s") % {
         "employee": successor,

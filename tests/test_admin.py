@@ -708,3 +708,40 @@ def test_a_search_too_long_for_the_database_is_cut_with_a_message(admin_client, 
     response = admin_client.get(reverse(f"admin:org_{model}_changelist"), {"q": " ".join(["g"] * 1000)})
     assert response.status_code == 200
     assert any("The search is too long" in str(m) for m in response.context["messages"])
+
+
+def new_row_on(page, **row) -> dict[str, str]:
+    """The employee page's inline management form with one new assignment row of ``row``."""
+    data = inline_management(page)
+    formset = next(f.formset for f in page.context["inline_admin_formsets"] if type(f.opts).__name__.startswith("New"))
+    data[f"{formset.prefix}-TOTAL_FORMS"] = "1"
+    defaults = {"level": "I", "department": "", "end_date": "", "allocation": ""}
+    data.update({f"{formset.prefix}-0-{name}": value for name, value in {**defaults, **row}.items()})
+    return data
+
+
+def test_a_new_assignment_saved_with_a_leave_date_is_checked_against_it(
+    hr_client, ana, project, developer_role, manager_role
+):
+    """The leave date typed on the page is the one the new row must respect, not the stored one (none)."""
+    Assignment.objects.create(employee=ana, role=developer_role, project=project, level="R", start_date=D(2024, 1, 1))
+    url = reverse("admin:org_employee_change", args=[ana.pk])
+    row = new_row_on(hr_client.get(url), role=manager_role.pk, project=project.pk, start_date="2025-01-01")
+    response = hr_client.post(url, {**employee_post(ana, leave_date="2025-06-30"), **row})
+    assert response.status_code == 200
+    assert "left on 2025-06-30; the assignment must end by then" in response.content.decode()
+    ana.refresh_from_db()
+    assert ana.leave_date is None and Assignment.objects.filter(employee=ana).count() == 1
+
+
+def test_a_rehire_and_their_new_assignment_are_saved_together(hr_client, ana, project, manager_role):
+    """Clearing the leave date on the page lets a new row start after the old one."""
+    Employee.objects.filter(pk=ana.pk).update(leave_date=D(2025, 6, 30))
+    ana.refresh_from_db()
+    url = reverse("admin:org_employee_change", args=[ana.pk])
+    row = new_row_on(hr_client.get(url), role=manager_role.pk, project=project.pk, start_date="2026-01-01")
+    response = hr_client.post(url, {**employee_post(ana, leave_date=""), **row})
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    ana.refresh_from_db()
+    assert ana.leave_date is None
+    assert Assignment.objects.get(employee=ana).start_date == D(2026, 1, 1)

@@ -193,3 +193,48 @@ def test_writing_an_assignment_locks_its_employee():
         services.assignment_create(employee=ana, role=role, target=project, start_date=datetime.date(2025, 9, 1))
     locks = [q["sql"] for q in queries if "FOR UPDATE" in q["sql"] and f"FROM {employees}" in q["sql"]]
     assert len(locks) == 1, [q["sql"] for q in queries]
+
+
+def test_ending_several_assignments_cannot_deadlock_with_a_single_write(monkeypatch):
+    """A batch (End today on two assignments) and a single write on the batch's second target for its first
+    employee. The batch locks every target, then every employee, before it writes any: the single write waits for
+    it. Locking per assignment instead (target, employee, next target…) let each hold what the other waited for."""
+    mob, web = ProjectFactory(code="MOB"), ProjectFactory(code="WEB")
+    ana, bob = EmployeeFactory(), EmployeeFactory()
+    role = RoleFactory(name="Developer", default_level=Level.RESPONSIBLE)
+    start = datetime.date(2025, 1, 1)
+    a1 = services.assignment_create(employee=ana, role=role, target=mob, start_date=start)
+    a2 = services.assignment_create(employee=bob, role=role, target=web, start_date=start)
+    a3 = services.assignment_create(employee=ana, role=role, target=web, start_date=start, level=Level.CONSULTED)
+    first_ended, release = threading.Event(), threading.Event()
+    end_one = services.assignment_end
+
+    def end_pausing(*, assignment, end_date):
+        ended = end_one(assignment=assignment, end_date=end_date)
+        if threading.current_thread().name == "batch" and not first_ended.is_set():
+            first_ended.set()
+            assert release.wait(20), "test timed out"
+        return ended
+
+    monkeypatch.setattr(services, "assignment_end", end_pausing)
+    today = datetime.date.today()
+    results: dict[str, object] = {}
+    batch = in_thread(
+        lambda: services.assignments_end(
+            assignments=Assignment.objects.with_related().filter(pk__in=[a1.pk, a2.pk]).order_by("pk"), end_date=today
+        ),
+        results,
+        "batch",
+    )
+    assert first_ended.wait(20)
+    single = in_thread(
+        lambda: end_one(assignment=Assignment.objects.with_related().get(pk=a3.pk), end_date=today), results, "single"
+    )
+    single.join(1.0)
+    assert single.is_alive(), "the single write should wait for the batch's lock on WEB"
+    release.set()
+    batch.join(20)
+    single.join(20)
+    assert results["batch"] == 2, results["batch"]
+    assert isinstance(results["single"], Assignment), results["single"]
+    assert set(Assignment.objects.values_list("end_date", flat=True)) == {today}

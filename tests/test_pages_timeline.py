@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from org import timeline, views
 from org.models import Assignment, Level
@@ -56,6 +58,7 @@ def test_an_open_assignment_starting_after_today_runs_past_its_start():
     assert bar.when == "future" and bar.width > 0 and bar.x + bar.width <= 100
 
 
+@translation.override("en")
 def test_ticks_are_months_over_a_short_span_and_spread_years_over_a_long_one():
     short = timeline.build([assignment("X", D(2025, 1, 15), D(2025, 12, 1))], day=D(2025, 6, 1), today=D(2025, 6, 1))
     assert [tick.label for tick in short.ticks] == ["Apr 2025", "Jul 2025", "Oct 2025"]
@@ -128,3 +131,13 @@ def test_a_project_nobody_ever_held_a_role_on_says_so(hr_client, db):
     response = hr_client.get(reverse("org:project", args=[project.code]))
     assert response.context["timeline"]["drawn"] is None
     assert "Nobody has held a role on this project." in response.content.decode()
+
+
+def test_the_bars_are_drawn_in_every_language(hr_client, project):
+    """SVG lengths are numbers with a point: the Spanish page formats numbers with a comma, never these."""
+    hr_client.cookies["django_language"] = "es"
+    page = hr_client.get(reverse("org:project", args=[project.code])).content.decode()
+    assert "Cronología" in page
+    lengths = re.findall(r' (?:x|width|x1|x2)="([^"]*)%"', page)
+    assert len(lengths) >= 4 * 4
+    assert all(re.fullmatch(r"\d+(\.\d+)?", length) for length in lengths), lengths
