@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from org import services
-from org.models import Department
-from tests.factories import EmployeeFactory, ProjectFactory
+from org.models import Department, Employee, Project
+from tests.factories import DepartmentFactory, EmployeeFactory, ProjectFactory
 
 D = datetime.date
 pytestmark = pytest.mark.django_db
@@ -139,3 +139,23 @@ def test_org_chart_in_each_language(viewer_client, tree):
     spanish = str(viewer_client.get(reverse("org:departments"), headers={"accept-language": "es"}).context["org_chart"])
     assert "(inactive)" in english
     assert "(inactivo)" in spanish
+
+
+def test_a_code_stored_with_a_slash_before_the_rule_still_has_its_pages(hr_client, db):
+    """New codes and numbers cannot hold "/" (org.models.no_slash); rows stored before that rule keep working."""
+    department = DepartmentFactory(code="HR-1")
+    project = ProjectFactory(code="P-1", department=department)
+    person = EmployeeFactory(employee_number="E-1", department=department)
+    Department.objects.filter(pk=department.pk).update(code="HR/1")
+    Project.objects.filter(pk=project.pk).update(code="P/1")
+    Employee.objects.filter(pk=person.pk).update(employee_number="E/1")
+    for path in [
+        "/",
+        "/employees/?q=E",
+        "/projects/",
+        reverse("org:department", args=["HR/1"]),
+        reverse("org:project", args=["P/1"]),
+        reverse("org:employee", args=["E/1"]),
+    ]:
+        assert hr_client.get(path).status_code == 200, path
+    assert reverse("org:employee", args=["E/1"]) == "/employees/E/1/"
