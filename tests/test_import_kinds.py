@@ -10,6 +10,7 @@ import re
 import pytest
 from openpyxl import Workbook
 
+from org import services
 from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Role
 from tests.imports import EXAMPLES, import_fails, import_ok, load_examples, rewritten, snapshot, workbook, write
 
@@ -524,3 +525,32 @@ def test_a_slash_in_a_code_or_number_is_refused_at_its_cell(tmp_path, department
     assert f"{where}: " in problems
     assert "contains “/”" in problems
     assert snapshot() == before
+
+
+def test_a_role_change_the_assignments_on_record_would_break_is_refused_at_its_cells(
+    tmp_path, project, ana, bob, developer_role
+):
+    """As the admin's role form refuses it (org.services.role_problems): two people hold Developer on ERP, so it
+    can neither apply to departments only nor have a single holder."""
+    for person in (ana, bob):
+        services.assignment_create(employee=person, role=developer_role, target=project, start_date=D(2025, 1, 1))
+    before = snapshot()
+    path = write(tmp_path, "name,applies_to,single_holder\nDeveloper,department,true\n")
+
+    problems = import_fails("roles", path).splitlines()
+
+    where = [line.split(": ", 2)[1] for line in problems]
+    assert where == ["row 2, column B (applies_to)", "row 2, column C (single_holder)"]
+    assert "2 assignments of Developer are on projects, so it cannot apply to departments only" in problems[0]
+    assert "overlap another holder on the same target, so it cannot have a single holder" in problems[1]
+    assert snapshot() == before
+
+
+def test_a_role_change_the_assignments_on_record_allow_is_written(tmp_path, project, ana, developer_role, sponsor_role):
+    services.assignment_create(employee=ana, role=developer_role, target=project, start_date=D(2025, 1, 1))
+    path = write(tmp_path, "name,applies_to,single_holder\nDeveloper,both,true\nSponsor,department,true\n")
+
+    assert "roles: 0 created, 2 updated" in import_ok("roles", path)
+
+    developer_role.refresh_from_db()
+    assert (developer_role.applies_to, developer_role.single_holder) == ("both", True)

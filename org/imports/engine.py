@@ -29,7 +29,7 @@ from org.imports import fields as f
 from org.imports.bulk import BATCH_SIZE, BatchWriter
 from org.imports.reading import MAX_FIELD, FileProblem, Table, column_label, normalise_header, read_table
 from org.models import AppliesTo, Assignment, Department, Employee, Level, Project, ProjectStatus, Role
-from org.services import REASON_LENGTH, assignments_batch_violations, lock_targets
+from org.services import REASON_LENGTH, assignments_batch_violations, lock_targets, role_problems
 
 KINDS = ("departments", "employees", "projects", "roles", "assignments", "history")
 FORMATS = ("projman", "orangehrm", "jobhistory")
@@ -523,6 +523,7 @@ REFERENCES = {
     ("employees", "manager"): Reference(Employee, "employee_number", "employee number"),
     ("projects", "department"): Reference(Department, "code", "department code"),
 }
+ROLE_RULES = {"applies_to", "single_holder"}  # a role's fields its assignments on record must keep obeying
 NATURAL_KEYS = {"departments": "code", "employees": "employee_number", "projects": "code", "roles": "name"}
 MODELS = {"departments": Department, "employees": Employee, "projects": Project, "roles": Role}
 
@@ -651,6 +652,8 @@ class Planner:
             obj = model(**before)
             for name in differs:
                 setattr(obj, attname_of[name], r.values[name])  # ("new", key) is resolved when written
+            if kind == "roles" and ROLE_RULES & set(differs):
+                self.check_role_change(r, obj, differs)
             step.updates.append(obj)
             counts.updated += 1
         counts.created += len(new_rows)
@@ -675,6 +678,18 @@ class Planner:
         step.levels = [levels[d] for d in sorted(levels)]
         step.update_fields = sorted(changed_fields)
         self.steps.append(step)
+
+    def check_role_change(self, r: Row, role: Role, differs: list[str]) -> None:
+        """A stored role may change where it applies or whether it has a single holder only if the assignments on
+        record keep the rules (``org.services.role_problems``, as the admin's role form asks). That costs a few
+        queries per role, and only for a row that makes a role stricter: a roles file names a company's few dozen
+        roles at most, and an unchanged one asks nothing, so one call per changed role stays small."""
+        changed = [name for name in differs if name in ROLE_RULES]
+        problems = role_problems(role=role, applies_to=role.applies_to, single_holder=role.single_holder)
+        for name, messages in problems.items():
+            column = name if name in self.sheet.labels else changed[0]
+            for message in messages:
+                self.sheet.at(r, column, str(message))
 
     def unique_rows(self, rows: list[Row], key_of: Callable[[Row], Any], field_name: str) -> list[Row]:
         """Rows with a natural key not seen on an earlier row; a repeated key is a problem on the later row."""
