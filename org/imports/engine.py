@@ -552,6 +552,7 @@ class Planner:
         self.dry_run = report.dry_run
         self.row_of_key: dict[Any, int] = {}
         self.steps: list[Step] = []
+        self.locked_employees: set[int] = set()
 
     def count(self, model: type[models.Model]) -> Counts:
         return self.report.counts.setdefault(str(model._meta.verbose_name_plural), Counts())
@@ -891,6 +892,21 @@ class Planner:
         )
         return {fold(t.code): t for t in found}
 
+    def lock_employees(self, employees: Iterable[Employee]) -> None:
+        """Lock ``employees`` after the targets, as every writer of assignments does (``org.services.lock_for``),
+        by id a batch at a time, and read their leave dates into them afresh: a leave date committed since they were
+        read (``services.employee_mark_left`` takes the same locks) is seen, and one set later waits for the import
+        to commit. A dry run locks nothing, as it locks no target."""
+        if self.dry_run:
+            return
+        by_id = {e.pk: e for e in employees if e.pk not in self.locked_employees}
+        for part in chunks(sorted(by_id), BATCH_SIZE):
+            locked = Employee.objects.select_for_update().filter(pk__in=part).order_by("pk")
+            for pk, leave_date in locked.values_list("pk", "leave_date"):
+                employee = by_id[pk]
+                employee.leave_date = employee.loaded_leave_date = leave_date
+        self.locked_employees.update(by_id)
+
     def plan_assignments(
         self, wanted: list[tuple[Row, Assignment]], fields: list[str], column_of: dict[str, str] | None = None
     ) -> None:
@@ -905,6 +921,7 @@ class Planner:
                 lock_targets(department_ids=part)
             for part in chunks(sorted(project_ids)):
                 lock_targets(project_ids=part)
+        self.lock_employees(a.employee for _, a in wanted)  # then the leave dates checked below are today's
         stored = fetch(
             Assignment.objects.select_related("employee", "role", "department", "project"),
             "department_id",
@@ -991,6 +1008,9 @@ class Planner:
             message = gettext("The role %(role)s does not apply to departments.")
             sheet.problem(None, None, message % {"role": repr(self.member_role)})
             return
+        if not self.dry_run:
+            in_file = {fold(r.values["employee_number"]) for r in rows}
+            self.lock_history(role, departments.values(), [e for n, e in employees.items() if n in in_file])
         by_employee: dict[str, list[Row]] = defaultdict(list)
         for r in rows:
             v = r.values
@@ -1109,6 +1129,18 @@ class Planner:
                     setattr(full[e.pk], name, getattr(e, name))
             people.updates = [full[e.pk] for e in people.updates]
             self.steps.insert(0, people)
+
+    def lock_history(self, role: Role, departments: Iterable[Department], employees: list[Employee]) -> None:
+        """Before the file's rows are checked against leave dates and stored stays: lock every department the
+        import may write a stay on (the file's, and those of the employees' stored stays, which a move may end),
+        then the employees (``lock_employees``), as ``plan_assignments`` would, but early enough for those checks."""
+        department_ids = {d.pk for d in departments}
+        if role.pk is not None:
+            stays = Assignment.objects.filter(role=role, department__isnull=False).values_list("department_id")
+            department_ids.update(d for (d,) in fetch(stays, "employee_id", {e.pk for e in employees}))
+        for part in chunks(sorted(department_ids)):
+            lock_targets(department_ids=part)
+        self.lock_employees(employees)
 
     def moves(self, employee: Employee, department: Department, row: Row, stays: list[Assignment]) -> bool:
         """Whether the row in force today moves the employee into its department. A row restating a stored stay
