@@ -10,6 +10,7 @@ import re
 import pytest
 from openpyxl import Workbook
 
+from org import services
 from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Role
 from tests.imports import EXAMPLES, import_fails, import_ok, load_examples, rewritten, snapshot, workbook, write
 
@@ -523,4 +524,68 @@ def test_a_slash_in_a_code_or_number_is_refused_at_its_cell(tmp_path, department
     problems = import_fails(kind, write(tmp_path, content))
     assert f"{where}: " in problems
     assert "contains “/”" in problems
+    assert snapshot() == before
+
+
+def test_a_role_change_the_assignments_on_record_would_break_is_refused_at_its_cells(
+    tmp_path, project, ana, bob, developer_role
+):
+    """As the admin's role form refuses it (org.services.role_problems): two people hold Developer on ERP, so it
+    can neither apply to departments only nor have a single holder."""
+    for person in (ana, bob):
+        services.assignment_create(employee=person, role=developer_role, target=project, start_date=D(2025, 1, 1))
+    before = snapshot()
+    path = write(tmp_path, "name,applies_to,single_holder\nDeveloper,department,true\n")
+
+    problems = import_fails("roles", path).splitlines()
+
+    where = [line.split(": ", 2)[1] for line in problems]
+    assert where == ["row 2, column B (applies_to)", "row 2, column C (single_holder)"]
+    assert "2 assignments of Developer are on projects, so it cannot apply to departments only" in problems[0]
+    assert "overlap another holder on the same target, so it cannot have a single holder" in problems[1]
+    assert snapshot() == before
+
+
+def test_a_role_change_the_assignments_on_record_allow_is_written(tmp_path, project, ana, developer_role, sponsor_role):
+    services.assignment_create(employee=ana, role=developer_role, target=project, start_date=D(2025, 1, 1))
+    path = write(tmp_path, "name,applies_to,single_holder\nDeveloper,both,true\nSponsor,department,true\n")
+
+    assert "roles: 0 created, 2 updated" in import_ok("roles", path)
+
+    developer_role.refresh_from_db()
+    assert (developer_role.applies_to, developer_role.single_holder) == ("both", True)
+
+
+def test_keys_match_whatever_their_accents_as_the_database_and_the_admin_have_them(tmp_path, project, ana):
+    """MariaDB's collation, and the admin on both databases (org.models.FoldedUnique), hold codes, numbers and names
+    that differ only in case or accents as one: so does an import, on both databases, whether it reads the rows it
+    names (a table larger than the file) or the whole table."""
+    Department.objects.bulk_create(Department(code=f"X{i}", name=f"Other {i}") for i in range(5))
+    equipe = Department.objects.create(code="EQUIPE", name="Team")
+    Role.objects.create(name="Revisión", applies_to="both")
+    Employee.objects.filter(pk=ana.pk).update(employee_number="É1")
+    departments = Department.objects.count()
+
+    assert "0 created, 1 updated" in import_ok("departments", write(tmp_path, "code,name\nÉQUIPE,Équipe\n"))
+    import_ok(
+        "employees",
+        write(
+            tmp_path, "employee_number,first_name,last_name,work_email,department\ne1,Ana,García,a@x.example,équipe\n"
+        ),
+    )
+    import_ok("assignments", write(tmp_path, "employee,role,department,start_date\nE1,REVISION,Équipe,2025-01-01\n"))
+
+    assert Department.objects.count() == departments
+    equipe.refresh_from_db()
+    assert (equipe.code, equipe.name) == ("EQUIPE", "Équipe")
+    assert Employee.objects.get(pk=ana.pk).department == equipe
+    assert Assignment.objects.get(department=equipe).role.name == "Revisión"
+
+
+def test_two_rows_of_one_key_in_other_accents_are_a_duplicate_named_at_the_later_row(tmp_path):
+    before = snapshot()
+
+    problems = import_fails("departments", write(tmp_path, "code,name\nÉQUIPE,Équipe\nEquipe,Team\n")).splitlines()
+
+    assert problems == ["file.csv: row 3, column A (code): Duplicate of row 2: the same key appears twice in the file."]
     assert snapshot() == before

@@ -29,7 +29,8 @@ from org.imports import fields as f
 from org.imports.bulk import BATCH_SIZE, BatchWriter
 from org.imports.reading import MAX_FIELD, FileProblem, Table, column_label, normalise_header, read_table
 from org.models import AppliesTo, Assignment, Department, Employee, Level, Project, ProjectStatus, Role
-from org.services import REASON_LENGTH, assignments_batch_violations, lock_targets
+from org.services import REASON_LENGTH, assignments_batch_violations, lock_targets, role_problems
+from org.tables import collation_key
 
 KINDS = ("departments", "employees", "projects", "roles", "assignments", "history")
 FORMATS = ("projman", "orangehrm", "jobhistory")
@@ -442,16 +443,24 @@ def chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterable[Sequence[An
         yield items[start : start + size]
 
 
+def fold(key: str) -> str:
+    """A natural key or a reference to one as MariaDB's collation (utf8mb4_unicode_ci) and the admin
+    (``org.models.FoldedUnique``) compare it: without regard to case or accents, so that "ÉQUIPE" is the stored
+    "EQUIPE" on either database. ASCII, nearly every key, folds the same by ``lower()``, which costs no more than
+    ``casefold()`` (``org.filters`` folds search text the same way)."""
+    return key.lower() if key.isascii() else collation_key(key)
+
+
 def fetch(
     queryset: models.QuerySet, key: str, keys: Iterable[Any], *, key_of: Callable[[Any], str] | None = None
 ) -> list[Any]:
     """``queryset`` rows whose ``key`` is among ``keys``, one query per batch of keys.
 
     Given ``key_of`` (how to read the text key off a row), a file that names most of a table reads the whole table
-    in one pass instead, keeping the rows whose key matches without regard to case: building ``IN`` lists of
-    thousands of values costs more than reading the rows. So does any file on SQLite, whose ``IN`` compares text
-    with regard to case (MariaDB's collations do not), so that a key matches whatever its case and whatever the
-    size of the file. Into an empty table, nothing is read at all.
+    in one pass instead, keeping the rows whose key matches without regard to case or accents (``fold``): building
+    ``IN`` lists of thousands of values costs more than reading the rows. So does any file on SQLite, whose ``IN``
+    compares text byte for byte (MariaDB's collation does not), so that a key matches whatever its case and accents
+    and whatever the size of the file. Into an empty table, nothing is read at all.
     """
     wanted = set(keys)
     if not wanted:
@@ -460,8 +469,8 @@ def fetch(
     if key_of is not None:
         stored = queryset.model._default_manager.count()
         if stored <= 2 * len(wanted) or connections[queryset.db].vendor == "sqlite":
-            folded = {k.casefold() for k in wanted}
-            return [row for row in queryset.iterator(BATCH_SIZE) if key_of(row).casefold() in folded] if stored else []
+            folded = {fold(k) for k in wanted}
+            return [row for row in queryset.iterator(BATCH_SIZE) if fold(key_of(row)) in folded] if stored else []
     found: list[Any] = []
     for part in chunks(sorted(wanted)):
         found.extend(queryset.filter(**{f"{key}__in": part}))
@@ -523,6 +532,7 @@ REFERENCES = {
     ("employees", "manager"): Reference(Employee, "employee_number", "employee number"),
     ("projects", "department"): Reference(Department, "code", "department code"),
 }
+ROLE_RULES = {"applies_to", "single_holder"}  # a role's fields its assignments on record must keep obeying
 NATURAL_KEYS = {"departments": "code", "employees": "employee_number", "projects": "code", "roles": "name"}
 MODELS = {"departments": Department, "employees": Employee, "projects": Project, "roles": Role}
 
@@ -530,8 +540,8 @@ MODELS = {"departments": Department, "employees": Employee, "projects": Project,
 def history_role(name: str) -> Role | None:
     """The role whose department assignments are the job history (``--member-role``, Team Member when empty),
     matched as every role name of a file is: in any case, and trimmed."""
-    wanted = (name.strip() or MEMBER_ROLE).casefold()
-    return next((role for role in Role.objects.all() if role.name.casefold() == wanted), None)
+    wanted = fold(name.strip() or MEMBER_ROLE)
+    return next((role for role in Role.objects.all() if fold(role.name) == wanted), None)
 
 
 class Planner:
@@ -542,6 +552,7 @@ class Planner:
         self.dry_run = report.dry_run
         self.row_of_key: dict[Any, int] = {}
         self.steps: list[Step] = []
+        self.locked_employees: set[int] = set()
 
     def count(self, model: type[models.Model]) -> Counts:
         return self.report.counts.setdefault(str(model._meta.verbose_name_plural), Counts())
@@ -561,10 +572,10 @@ class Planner:
         kind, sheet = self.kind, self.sheet
         model, key = MODELS[kind], NATURAL_KEYS[kind]
         counts = self.count(model)
-        rows = self.unique_rows(sheet.rows, lambda r: r.values[key].casefold(), key)
+        rows = self.unique_rows(sheet.rows, lambda r: fold(r.values[key]), key)
         attnames = concrete_attnames(model)
         stored = {
-            values[key].casefold(): values
+            fold(values[key]): values
             for values in fetch(
                 model.objects.values(*attnames), key, [r.values[key] for r in rows], key_of=lambda v: v[key]
             )
@@ -572,16 +583,14 @@ class Planner:
 
         def before(r: Row) -> dict[str, Any]:
             """The stored values of the row ``r`` updates; nothing for a new row."""
-            return stored.get(r.values[key].casefold()) or {}
+            return stored.get(fold(r.values[key])) or {}
 
         fields = [name for name in sheet.present if name != key]
         # References become the id they point to, or ("new", key) for the row of this file that will create it.
         checked = rows + sheet.partial
         # A reference to a row of this file, one object each (a manager of many is pointed to many times).
         new_refs = {
-            folded: ("new", folded)
-            for r in checked
-            if (k := r.values.get(key)) and (folded := k.casefold()) not in stored
+            folded: ("new", folded) for r in checked if (k := r.values.get(key)) and (folded := fold(k)) not in stored
         }
         for name in fields:
             ref = REFERENCES.get((kind, name))
@@ -591,14 +600,14 @@ class Planner:
             self_reference = ref.model is model
             # A reference to a row of this file that is already stored needs no lookup: it was read above.
             ids = {k: values["id"] for k, values in stored.items()} if self_reference else {}
-            wanted = {w for w in wanted if w.casefold() not in ids}
+            wanted = {w for w in wanted if fold(w) not in ids}
             pairs = fetch(ref.model.objects.values_list(ref.key, "id"), ref.key, wanted, key_of=lambda v: v[0])
-            ids.update((k.casefold(), i) for k, i in pairs)
+            ids.update((fold(k), i) for k, i in pairs)
             for r in checked:
                 target = r.values.get(name)
                 if not target:
                     r.values[name] = None
-                elif (found := ids.get(folded := target.casefold())) is not None:
+                elif (found := ids.get(folded := fold(target))) is not None:
                     r.values[name] = found
                 elif self_reference and (ref_new := new_refs.get(folded)) is not None:
                     r.values[name] = ref_new
@@ -634,7 +643,7 @@ class Planner:
         new_rows: dict[str, Row] = {}
         changed_fields: set[str] = set()
         for r in rows:
-            row_key = r.values[key].casefold()
+            row_key = fold(r.values[key])
             before = stored.get(row_key)
             if before is None:
                 new_rows[row_key] = r
@@ -651,6 +660,8 @@ class Planner:
             obj = model(**before)
             for name in differs:
                 setattr(obj, attname_of[name], r.values[name])  # ("new", key) is resolved when written
+            if kind == "roles" and ROLE_RULES & set(differs):
+                self.check_role_change(r, obj, differs)
             step.updates.append(obj)
             counts.updated += 1
         counts.created += len(new_rows)
@@ -675,6 +686,18 @@ class Planner:
         step.levels = [levels[d] for d in sorted(levels)]
         step.update_fields = sorted(changed_fields)
         self.steps.append(step)
+
+    def check_role_change(self, r: Row, role: Role, differs: list[str]) -> None:
+        """A stored role may change where it applies or whether it has a single holder only if the assignments on
+        record keep the rules (``org.services.role_problems``, as the admin's role form asks). That costs a few
+        queries per role, and only for a row that makes a role stricter: a roles file names a company's few dozen
+        roles at most, and an unchanged one asks nothing, so one call per changed role stays small."""
+        changed = [name for name in differs if name in ROLE_RULES]
+        problems = role_problems(role=role, applies_to=role.applies_to, single_holder=role.single_holder)
+        for name, messages in problems.items():
+            column = name if name in self.sheet.labels else changed[0]
+            for message in messages:
+                self.sheet.at(r, column, str(message))
 
     def unique_rows(self, rows: list[Row], key_of: Callable[[Row], Any], field_name: str) -> list[Row]:
         """Rows with a natural key not seen on an earlier row; a repeated key is a problem on the later row."""
@@ -701,11 +724,11 @@ class Planner:
             return
         attname = model._meta.get_field(field_name).attname
         stored_links = links_above(model, key, attname, {t for r in moved if type(t := target_of(r)) is int})
-        key_of_id = {pk: k.casefold() for pk, k, _ in stored_links}
-        parent_of: dict[str, str | None] = {k.casefold(): key_of_id.get(parent) for _, k, parent in stored_links}
+        key_of_id = {pk: fold(k) for pk, k, _ in stored_links}
+        parent_of: dict[str, str | None] = {fold(k): key_of_id.get(parent) for _, k, parent in stored_links}
         for r in moved:
             target = target_of(r)
-            parent_of[r.values[key].casefold()] = (
+            parent_of[fold(r.values[key])] = (
                 target[1] if isinstance(target, tuple) else key_of_id.get(target) if target else None
             )
         if model is Department:
@@ -714,7 +737,7 @@ class Planner:
             looping = gettext("This would make a loop in the chain of managers: %(loop)s.")
         settled: set[str] = set()  # known to lead up to the top, or already reported: walked once, never again
         for r in moved:
-            start = r.values[key].casefold()
+            start = fold(r.values[key])
             if start in settled:
                 continue
             path: list[str] = []
@@ -756,31 +779,30 @@ class Planner:
         if "work_email" in fields:
             # Only an address new to its employee can belong to somebody else.
             new_addresses = [email for r in rows if (email := r.values["work_email"]) != before(r).get("work_email")]
-            owners = {
-                email: number.casefold()
-                for email, number in fetch(
+            owners = dict(
+                fetch(
                     Employee.objects.values_list("work_email", "employee_number"),
                     "work_email",
                     new_addresses,
                     key_of=lambda v: v[0],
                 )
-            }
+            )
             in_file: dict[str, Row] = {}
             for r in rows:
-                email, number = r.values["work_email"], r.values["employee_number"].casefold()
+                email, number = r.values["work_email"], fold(r.values["employee_number"])
                 if email in in_file:
                     message = gettext("%(email)s is also the address on row %(row)d.")
                     sheet.at(r, "work_email", message % {"email": email, "row": in_file[email].number})
                     continue
                 in_file[email] = r
                 owner = owners.get(email)
-                if owner is None or owner == number:
+                if owner is None or (folded := fold(owner)) == number:
                     continue
-                if owner in self.row_of_key:  # the owner's own row gives them another address
-                    released.append(stored[owner]["id"])
+                if folded in self.row_of_key:  # the owner's own row gives them another address
+                    released.append(stored[folded]["id"])
                 else:
                     message = gettext("%(email)s already belongs to employee %(number)s in the database.")
-                    sheet.at(r, "work_email", message % {"email": email, "number": owner.upper()})
+                    sheet.at(r, "work_email", message % {"email": email, "number": owner})
         self.check_dates_in_order(
             rows,
             before,
@@ -825,16 +847,16 @@ class Planner:
         good = {id(r) for r in sheet.rows if bool(r.values.get("department")) != bool(r.values.get("project"))}
         rows = sheet.rows + sheet.partial
         employees = self.employees_by_number([r.values["employee"] for r in rows if r.values.get("employee")])
-        roles = {role.name.casefold(): role for role in Role.objects.all()}
+        roles = {fold(role.name): role for role in Role.objects.all()}
         departments = self.targets(Department, [r.values.get("department") for r in rows])
         projects = self.targets(Project, [r.values.get("project") for r in rows])
         wanted: list[tuple[Row, Assignment]] = []
         for r in rows:
             v = r.values
-            employee = employees.get(v["employee"].casefold()) if v.get("employee") else None
-            role = roles.get(v["role"].casefold()) if v.get("role") else None
-            department = departments.get(v["department"].casefold()) if v.get("department") else None
-            project = projects.get(v["project"].casefold()) if v.get("project") else None
+            employee = employees.get(fold(v["employee"])) if v.get("employee") else None
+            role = roles.get(fold(v["role"])) if v.get("role") else None
+            department = departments.get(fold(v["department"])) if v.get("department") else None
+            project = projects.get(fold(v["project"])) if v.get("project") else None
             for found, name, noun in ((employee, "employee", "employee number"), (role, "role", "role")):
                 if found is None and v.get(name):
                     sheet.at(r, name, unknown(noun, v[name]))
@@ -862,13 +884,28 @@ class Planner:
             numbers,
             key_of=lambda e: e.employee_number,
         )
-        return {e.employee_number.casefold(): e for e in people}
+        return {fold(e.employee_number): e for e in people}
 
     def targets(self, model: type[Department | Project], codes: Iterable[str | None]) -> dict[str, Any]:
         found = fetch(
             model.objects.only("id", "code", "name"), "code", [c for c in codes if c], key_of=lambda t: t.code
         )
-        return {t.code.casefold(): t for t in found}
+        return {fold(t.code): t for t in found}
+
+    def lock_employees(self, employees: Iterable[Employee]) -> None:
+        """Lock ``employees`` after the targets, as every writer of assignments does (``org.services.lock_for``),
+        by id a batch at a time, and read their leave dates into them afresh: a leave date committed since they were
+        read (``services.employee_mark_left`` takes the same locks) is seen, and one set later waits for the import
+        to commit. A dry run locks nothing, as it locks no target."""
+        if self.dry_run:
+            return
+        by_id = {e.pk: e for e in employees if e.pk not in self.locked_employees}
+        for part in chunks(sorted(by_id), BATCH_SIZE):
+            locked = Employee.objects.select_for_update().filter(pk__in=part).order_by("pk")
+            for pk, leave_date in locked.values_list("pk", "leave_date"):
+                employee = by_id[pk]
+                employee.leave_date = employee.loaded_leave_date = leave_date
+        self.locked_employees.update(by_id)
 
     def plan_assignments(
         self, wanted: list[tuple[Row, Assignment]], fields: list[str], column_of: dict[str, str] | None = None
@@ -884,6 +921,7 @@ class Planner:
                 lock_targets(department_ids=part)
             for part in chunks(sorted(project_ids)):
                 lock_targets(project_ids=part)
+        self.lock_employees(a.employee for _, a in wanted)  # then the leave dates checked below are today's
         stored = fetch(
             Assignment.objects.select_related("employee", "role", "department", "project"),
             "department_id",
@@ -951,7 +989,7 @@ class Planner:
         employee's department, job title and manager."""
         sheet = self.sheet
         rows = self.unique_rows(
-            sheet.rows, lambda r: (r.values["employee_number"].casefold(), r.values["effective_date"]), "effective_date"
+            sheet.rows, lambda r: (fold(r.values["employee_number"]), r.values["effective_date"]), "effective_date"
         )
         employees = self.employees_by_number(
             [r.values["employee_number"] for r in rows] + [r.values["manager"] for r in rows if r.values.get("manager")]
@@ -970,23 +1008,26 @@ class Planner:
             message = gettext("The role %(role)s does not apply to departments.")
             sheet.problem(None, None, message % {"role": repr(self.member_role)})
             return
+        if not self.dry_run:
+            in_file = {fold(r.values["employee_number"]) for r in rows}
+            self.lock_history(role, departments.values(), [e for n, e in employees.items() if n in in_file])
         by_employee: dict[str, list[Row]] = defaultdict(list)
         for r in rows:
             v = r.values
             ok = True
-            if v["employee_number"].casefold() not in employees:
+            if fold(v["employee_number"]) not in employees:
                 sheet.at(r, "employee_number", unknown("employee number", v["employee_number"]))
                 ok = False
-            if v["department"].casefold() not in departments:
+            if fold(v["department"]) not in departments:
                 sheet.at(r, "department", unknown("department code", v["department"]))
                 ok = False
-            if v.get("manager") and v["manager"].casefold() not in employees:
+            if v.get("manager") and fold(v["manager"]) not in employees:
                 sheet.at(r, "manager", unknown("employee number", v["manager"]))
                 ok = False
-            elif v.get("manager") and v["manager"].casefold() == v["employee_number"].casefold():
+            elif v.get("manager") and fold(v["manager"]) == fold(v["employee_number"]):
                 sheet.at(r, "manager", gettext("An employee cannot be their own manager."))
                 ok = False
-            employee = employees.get(v["employee_number"].casefold())
+            employee = employees.get(fold(v["employee_number"]))
             if ok and employee.leave_date is not None and v["effective_date"] > employee.leave_date:
                 sheet.at(
                     r,
@@ -996,7 +1037,7 @@ class Planner:
                 )
                 ok = False
             if ok:
-                by_employee[v["employee_number"].casefold()].append(r)
+                by_employee[fold(v["employee_number"])].append(r)
         today = timezone.localdate()
         in_force = {}  # employee → the row that sets their department, title and manager today
         for number, changes in by_employee.items():
@@ -1005,13 +1046,13 @@ class Planner:
                 in_force[number] = max(current, key=lambda r: r.values["effective_date"])
         if "manager" in sheet.present:
             managers = {
-                r.number: employees[r.values["manager"].casefold()].pk if r.values.get("manager") else None
+                r.number: employees[fold(r.values["manager"])].pk if r.values.get("manager") else None
                 for r in in_force.values()
             }
             moved = [
                 r
                 for r in in_force.values()
-                if managers[r.number] != employees[r.values["employee_number"].casefold()].manager_id
+                if managers[r.number] != employees[fold(r.values["employee_number"])].manager_id
             ]
             self.check_cycles(Employee, "employee_number", "manager", moved, lambda r: managers[r.number])
         self.stored_employee_fields = {
@@ -1040,7 +1081,7 @@ class Planner:
             timeline = self.home_timeline(employee, changes, stays[employee.pk], departments)
             for r, stay, start, end in timeline:
                 if stay is None:
-                    department = departments[r.values["department"].casefold()]
+                    department = departments[fold(r.values["department"])]
                     wanted.append(
                         (
                             r,
@@ -1072,7 +1113,7 @@ class Planner:
             stored_move = max((start for _, stay, start, _ in timeline if stay and start <= today), default=None)
             if number in in_force and not (stored_move and stored_move > in_force[number].values["effective_date"]):
                 row = in_force[number]
-                move = self.moves(employee, departments[row.values["department"].casefold()], row, stays[employee.pk])
+                move = self.moves(employee, departments[fold(row.values["department"])], row, stays[employee.pk])
                 self.plan_employee_update(employee, row, employees, departments, people, changed, move=move)
         fields_changed = sorted(changed)
         if role_step:
@@ -1088,6 +1129,18 @@ class Planner:
                     setattr(full[e.pk], name, getattr(e, name))
             people.updates = [full[e.pk] for e in people.updates]
             self.steps.insert(0, people)
+
+    def lock_history(self, role: Role, departments: Iterable[Department], employees: list[Employee]) -> None:
+        """Before the file's rows are checked against leave dates and stored stays: lock every department the
+        import may write a stay on (the file's, and those of the employees' stored stays, which a move may end),
+        then the employees (``lock_employees``), as ``plan_assignments`` would, but early enough for those checks."""
+        department_ids = {d.pk for d in departments}
+        if role.pk is not None:
+            stays = Assignment.objects.filter(role=role, department__isnull=False).values_list("department_id")
+            department_ids.update(d for (d,) in fetch(stays, "employee_id", {e.pk for e in employees}))
+        for part in chunks(sorted(department_ids)):
+            lock_targets(department_ids=part)
+        self.lock_employees(employees)
 
     def moves(self, employee: Employee, department: Department, row: Row, stays: list[Assignment]) -> bool:
         """Whether the row in force today moves the employee into its department. A row restating a stored stay
@@ -1109,7 +1162,7 @@ class Planner:
         the employee is already in is a new title or manager, not a move. Items are (row, stored stay or None, start,
         end); a stored stay carries the row whose move ends it, or None when the file leaves it as it is."""
         sheet = self.sheet
-        department_of = {id(r): departments[r.values["department"].casefold()].pk for r in changes}
+        department_of = {id(r): departments[fold(r.values["department"])].pk for r in changes}
         restated = {(department_of[id(r)], r.values["effective_date"]) for r in changes}
         stored_ends = {(stay.department_id, stay.start_date): stay.end_date for stay in stays}
         # A row that restates a stored stay keeps it a stay of its own, even in the department before it: merged
@@ -1179,11 +1232,11 @@ class Planner:
         move: bool,
     ) -> None:
         v = row.values
-        wanted = {"department_id": departments[v["department"].casefold()].pk} if move else {}
+        wanted = {"department_id": departments[fold(v["department"])].pk} if move else {}
         if "job_title" in self.sheet.present:
             wanted["job_title"] = v["job_title"]
         if "manager" in self.sheet.present:
-            wanted["manager_id"] = employees[v["manager"].casefold()].pk if v.get("manager") else None
+            wanted["manager_id"] = employees[fold(v["manager"])].pk if v.get("manager") else None
         stored = self.stored_employee_fields[employee.pk]
         differs = [name for name, value in wanted.items() if stored[name] != value]
         if not differs:
@@ -1211,7 +1264,7 @@ def write(steps: list[Step], *, user: Any = None, reason: str = "", progress: Pr
             nonlocal done
             if step.key:
                 keys = (obj[step.key] if isinstance(obj, dict) else getattr(obj, step.key) for obj in objs)
-                step.created.update(zip((k.casefold() for k in keys), ids, strict=True))
+                step.created.update(zip((fold(k) for k in keys), ids, strict=True))
             done += len(objs)
             if progress:
                 progress("writing", done, total)

@@ -1,0 +1,112 @@
+"""An import of assignments racing the admin's leave date on MariaDB: the import locks its targets, then the
+employees its rows belong to (the order of org.services.lock_for), and checks their leave dates as they are then; a
+leave date committed before that is seen, one set after waits for the import to commit."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from org import services
+from org.imports import engine
+from org.models import Assignment, Department, Employee, Level
+from tests.factories import DepartmentFactory, EmployeeFactory, RoleFactory
+from tests.test_concurrency import in_thread
+
+pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
+
+LEAVE = datetime.date(2025, 6, 30)
+FILES = {  # a row starting after LEAVE, and the column that says so
+    "assignments": ("employee,role,department,start_date\nE1,Developer,FIN,2025-09-01\n", "D (start_date)"),
+    "history": ("employee_number,effective_date,department\nE1,2025-09-01,FIN\n", "B (effective_date)"),
+}
+
+
+@pytest.fixture
+def ana():
+    DepartmentFactory(code="FIN")
+    RoleFactory(name="Developer", applies_to="both", default_level=Level.RESPONSIBLE)
+    return EmployeeFactory(employee_number="E1", first_name="Ana", last_name="García")
+
+
+def paused_import(monkeypatch, kind: str, where: str, paused: threading.Event, release: threading.Event):
+    """A function running the import of ``FILES[kind]`` that waits for ``release`` on first calling ``where`` (a
+    name in org.imports.engine)."""
+    original = getattr(engine, where)
+
+    def pausing(*args, **kwargs):
+        if threading.current_thread().name == "import" and not paused.is_set():
+            paused.set()
+            assert release.wait(20), "test timed out"
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine, where, pausing)
+    return lambda: engine.run_import(kind, FILES[kind][0].encode(), filename="file.csv")
+
+
+def mark_left(ana):
+    return lambda: services.employee_mark_left(employee=Employee.objects.get(pk=ana.pk), leave_date=LEAVE)
+
+
+@pytest.mark.parametrize("kind", FILES)
+def test_a_leave_date_committed_before_the_import_locks_is_seen(monkeypatch, ana, kind):
+    """The import has read the employee (no leave date yet) and pauses before it locks anything; the leave date is
+    committed meanwhile. The import must check the row against it, not against what it read first."""
+    paused, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+    importing = in_thread(paused_import(monkeypatch, kind, "lock_targets", paused, release), results, "import")
+    assert paused.wait(20)
+    leaving = in_thread(mark_left(ana), results, "leave")
+    leaving.join(20)
+    release.set()
+    importing.join(20)
+
+    assert results["leave"] == 0, results["leave"]
+    report = results["import"]
+    assert [(p.row, p.column) for p in report.problems] == [(2, FILES[kind][1])], report.problems
+    assert "left on 2025-06-30" in report.problems[0].message
+    assert not Assignment.objects.exists()
+
+
+@pytest.mark.parametrize("kind", FILES)
+def test_a_leave_date_set_while_the_import_holds_its_locks_waits_for_it(monkeypatch, ana, kind):
+    """The import has locked its targets and employees and pauses before checking the rules: the leave date waits
+    for the import to commit, then sees its assignment and is refused."""
+    paused, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+    importing = in_thread(
+        paused_import(monkeypatch, kind, "assignments_batch_violations", paused, release), results, "import"
+    )
+    assert paused.wait(20)
+    leaving = in_thread(mark_left(ana), results, "leave")
+    leaving.join(1.0)
+    assert leaving.is_alive(), "the leave date should wait for the import's lock on the employee"
+    release.set()
+    importing.join(20)
+    leaving.join(20)
+
+    assert results["import"].ok, results["import"].problems
+    assert isinstance(results["leave"], ValidationError), results["leave"]
+    assert Employee.objects.get(pk=ana.pk).leave_date is None
+    assert Assignment.objects.get().start_date == datetime.date(2025, 9, 1)
+
+
+def test_the_import_locks_its_employees_after_its_targets_by_batches(monkeypatch, ana):
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    people = [ana, *(EmployeeFactory(employee_number=f"E{i}") for i in range(2, 6))]
+    rows = "".join(f"{p.employee_number},Developer,FIN,2025-09-01\n" for p in people)
+    employees = connection.ops.quote_name(Employee._meta.db_table)
+    departments = connection.ops.quote_name(Department._meta.db_table)
+
+    with CaptureQueriesContext(connection) as queries:
+        report = engine.run_import("assignments", f"employee,role,department,start_date\n{rows}".encode())
+
+    assert report.ok, report.problems
+    locks = [q["sql"] for q in queries if "FOR UPDATE" in q["sql"]]
+    assert [departments in sql for sql in locks] == [True, False, False, False], locks
+    assert all(f"FROM {employees}" in sql for sql in locks[1:])  # five employees, two a batch, in id order
