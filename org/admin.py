@@ -195,6 +195,8 @@ class AssignmentForm(AssignmentFieldsForm):
         stored = self.initial
         if self.instance.pk is None or self.cleaned_data["level"] == stored["level"] or stored["start_date"] >= today:
             return None
+        if stored["end_date"] is not None and stored["end_date"] < today:
+            return None  # a record of the past, corrected whole: no level of it runs from today
         corrected = [f for f in ("employee", "role", "department", "project", "start_date") if f in self.changed_data]
         if corrected:
             raise ValidationError(
@@ -204,6 +206,17 @@ class AssignmentForm(AssignmentFieldsForm):
                         "the old one stays on record, while a new %(fields)s would correct the whole record."
                     )
                     % {"fields": ", ".join(str(self.fields[f].label).lower() for f in corrected)}
+                }
+            )
+        end = self.cleaned_data.get("end_date")
+        if "end_date" in self.changed_data and end is not None and end < today:
+            raise ValidationError(
+                {
+                    "end_date": _(
+                        "The new level runs from today, %(today)s, so it cannot end before then; to end the assignment "
+                        "earlier, change its end date on its own."
+                    )
+                    % {"today": today.isoformat()}
                 }
             )
         return {

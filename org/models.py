@@ -27,14 +27,15 @@ from simple_history.models import HistoricalRecords
 LONG_TEXT_LENGTH = 10_000
 
 
-#: Codes and numbers name their rows in the staff pages' addresses (``/employees/<number>/``): no "/" in them.
+#: Codes and numbers name their rows in the staff pages' addresses (``/employees/<number>/``): no "/" in them,
+#: and not "." or "..", which a browser reads as this folder or the one above it.
 no_slash = RegexValidator(
-    r"/",
+    r"/|\A\.\.?\Z",
     inverse_match=True,
     code="slash",
     message=_(
-        "“%(value)s” contains “/”, which would break the address of its page; use letters, digits, dashes or dots "
-        "instead."
+        "“%(value)s” would break the address of its page (it contains “/”, or is “.” or “..”); use letters, digits, "
+        "dashes or dots instead."
     ),
 )
 

@@ -15,10 +15,18 @@ from django.utils.formats import date_format
 
 from org.models import Assignment
 
-#: A span shorter than this gets month ticks (every third month) rather than year ticks.
+#: A span up to this long gets month ticks rather than year ticks.
 MONTHS_UP_TO_DAYS = 3 * 366
-#: At most this many year ticks; more years are ticked every second, fifth or tenth.
-MOST_TICKS = 12
+#: At most this many ticks (the track may be 16rem wide); more years are ticked every second, fifth or tenth year,
+#: more months every second, third, sixth or twelfth month.
+MOST_TICKS = 6
+YEAR_STEPS, MONTH_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000), (1, 2, 3, 6, 12)
+#: A tick further right than this (percent of the track) would have its label cut off: a year's, a month's.
+LAST_YEAR_TICK, LAST_MONTH_TICK = 92, 85
+#: The shortest span drawn, and how far past the last date on record an open-ended bar runs (at least).
+MIN_SPAN_DAYS, OPEN_END_DAYS = 30, 7
+#: The narrowest bar, in percent of the track: a one-day assignment on a long span still shows.
+MIN_WIDTH = 0.4
 
 
 @dataclass(frozen=True)
@@ -61,9 +69,11 @@ def build(
     if not rows:
         return None
     first = min([a.start_date for a in rows] + ([start] if start else []) + [day])
-    # An open-ended bar runs to the end of the span: past today, and past its own start.
     ends = [a.end_date or max(a.start_date, today) for a in rows] + ([end] if end else []) + [day]
-    last = max(max(ends), first + datetime.timedelta(days=30))
+    last = max(max(ends), _later(first, MIN_SPAN_DAYS))
+    if any(a.end_date is None for a in rows):
+        # An open-ended bar runs past the last date on record, so it shows as going on, even one starting then.
+        last = _later(last, max(OPEN_END_DAYS, (last - first).days // 20))
     days = (last - first).days + 1
 
     def x(date: datetime.date) -> float:
@@ -71,26 +81,34 @@ def build(
 
     bars = []
     for a in rows:
-        stop = a.end_date or last
-        width = max(round(100 * ((stop - a.start_date).days + 1) / days, 3), 0.4)
+        # At least a sliver, and inside the track: a one-day bar at the far end still shows.
+        left = min(x(a.start_date), 100 - MIN_WIDTH)
+        width = round(max(100 * (((a.end_date or last) - a.start_date).days + 1) / days, MIN_WIDTH), 3)
         when = "future" if a.start_date > day else "past" if a.end_date and a.end_date < day else "current"
-        bars.append(Bar(a, x(a.start_date), min(width, 100 - x(a.start_date)), a.end_date is None, when))
+        bars.append(Bar(a, left, round(min(width, 100 - left), 3), a.end_date is None, when))
     return Timeline(bars, _ticks(first, last, x), first, last, x(day))
 
 
+def _later(date: datetime.date, days: int) -> datetime.date:
+    """``date`` and ``days`` more, or the last date there is."""
+    return date + datetime.timedelta(days=min(days, (datetime.date.max - date).days))
+
+
 def _ticks(first: datetime.date, last: datetime.date, x: Callable[[datetime.date], float]) -> list[Tick]:
-    """Month ticks (every third month) over a short span, else year ticks, at most ``MOST_TICKS``."""
-    if (last - first).days <= MONTHS_UP_TO_DAYS:
-        ticks, year, month = [], first.year, first.month
-        while True:
-            month += 1
-            if month > 12:
-                year, month = year + 1, 1
-            date = datetime.date(year, month, 1)
-            if date > last:
-                return ticks
-            if month % 3 == 1:
-                ticks.append(Tick(x(date), date_format(date, "M Y")))
-    years = range(first.year + 1, last.year + 1)
-    step = next((step for step in (1, 2, 5, 10, 20, 50, 100, 1000) if len(years) / step <= MOST_TICKS), 10000)
-    return [Tick(x(datetime.date(year, 1, 1)), str(year)) for year in years if year % step == 0]
+    """The ticks the track has room for: months over a span of up to three years, else years; at most
+    ``MOST_TICKS``, and none so near the right end that its label would run off the track."""
+    if (last - first).days > MONTHS_UP_TO_DAYS:
+        years = range(first.year + 1, last.year + 1)
+        step = next(step for step in YEAR_STEPS if len(years) / step <= MOST_TICKS)
+        ticks = [Tick(x(datetime.date(year, 1, 1)), str(year)) for year in years if year % step == 0]
+        return [tick for tick in ticks if tick.x <= LAST_YEAR_TICK]
+    months = []
+    year, month = first.year, first.month
+    while True:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        if year > datetime.MAXYEAR or (date := datetime.date(year, month, 1)) > last:
+            break
+        months.append(date)
+    step = next(step for step in MONTH_STEPS if len(months) / step <= MOST_TICKS)
+    ticks = [Tick(x(date), date_format(date, "M Y")) for date in months if (date.month - 1) % step == 0]
+    return [tick for tick in ticks if tick.x <= LAST_MONTH_TICK]

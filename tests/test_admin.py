@@ -614,7 +614,9 @@ def test_a_level_change_with_a_new_start_date_on_a_running_assignment_is_a_form_
     assert (dev.level, dev.start_date, Assignment.objects.count()) == ("R", D(2024, 1, 1), 1)
 
 
-def test_a_level_change_on_an_ended_assignment_is_a_form_error(hr_client, ana, project, developer_role):
+def test_a_level_change_on_an_ended_assignment_corrects_the_record(hr_client, ana, project, developer_role):
+    """Nothing of an ended assignment runs from today: its level is a record of the past, corrected in place (the
+    audit trail keeps what it was)."""
     dev = services.assignment_create(
         employee=ana, role=developer_role, target=project, start_date=D(2024, 1, 1), end_date=D(2024, 12, 31)
     )
@@ -623,10 +625,26 @@ def test_a_level_change_on_an_ended_assignment_is_a_form_error(hr_client, ana, p
     )
     data["start_date"] = "2024-01-01"
     response = hr_client.post(reverse("admin:org_assignment_change", args=[dev.pk]), data)
-    assert response.status_code == 200
-    assert "not in force on" in response.content.decode()
+    assert response.status_code == 302
     dev.refresh_from_db()
-    assert (dev.level, Assignment.objects.count()) == ("R", 1)
+    assert (dev.level, dev.end_date, Assignment.objects.count()) == ("C", D(2024, 12, 31), 1)
+    assert dev.history.first().prev_record.level == "R"
+
+
+def test_a_level_change_with_an_end_date_before_today_says_why(hr_client, ana, project, developer_role):
+    """The new level runs from today: an end date before today cannot come with it (the error used to be about the
+    start date, which the user had not touched)."""
+    dev = services.assignment_create(employee=ana, role=developer_role, target=project, start_date=D(2024, 1, 1))
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    data = assignment_post(
+        employee=ana.pk, role=developer_role.pk, project=project.pk, end_date=yesterday.isoformat(), level="C"
+    )
+    data["start_date"] = "2024-01-01"
+    response = hr_client.post(reverse("admin:org_assignment_change", args=[dev.pk]), data)
+    assert response.status_code == 200
+    assert "The new level runs from today" in str(response.context["adminform"].form.errors["end_date"])
+    dev.refresh_from_db()
+    assert (dev.level, dev.end_date, Assignment.objects.count()) == ("R", None, 1)
 
 
 def test_an_employee_with_reports_cannot_be_deleted_until_they_are_reassigned(hr_client, ana, bob):
@@ -646,19 +664,27 @@ def test_an_employee_with_reports_cannot_be_deleted_until_they_are_reassigned(hr
 
 
 @pytest.mark.parametrize(
-    ("model", "field"), [("department", "code"), ("project", "code"), ("employee", "employee_number")]
+    ("model", "field", "value"),
+    [
+        ("department", "code", "HR/1"),
+        ("project", "code", "ERP/2"),
+        ("employee", "employee_number", "HR/0042"),
+        ("department", "code", ".."),
+        ("project", "code", "."),
+    ],
 )
-def test_a_slash_in_a_code_or_number_is_a_form_error(hr_client, department, model, field):
-    """The staff pages' addresses hold codes and numbers (/employees/<number>/): a "/" in one broke them."""
+def test_a_slash_in_a_code_or_number_is_a_form_error(hr_client, department, model, field, value):
+    """The staff pages' addresses hold codes and numbers (/employees/<number>/): a "/" in one broke them, and a
+    browser reads /projects/../ as the folder above."""
     data = {
-        "department": {"code": "HR/1", "name": "HR", "active": "on"},
-        "project": {"code": "ERP/2", "name": "ERP", "department": department.pk, "status": "active"},
-        "employee": {"employee_number": "HR/0042", "first_name": "Ana", "last_name": "Li", "work_email": "a@x.com"},
+        "department": {"code": value, "name": "HR", "active": "on"},
+        "project": {"code": value, "name": "ERP", "department": department.pk, "status": "active"},
+        "employee": {"employee_number": value, "first_name": "Ana", "last_name": "Li", "work_email": "a@x.com"},
     }[model]
     page = hr_client.get(reverse(f"admin:org_{model}_add"))
     response = hr_client.post(reverse(f"admin:org_{model}_add"), {**data, **inline_management(page)})
     assert response.status_code == 200
-    assert "contains “/”" in str(response.context["adminform"].form.errors[field])
+    assert "would break the address of its page" in str(response.context["adminform"].form.errors[field])
     assert not Employee.objects.exists() and Department.objects.count() == 1 and not Project.objects.exists()
 
 

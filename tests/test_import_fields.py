@@ -21,6 +21,7 @@ SAMPLES = [
     " ",
     "E001",
     "HR/0042",
+    "..",
     "  padded  ",
     "x" * 31,
     "x" * 201,
@@ -103,8 +104,9 @@ def test_plain_columns_take_the_short_cut(cells):
         (f.date, ["2024-02-30"]),
         (f.required_date, ["2024-01-01", ""]),
         (f.key(30), ["E1", "HR/0042"]),
+        (f.key(30), ["E1", ".."]),
     ],
-    ids=["required", "formula", "too long", "bad email", "no such day", "required date", "slash in a key"],
+    ids=["required", "formula", "too long", "bad email", "no such day", "required date", "slash in a key", "dots"],
 )
 def test_a_column_with_a_bad_cell_is_read_cell_by_cell(parse, cells):
     assert f.parse_column(parse, cells) is None

@@ -27,8 +27,10 @@ def test_bars_are_placed_to_scale_from_the_first_start_to_the_last_end():
     ended = assignment("Developer", D(2024, 1, 1), D(2024, 12, 31))
     running = assignment("Developer", D(2025, 1, 1), None, pk=1)
     drawn = timeline.build([running, ended], day=D(2025, 6, 1), today=D(2025, 7, 1))
-    days = (D(2025, 7, 1) - D(2024, 1, 1)).days + 1  # to today: the running one has no end
-    assert (drawn.first, drawn.last) == (D(2024, 1, 1), D(2025, 7, 1))
+    # The running one has no end: the span runs past today, by a twentieth of it (at least a week).
+    on_record = (D(2025, 7, 1) - D(2024, 1, 1)).days
+    assert (drawn.first, drawn.last) == (D(2024, 1, 1), D(2025, 7, 1) + datetime.timedelta(days=on_record // 20))
+    days = (drawn.last - drawn.first).days + 1
     first, second = drawn.bars
     assert first.assignment is ended and (first.x, first.when, first.open_ended) == (0, "past", False)
     assert first.width == round(100 * 366 / days, 3)
@@ -51,20 +53,53 @@ def test_rows_go_by_role_then_start_and_the_span_takes_the_project_dates_and_the
     assert drawn.bars[0].width > 0  # one day still shows
 
 
-def test_an_open_assignment_starting_after_today_runs_past_its_start():
-    drawn = timeline.build([assignment("Developer", D(2027, 1, 1), None)], day=D(2020, 1, 1), today=D(2026, 1, 1))
-    assert drawn.last >= D(2027, 1, 1)
-    bar = drawn.bars[0]
-    assert bar.when == "future" and bar.width > 0 and bar.x + bar.width <= 100
+def test_an_open_assignment_starting_after_everything_else_still_shows_going_on():
+    rows = [assignment("Developer", D(2020, 1, 1), D(2021, 1, 1)), assignment("Advisor", D(2030, 5, 1), None, pk=1)]
+    drawn = timeline.build(rows, day=D(2026, 1, 1), today=D(2026, 1, 1))
+    advisor = drawn.bars[0]
+    assert advisor.when == "future" and advisor.open_ended
+    assert drawn.last > D(2030, 5, 1) and advisor.width > 2 * timeline.MIN_WIDTH
+    assert advisor.x + advisor.width == pytest.approx(100, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("rows", "day"),
+    [
+        ([(D(9999, 12, 20), D(9999, 12, 31)), (D(9999, 12, 31), D(9999, 12, 31))], D(9999, 12, 15)),
+        ([(D(9999, 12, 30), None)], D(9999, 12, 31)),
+        ([(D(9999, 6, 1), D(9999, 12, 31))], D(9999, 7, 1)),
+        ([(D(1, 1, 1), D(1, 1, 1)), (D(9999, 12, 31), None)], D(2025, 1, 1)),
+        ([(D(2020, 1, 1), D(2020, 1, 1)), (D(2025, 1, 1), D(2025, 1, 1))], D(1, 1, 1)),
+    ],
+)
+def test_every_bar_shows_inside_the_track_whatever_the_dates(rows, day):
+    drawn = timeline.build(
+        [assignment("X", start, end, pk=pk) for pk, (start, end) in enumerate(rows)], day=day, today=D(2026, 1, 1)
+    )
+    for bar in drawn.bars:
+        assert bar.width >= timeline.MIN_WIDTH and bar.x >= 0 and bar.x + bar.width <= 100.001, bar
+    assert 0 <= drawn.day_x <= 100
+    assert len(drawn.ticks) <= timeline.MOST_TICKS
 
 
 @translation.override("en")
-def test_ticks_are_months_over_a_short_span_and_spread_years_over_a_long_one():
-    short = timeline.build([assignment("X", D(2025, 1, 15), D(2025, 12, 1))], day=D(2025, 6, 1), today=D(2025, 6, 1))
-    assert [tick.label for tick in short.ticks] == ["Apr 2025", "Jul 2025", "Oct 2025"]
+@pytest.mark.parametrize(
+    ("start", "end", "labels"),
+    [
+        (D(2025, 1, 15), D(2025, 4, 20), ["Feb 2025", "Mar 2025", "Apr 2025"]),
+        (D(2025, 1, 15), D(2025, 12, 1), ["Mar 2025", "May 2025", "Jul 2025", "Sep 2025"]),
+        (D(2023, 1, 15), D(2025, 12, 1), ["Jul 2023", "Jan 2024", "Jul 2024", "Jan 2025"]),  # Jul 2025: no room
+    ],
+)
+def test_month_ticks_thin_out_to_what_the_track_holds(start, end, labels):
+    drawn = timeline.build([assignment("X", start, end)], day=start, today=start)
+    assert [tick.label for tick in drawn.ticks] == labels
+
+
+def test_year_ticks_spread_over_a_long_span():
     long = timeline.build([assignment("X", D(1990, 1, 15), D(2025, 12, 1))], day=D(2025, 6, 1), today=D(2025, 6, 1))
-    assert [tick.label for tick in long.ticks] == [str(year) for year in range(1995, 2026, 5)]
-    assert all(0 <= tick.x <= 100 for tick in [*short.ticks, *long.ticks])
+    assert [tick.label for tick in long.ticks] == [str(year) for year in range(2000, 2025, 10)]
+    assert all(0 <= tick.x <= timeline.LAST_YEAR_TICK for tick in long.ticks)
     ages = timeline.build([assignment("X", D(1, 1, 1), D(9999, 12, 31))], day=D(2025, 6, 1), today=D(2025, 6, 1))
     assert 0 < len(ages.ticks) <= timeline.MOST_TICKS
 
@@ -141,3 +176,14 @@ def test_the_bars_are_drawn_in_every_language(hr_client, project):
     lengths = re.findall(r' (?:x|width|x1|x2)="([^"]*)%"', page)
     assert len(lengths) >= 4 * 4
     assert all(re.fullmatch(r"\d+(\.\d+)?", length) for length in lengths), lengths
+
+
+def test_a_long_history_with_no_key_role_says_so_rather_than_nobody(hr_client, monkeypatch, db):
+    project = ProjectFactory(code="BIG")
+    developer = RoleFactory(name="Developer")
+    for _ in range(3):
+        AssignmentFactory(project=project, role=developer, level=Level.RESPONSIBLE, start_date=D(2025, 1, 1))
+    monkeypatch.setattr(views, "WHOLE_HISTORY_ROWS", 2)
+    page = hr_client.get(reverse("org:project", args=[project.code])).content.decode()
+    assert "none of them in an Accountable or single-holder role" in page
+    assert "Nobody has held a role on this project." not in page

@@ -104,7 +104,7 @@ def text(max_length: int, *, required: bool = False) -> Parser:
 
 def key(max_length: int) -> Parser:
     """A code or number that names its row: required text, refusing what the model refuses in one (org.models.no_slash:
-    a "/" breaks its staff page's address)."""
+    a "/", or "." or ".." alone, breaks its staff page's address)."""
     as_text = text(max_length, required=True)
 
     def parse(value: str) -> str:
@@ -117,7 +117,7 @@ def key(max_length: int) -> Parser:
 
     def parse_plain(values: Sequence[str]) -> list[str] | None:
         values = as_text.plain(values)
-        return None if values is None or any("/" in value for value in values) else values
+        return None if values is None or any("/" in value or value in (".", "..") for value in values) else values
 
     return column_parser(parse, parse_plain)
 
