@@ -383,6 +383,12 @@ def hand_over_view(
 # --- Model admins ------------------------------------------------------------------
 
 
+def folded(*names: str) -> tuple[str, ...]:
+    """Search fields matched without regard to case or accents, on SQLite as MariaDB's collation matches them
+    (org.filters' ``folded_icontains``; the same SQL as ``icontains`` on MariaDB)."""
+    return tuple(f"{name}__folded_icontains" for name in names)
+
+
 def _say_search_was_cut(request: HttpRequest) -> None:
     """On a list page (not an autocomplete's answer, which shows no messages): the search was too long."""
     if getattr(request.resolver_match, "url_name", "").endswith("_changelist"):
@@ -471,7 +477,7 @@ class DepartmentAdmin(ScopedAdmin):
     list_display = ("code", "name", "parent", "head", "active")
     list_select_related = ("parent",)
     list_filter = ("active", DepartmentSelfSubtreeFilter)
-    search_fields = ("code", "name")
+    search_fields = folded("code", "name")
     autocomplete_fields = ("parent",)
     inlines = assignment_inlines("department")
 
@@ -530,7 +536,7 @@ class EmployeeAdmin(ScopedAdmin):  # every employee may be picked for an assignm
     list_display_links = ("employee_number", "last_name")
     list_select_related = ("department", "manager")
     list_filter = (EmployeeStatusFilter, DepartmentSubtreeFilter)
-    search_fields = ("employee_number", "first_name", "last_name", "work_email", "job_title")
+    search_fields = folded("employee_number", "first_name", "last_name", "work_email", "job_title")
     autocomplete_fields = ("department", "manager", "user")
     inlines = assignment_inlines("employee")
     actions = ("hand_over",)
@@ -588,7 +594,7 @@ class ProjectAdmin(ScopedAdmin):
     list_display = ("code", "name", "department", "status", "accountable", "start_date", "end_date")
     list_select_related = ("department",)
     list_filter = ("status", DepartmentSubtreeFilter)
-    search_fields = ("code", "name", "description")
+    search_fields = (*folded("code", "name"), "description")
     autocomplete_fields = ("department",)
     date_hierarchy = "start_date"
     inlines = assignment_inlines("project")
@@ -627,7 +633,7 @@ class RoleAdmin(ScopedAdmin):  # roles apply company-wide: not cut to a scope
     form = RoleForm
     list_display = ("name", "applies_to", "default_level", "single_holder")
     list_filter = ("applies_to", "default_level", "single_holder")
-    search_fields = ("name", "description")
+    search_fields = (*folded("name"), "description")
 
 
 class AssignmentChangeList(ChangeList):

@@ -771,3 +771,17 @@ def test_a_rehire_and_their_new_assignment_are_saved_together(hr_client, ana, pr
     ana.refresh_from_db()
     assert ana.leave_date is None
     assert Assignment.objects.get(employee=ana).start_date == D(2026, 1, 1)
+
+
+def test_admin_searches_ignore_case_and_accents_on_every_database(hr_client, department):
+    """As the staff pages' search does (org.filters' folded lookups): SQLite compared accents and non-ASCII case."""
+    Employee.objects.create(employee_number="E7", first_name="José", last_name="Martínez", work_email="jm@example.com")
+    Department.objects.create(code="EQP", name="Équipe Ñandú")
+    for term in ("martinez", "MARTÍNEZ", "jose martinez"):
+        found = hr_client.get(reverse("admin:org_employee_changelist"), {"q": term}).context["cl"].result_list
+        assert [e.last_name for e in found] == ["Martínez"], term
+    answer = hr_client.get(
+        reverse("admin:autocomplete"),
+        {"term": "equipe nandu", "app_label": "org", "model_name": "project", "field_name": "department"},
+    ).json()
+    assert [item["text"] for item in answer["results"]] == [str(Department.objects.get(code="EQP"))]
