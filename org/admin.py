@@ -23,7 +23,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
 from django.http import Http404, HttpRequest
@@ -196,6 +196,17 @@ class AssignmentForm(AssignmentFieldsForm):
         if self.instance.pk is None or self.cleaned_data["level"] == stored["level"] or stored["start_date"] >= today:
             return None
         if stored["end_date"] is not None and stored["end_date"] < today:
+            end = self.cleaned_data.get("end_date")
+            if end is None or end >= today:
+                raise ValidationError(
+                    {
+                        "level": _(
+                            "This assignment ended on %(end)s: reopen it and change its level apart, so that the "
+                            "level it had until then stays on record."
+                        )
+                        % {"end": stored["end_date"].isoformat()}
+                    }
+                )
             return None  # a record of the past, corrected whole: no level of it runs from today
         corrected = [f for f in ("employee", "role", "department", "project", "start_date") if f in self.changed_data]
         if corrected:
@@ -523,6 +534,26 @@ class EmployeeForm(forms.ModelForm):
 @admin.register(Employee)
 class EmployeeAdmin(ScopedAdmin):  # every employee may be picked for an assignment: not cut to a scope
     form = EmployeeForm
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A saved employee page locks what it may write before its checks take any lock, in the order every writer
+        keeps: the targets of what the person holds and of the rows added on the page, then the person. (The
+        form's leave-date check locks the person; the new rows would lock their targets after it.)"""
+        if request.method != "POST" or not str(object_id or "").isdigit():
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            held = Assignment.objects.filter(employee_id=int(object_id))
+            named = {
+                kind: [int(v) for k, v in request.POST.items() if k.endswith(f"-{kind}") and v.isdigit()]
+                for kind in ("department", "project")
+            }
+            services.lock_rows(
+                department_ids=[*held.values_list("department_id", flat=True), *named["department"]],
+                project_ids=[*held.values_list("project_id", flat=True), *named["project"]],
+                employee_ids=[int(object_id)],
+            )
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
     list_display = (
         "employee_number",
         "last_name",
@@ -575,10 +606,7 @@ class EmployeeAdmin(ScopedAdmin):  # every employee may be picked for an assignm
         leavers = list(queryset)
 
         def run(successor, on_date):
-            return sum(
-                len(services.employee_hand_over(leaver=leaver, successor=successor, on_date=on_date))
-                for leaver in leavers
-            )
+            return len(services.employees_hand_over(leavers=leavers, successor=successor, on_date=on_date))
 
         return hand_over_view(
             self,

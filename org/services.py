@@ -308,8 +308,22 @@ def lock_for(assignments: Iterable[Assignment]) -> None:
     (one assignment's writer locks its target, then its employee), so that a batch and a single write, or two
     batches, cannot each hold what the other waits for. Run it before writing several assignments."""
     assignments = list(assignments)
-    lock_targets(department_ids=[a.department_id for a in assignments], project_ids=[a.project_id for a in assignments])
-    employee_ids = sorted({a.employee_id for a in assignments if a.employee_id})
+    lock_rows(
+        department_ids=[a.department_id for a in assignments],
+        project_ids=[a.project_id for a in assignments],
+        employee_ids=[a.employee_id for a in assignments],
+    )
+
+
+def lock_rows(
+    *,
+    department_ids: Iterable[int | None] = (),
+    project_ids: Iterable[int | None] = (),
+    employee_ids: Iterable[int | None] = (),
+) -> None:
+    """Lock these departments and projects, then these employees, in the order every writer keeps."""
+    lock_targets(department_ids=department_ids, project_ids=project_ids)
+    employee_ids = sorted({i for i in employee_ids if i})
     if employee_ids:
         list(Employee.objects.select_for_update().filter(pk__in=employee_ids).order_by("pk").values_list("pk"))
 
@@ -551,6 +565,21 @@ def employee_hand_over(*, leaver: Employee, successor: Employee, on_date: dateti
         successor=successor,
         on_date=on_date,
     )
+
+
+@transaction.atomic
+def employees_hand_over(
+    *, leavers: Sequence[Employee], successor: Employee, on_date: datetime.date
+) -> list[Assignment]:
+    """Hand over every assignment each of ``leavers`` holds on or after ``on_date``; all or nothing. Every
+    leaver's targets and the successor are locked first: one leaver after another would lock the successor
+    before the next leaver's targets, against the order every writer keeps."""
+    lock_for([*Assignment.objects.filter(employee__in=leavers), Assignment(employee=successor)])
+    return [
+        handed
+        for leaver in leavers
+        for handed in employee_hand_over(leaver=leaver, successor=successor, on_date=on_date)
+    ]
 
 
 def employee_leave_problems(*, employee: Employee, leave_date: datetime.date) -> list[str]:

@@ -164,9 +164,14 @@ def _sort_key(path: str) -> Callable[[Any], tuple]:
     return key
 
 
+#: Letters MariaDB's utf8mb4_unicode_ci reads as two (Œuvre is Oeuvre) that NFKD leaves whole.
+LIGATURES = str.maketrans({"Œ": "OE", "œ": "oe", "Æ": "AE", "æ": "ae"})
+
+
 def collation_key(text: str) -> str:
     """``text`` as a case- and accent-insensitive collation compares it: "Álvarez" sorts with "alvarez"."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+    text = unicodedata.normalize("NFKD", text.translate(LIGATURES))
+    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
 
 
 def _escape(value: object) -> str:

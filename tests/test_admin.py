@@ -785,3 +785,17 @@ def test_admin_searches_ignore_case_and_accents_on_every_database(hr_client, dep
         {"term": "equipe nandu", "app_label": "org", "model_name": "project", "field_name": "department"},
     ).json()
     assert [item["text"] for item in answer["results"]] == [str(Department.objects.get(code="EQP"))]
+
+
+def test_reopening_an_ended_assignment_with_a_new_level_is_a_form_error(hr_client, ana, project, developer_role):
+    """Corrected in place, it would have held the new level from its first day: the level it had is on record."""
+    today = timezone.localdate()
+    start, end = today - datetime.timedelta(days=400), today - datetime.timedelta(days=30)
+    dev = services.assignment_create(employee=ana, role=developer_role, target=project, start_date=start, end_date=end)
+    data = assignment_post(employee=ana.pk, role=developer_role.pk, project=project.pk, end_date="", level="A")
+    data["start_date"] = start.isoformat()
+    response = hr_client.post(reverse("admin:org_assignment_change", args=[dev.pk]), data)
+    assert response.status_code == 200
+    assert "reopen it and change its level apart" in str(response.context["adminform"].form.errors["level"])
+    dev.refresh_from_db()
+    assert (dev.level, dev.end_date, Assignment.objects.count()) == ("R", end, 1)

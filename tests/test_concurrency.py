@@ -15,6 +15,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from org import services
 from org.models import Assignment, Department, Employee, Level
@@ -238,3 +239,95 @@ def test_ending_several_assignments_cannot_deadlock_with_a_single_write(monkeypa
     assert results["batch"] == 2, results["batch"]
     assert isinstance(results["single"], Assignment), results["single"]
     assert set(Assignment.objects.values_list("end_date", flat=True)) == {today}
+
+
+def test_handing_over_several_leavers_cannot_deadlock_with_a_single_write(monkeypatch):
+    """The employee admin's "Hand over all their assignments to…" on two leavers, racing a write on the second
+    leaver's project for the successor: handing over one leaver after another locked the successor before the
+    second leaver's project."""
+    p1, p2 = ProjectFactory(), ProjectFactory()
+    role = RoleFactory(name="Developer", default_level=Level.RESPONSIBLE)
+    other = RoleFactory(name="Tester", default_level=Level.RESPONSIBLE)
+    l1, l2, successor = EmployeeFactory(), EmployeeFactory(), EmployeeFactory()
+    services.assignment_create(employee=l1, role=role, target=p1, start_date=datetime.date(2024, 1, 1))
+    services.assignment_create(employee=l2, role=role, target=p2, start_date=datetime.date(2024, 1, 1))
+    between, release = threading.Event(), threading.Event()
+    hand_over_one = services.employee_hand_over
+
+    def pausing(*, leaver, successor, on_date):
+        handed = hand_over_one(leaver=leaver, successor=successor, on_date=on_date)
+        if threading.current_thread().name == "batch" and not between.is_set():
+            between.set()
+            assert release.wait(20), "test timed out"
+        return handed
+
+    monkeypatch.setattr(services, "employee_hand_over", pausing)
+    results: dict[str, object] = {}
+    on = datetime.date(2025, 1, 1)
+    batch = in_thread(
+        lambda: services.employees_hand_over(leavers=[l1, l2], successor=successor, on_date=on), results, "batch"
+    )
+    assert between.wait(20)
+    single = in_thread(
+        lambda: services.assignment_create(
+            employee=Employee.objects.get(pk=successor.pk), role=other, target=p2, start_date=datetime.date(2025, 3, 1)
+        ),
+        results,
+        "single",
+    )
+    single.join(1.0)
+    assert single.is_alive(), "the single write should wait for the batch's lock on the second project"
+    release.set()
+    batch.join(20)
+    single.join(20)
+    assert len(results["batch"]) == 2, results["batch"]
+    assert isinstance(results["single"], Assignment), results["single"]
+
+
+def test_the_employee_page_cannot_deadlock_with_a_single_write(hr_client, monkeypatch):
+    """A leave date and a new row saved on the employee page, racing a write on the new row's project for the same
+    person: the form's leave-date check locked the person before the new row locked its project."""
+    from org import admin as org_admin
+    from tests.test_admin import employee_post, new_row_on
+
+    p1, p2 = ProjectFactory(), ProjectFactory()
+    role = RoleFactory(name="Developer", default_level=Level.RESPONSIBLE)
+    other = RoleFactory(name="Tester", default_level=Level.RESPONSIBLE)
+    ana = EmployeeFactory()
+    services.assignment_create(employee=ana, role=role, target=p1, start_date=datetime.date(2024, 1, 1))
+    url = reverse("admin:org_employee_change", args=[ana.pk])
+    row = new_row_on(hr_client.get(url), role=role.pk, project=p2.pk, start_date="2025-01-01", end_date="2025-05-31")
+    data = {**employee_post(ana, leave_date="2025-06-30"), **row}
+    between, release = threading.Event(), threading.Event()
+    check_rows = services.lock_for
+
+    def pausing(assignments):
+        if threading.current_thread().name == "page" and not between.is_set():
+            between.set()
+            assert release.wait(20), "test timed out"
+        return check_rows(assignments)
+
+    monkeypatch.setattr(org_admin.services, "lock_for", pausing)
+    results: dict[str, object] = {}
+    page = in_thread(lambda: hr_client.post(url, data).status_code, results, "page")
+    assert between.wait(20)
+    single = in_thread(
+        lambda: services.assignment_create(
+            employee=Employee.objects.get(pk=ana.pk),
+            role=other,
+            target=p2,
+            start_date=datetime.date(2025, 2, 1),
+            end_date=datetime.date(2025, 4, 30),
+        ),
+        results,
+        "single",
+    )
+    single.join(1.0)
+    assert single.is_alive(), "the single write should wait for the page's lock on the new row's project"
+    release.set()
+    page.join(20)
+    single.join(20)
+    assert results["page"] == 302, results["page"]
+    assert isinstance(results["single"], Assignment), results["single"]
+    ana.refresh_from_db()
+    assert ana.leave_date == datetime.date(2025, 6, 30)

@@ -583,6 +583,17 @@ def test_keys_match_whatever_their_accents_as_the_database_and_the_admin_have_th
     assert Assignment.objects.get(department=equipe).role.name == "Revisión"
 
 
+def test_a_ligature_matches_its_two_letters_as_the_database_has_them(tmp_path):
+    """MariaDB's utf8mb4_unicode_ci reads Œ as OE (NFKD leaves it whole): a file's OEUVRE is the stored ŒUVRE,
+    not a second department (SQLite) nor the database's bare "Duplicate entry" (MariaDB)."""
+    oeuvre = Department.objects.create(code="ŒUVRE", name="Works")
+
+    assert "0 created, 1 updated" in import_ok("departments", write(tmp_path, "code,name\nOEUVRE,Œuvres\n"))
+
+    oeuvre.refresh_from_db()
+    assert (Department.objects.count(), oeuvre.name) == (1, "Œuvres")
+
+
 def test_two_rows_of_one_key_in_other_accents_are_a_duplicate_named_at_the_later_row(tmp_path):
     before = snapshot()
 
