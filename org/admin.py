@@ -535,6 +535,24 @@ class EmployeeForm(forms.ModelForm):
 class EmployeeAdmin(ScopedAdmin):  # every employee may be picked for an assignment: not cut to a scope
     form = EmployeeForm
 
+    list_display = (
+        "employee_number",
+        "last_name",
+        "first_name",
+        "work_email",
+        "job_title",
+        "department",
+        "manager",
+        "leave_date",
+    )
+    list_display_links = ("employee_number", "last_name")
+    list_select_related = ("department", "manager")
+    list_filter = (EmployeeStatusFilter, DepartmentSubtreeFilter)
+    search_fields = folded("employee_number", "first_name", "last_name", "work_email", "job_title")
+    autocomplete_fields = ("department", "manager", "user")
+    inlines = assignment_inlines("employee")
+    actions = ("hand_over",)
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """A saved employee page locks what it may write before its checks take any lock, in the order every writer
         keeps: the targets of what the person holds and of the rows added on the page, then the person. (The
@@ -553,24 +571,6 @@ class EmployeeAdmin(ScopedAdmin):  # every employee may be picked for an assignm
                 employee_ids=[int(object_id)],
             )
             return super().changeform_view(request, object_id, form_url, extra_context)
-
-    list_display = (
-        "employee_number",
-        "last_name",
-        "first_name",
-        "work_email",
-        "job_title",
-        "department",
-        "manager",
-        "leave_date",
-    )
-    list_display_links = ("employee_number", "last_name")
-    list_select_related = ("department", "manager")
-    list_filter = (EmployeeStatusFilter, DepartmentSubtreeFilter)
-    search_fields = folded("employee_number", "first_name", "last_name", "work_email", "job_title")
-    autocomplete_fields = ("department", "manager", "user")
-    inlines = assignment_inlines("employee")
-    actions = ("hand_over",)
 
     def autocomplete_label(self, obj: Employee) -> str:
         """Two people of the same name told apart (projman.admin_site.LabelledAutocompleteJsonView)."""
