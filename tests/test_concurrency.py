@@ -24,6 +24,17 @@ from tests.factories import DepartmentFactory, EmployeeFactory, ProjectFactory, 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 
 
+def waits_then_both_finish(
+    holder: threading.Thread, waiter: threading.Thread, release: threading.Event, why: str
+) -> None:
+    """``waiter`` waits for a lock ``holder`` took (``why`` if it does not); once ``holder`` is released, both end."""
+    waiter.join(1.0)
+    assert waiter.is_alive(), why
+    release.set()
+    holder.join(20)
+    waiter.join(20)
+
+
 def in_thread(target, results: dict, key: str) -> threading.Thread:
     def run():
         try:
@@ -67,11 +78,7 @@ def test_concurrent_writers_one_wins(rule):
     a = in_thread(writer_a, results, "a")
     assert first_wrote.wait(20)
     b = in_thread(writer_b, results, "b")
-    b.join(1.0)
-    assert b.is_alive(), "B should be waiting for A's lock on the project"
-    release.set()
-    a.join(20)
-    b.join(20)
+    waits_then_both_finish(a, b, release, "B should be waiting for A's lock on the project")
 
     assert isinstance(results["a"], Assignment)
     assert isinstance(results["b"], ValidationError), results["b"]
@@ -126,11 +133,7 @@ def test_concurrent_moves_cannot_close_a_loop_in_the_department_tree():
     first = in_thread(move(a.pk, b.pk, hold=True), results, "a")
     assert first_wrote.wait(20)
     second = in_thread(move(b.pk, a.pk, hold=False), results, "b")
-    second.join(1.0)
-    assert second.is_alive(), "the second move should wait for the first one's locks"
-    release.set()
-    first.join(20)
-    second.join(20)
+    waits_then_both_finish(first, second, release, "the second move should wait for the first one's locks")
 
     assert isinstance(results["a"], Department)
     assert isinstance(results["b"], ValidationError), results["b"]
@@ -170,11 +173,7 @@ def test_a_leave_date_and_a_later_assignment_cannot_both_win(first):
     a = in_thread(holding, results, first)
     assert first_wrote.wait(20)
     b = in_thread(writers[second], results, second)
-    b.join(1.0)
-    assert b.is_alive(), "the second writer should wait for the first one's lock on the employee"
-    release.set()
-    a.join(20)
-    b.join(20)
+    waits_then_both_finish(a, b, release, "the second writer should wait for the first one's lock on the employee")
 
     assert not isinstance(results[first], Exception), results[first]
     assert isinstance(results[second], ValidationError), results[second]
@@ -231,11 +230,7 @@ def test_ending_several_assignments_cannot_deadlock_with_a_single_write(monkeypa
     single = in_thread(
         lambda: end_one(assignment=Assignment.objects.with_related().get(pk=a3.pk), end_date=today), results, "single"
     )
-    single.join(1.0)
-    assert single.is_alive(), "the single write should wait for the batch's lock on WEB"
-    release.set()
-    batch.join(20)
-    single.join(20)
+    waits_then_both_finish(batch, single, release, "the single write should wait for the batch's lock on WEB")
     assert results["batch"] == 2, results["batch"]
     assert isinstance(results["single"], Assignment), results["single"]
     assert set(Assignment.objects.values_list("end_date", flat=True)) == {today}
@@ -275,11 +270,7 @@ def test_handing_over_several_leavers_cannot_deadlock_with_a_single_write(monkey
         results,
         "single",
     )
-    single.join(1.0)
-    assert single.is_alive(), "the single write should wait for the batch's lock on the second project"
-    release.set()
-    batch.join(20)
-    single.join(20)
+    waits_then_both_finish(batch, single, release, "the single write should wait for the batch's locks")
     assert len(results["batch"]) == 2, results["batch"]
     assert isinstance(results["single"], Assignment), results["single"]
 
@@ -322,11 +313,7 @@ def test_the_employee_page_cannot_deadlock_with_a_single_write(hr_client, monkey
         results,
         "single",
     )
-    single.join(1.0)
-    assert single.is_alive(), "the single write should wait for the page's lock on the new row's project"
-    release.set()
-    page.join(20)
-    single.join(20)
+    waits_then_both_finish(page, single, release, "the single write should wait for the page's locks")
     assert results["page"] == 302, results["page"]
     assert isinstance(results["single"], Assignment), results["single"]
     ana.refresh_from_db()
