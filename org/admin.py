@@ -195,8 +195,8 @@ class AssignmentForm(AssignmentFieldsForm):
         stored = self.initial
         if self.instance.pk is None or self.cleaned_data["level"] == stored["level"] or stored["start_date"] >= today:
             return None
+        end = self.cleaned_data.get("end_date")
         if stored["end_date"] is not None and stored["end_date"] < today:
-            end = self.cleaned_data.get("end_date")
             if end is None or end >= today:
                 raise ValidationError(
                     {
@@ -219,7 +219,6 @@ class AssignmentForm(AssignmentFieldsForm):
                     % {"fields": ", ".join(str(self.fields[f].label).lower() for f in corrected)}
                 }
             )
-        end = self.cleaned_data.get("end_date")
         if "end_date" in self.changed_data and end is not None and end < today:
             raise ValidationError(
                 {
@@ -560,14 +559,14 @@ class EmployeeAdmin(ScopedAdmin):  # every employee may be picked for an assignm
         if request.method != "POST" or not str(object_id or "").isdigit():
             return super().changeform_view(request, object_id, form_url, extra_context)
         with transaction.atomic(using=router.db_for_write(self.model)):
-            held = Assignment.objects.filter(employee_id=int(object_id))
             named = {
                 kind: [int(v) for k, v in request.POST.items() if k.endswith(f"-{kind}") and v.isdigit()]
                 for kind in ("department", "project")
             }
-            services.lock_rows(
-                department_ids=[*held.values_list("department_id", flat=True), *named["department"]],
-                project_ids=[*held.values_list("project_id", flat=True), *named["project"]],
+            services.lock_for(
+                Assignment.objects.filter(employee_id=int(object_id)).only(*services.LOCKED_BY),
+                department_ids=named["department"],
+                project_ids=named["project"],
                 employee_ids=[int(object_id)],
             )
             return super().changeform_view(request, object_id, form_url, extra_context)

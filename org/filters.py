@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 
 from org import selectors
 from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Role
-from org.tables import collation_key
+from org.tables import collation_key, fold
 
 ANY = _("Any")
 
@@ -46,10 +46,7 @@ def register_fold(sender: object, connection: BaseDatabaseWrapper, **kwargs: obj
 
 
 def _fold(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    # SQLite calls this for every row it looks at: ASCII, most text, folds the same by the cheaper lower().
-    return value.lower() if value.isascii() else collation_key(value)
+    return fold(value) if isinstance(value, str) else value
 
 
 def searched_text(word: str, connection: BaseDatabaseWrapper) -> str:

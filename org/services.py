@@ -303,29 +303,37 @@ def lock_targets(*, department_ids: Iterable[int] = (), project_ids: Iterable[in
         list(Project.objects.select_for_update().filter(pk__in=project_ids).order_by("pk").values_list("pk"))
 
 
-def lock_for(assignments: Iterable[Assignment]) -> None:
-    """Lock the targets of ``assignments``, then their employees, each kind by id: the order every writer keeps
-    (one assignment's writer locks its target, then its employee), so that a batch and a single write, or two
-    batches, cannot each hold what the other waits for. Run it before writing several assignments."""
-    assignments = list(assignments)
-    lock_rows(
-        department_ids=[a.department_id for a in assignments],
-        project_ids=[a.project_id for a in assignments],
-        employee_ids=[a.employee_id for a in assignments],
-    )
+#: What ``lock_for`` reads of an assignment: read only these when the assignments are read to be locked.
+LOCKED_BY = ("department", "project", "employee")
 
 
-def lock_rows(
+def lock_for(
+    assignments: Iterable[Assignment],
     *,
     department_ids: Iterable[int | None] = (),
     project_ids: Iterable[int | None] = (),
     employee_ids: Iterable[int | None] = (),
 ) -> None:
-    """Lock these departments and projects, then these employees, in the order every writer keeps."""
-    lock_targets(department_ids=department_ids, project_ids=project_ids)
+    """Lock the targets of ``assignments`` (and these departments and projects), then their employees (and these),
+    each kind by id: the order every writer keeps (one assignment's writer locks its target, then its employee),
+    so that a batch and a single write, or two batches, cannot each hold what the other waits for. Run it before
+    writing several assignments."""
+    assignments = list(assignments)
+    lock_targets(
+        department_ids=[*(a.department_id for a in assignments), *department_ids],
+        project_ids=[*(a.project_id for a in assignments), *project_ids],
+    )
+    lock_employees([*(a.employee_id for a in assignments), *employee_ids])
+
+
+def lock_employees(employee_ids: Iterable[int | None]) -> dict[int, datetime.date | None]:
+    """Lock these employees by id (after any target: the order every writer keeps) and return their leave dates
+    as stored now: one set by a writer that held the lock before is seen."""
     employee_ids = sorted({i for i in employee_ids if i})
-    if employee_ids:
-        list(Employee.objects.select_for_update().filter(pk__in=employee_ids).order_by("pk").values_list("pk"))
+    if not employee_ids:
+        return {}
+    locked = Employee.objects.select_for_update().filter(pk__in=employee_ids).order_by("pk")
+    return dict(locked.values_list("pk", "leave_date"))
 
 
 def _lock_target_of(assignment: Assignment) -> None:
@@ -341,8 +349,7 @@ def _lock_employee_of(assignment: Assignment) -> None:
     the page is saving (``Employee.leave_date_edited``)."""
     if not assignment.employee_id:
         return
-    locked = Employee.objects.select_for_update().filter(pk=assignment.employee_id)
-    stored = locked.values_list("leave_date", flat=True).first()
+    stored = lock_employees([assignment.employee_id]).get(assignment.employee_id)
     employee = assignment.employee
     if not employee.leave_date_edited():
         employee.leave_date = stored
@@ -516,7 +523,7 @@ def assignments_hand_over(
                     % {"assignment": assignment, "start": assignment.start_date.isoformat()}
                 }
             )
-    lock_for([*assignments, Assignment(employee=successor)])
+    lock_for(assignments, employee_ids=[successor.pk])
     handed: list[Assignment] = []
     handed_over = _("Handed over to %(employee)s (%(number)s) from %(date)s") % {
         "employee": successor,
@@ -574,7 +581,7 @@ def employees_hand_over(
     """Hand over every assignment each of ``leavers`` holds on or after ``on_date``; all or nothing. Every
     leaver's targets and the successor are locked first: one leaver after another would lock the successor
     before the next leaver's targets, against the order every writer keeps."""
-    lock_for([*Assignment.objects.filter(employee__in=leavers), Assignment(employee=successor)])
+    lock_for(Assignment.objects.filter(employee__in=leavers).only(*LOCKED_BY), employee_ids=[successor.pk])
     return [
         handed
         for leaver in leavers
@@ -590,12 +597,7 @@ def employee_leave_problems(*, employee: Employee, leave_date: datetime.date) ->
     answer holds until commit.
     """
     if connection.in_atomic_block:
-        held = Assignment.objects.filter(employee_id=employee.pk).open_on(leave_date)
-        lock_targets(
-            department_ids=held.values_list("department_id", flat=True),
-            project_ids=held.values_list("project_id", flat=True),
-        )
-        list(Employee.objects.select_for_update().filter(pk=employee.pk).values_list("pk"))
+        lock_for(Assignment.objects.filter(employee_id=employee.pk).open_on(leave_date).only(*LOCKED_BY))
     problems = []
     if employee.hire_date and leave_date < employee.hire_date:
         problems.append(_("The leave date cannot be before the hire date."))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.utils.formats import date_format
 
 from org.models import Assignment
+from org.tables import collation_key
 
 #: A span up to this long gets month ticks rather than year ticks.
 MONTHS_UP_TO_DAYS = 3 * 366
@@ -65,7 +66,7 @@ def build(
     runs from the earliest of their starts, ``start`` and ``day`` to the latest of their ends, ``end`` and ``day``,
     where an assignment with no end counts as ending today or on its start, whichever is later. None for no
     assignments."""
-    rows = sorted(assignments, key=lambda a: (a.role.name.casefold(), a.start_date, a.pk))
+    rows = sorted(assignments, key=lambda a: (collation_key(a.role.name), a.start_date, a.pk))
     if not rows:
         return None
     first = min([a.start_date for a in rows] + ([start] if start else []) + [day])
@@ -83,7 +84,7 @@ def build(
     for a in rows:
         # At least a sliver, and inside the track: a one-day bar at the far end still shows.
         left = min(x(a.start_date), 100 - MIN_WIDTH)
-        width = round(max(100 * (((a.end_date or last) - a.start_date).days + 1) / days, MIN_WIDTH), 3)
+        width = max(100 * (((a.end_date or last) - a.start_date).days + 1) / days, MIN_WIDTH)
         when = "future" if a.start_date > day else "past" if a.end_date and a.end_date < day else "current"
         bars.append(Bar(a, left, round(min(width, 100 - left), 3), a.end_date is None, when))
     return Timeline(bars, _ticks(first, last, x), first, last, x(day))

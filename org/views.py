@@ -278,6 +278,11 @@ class Held:
     past: QuerySet[Assignment] | list[Assignment]
     future: QuerySet[Assignment] | list[Assignment]
 
+    @property
+    def whole(self) -> list[Assignment] | None:
+        """Every assignment, when the whole history was read at once; None when it is left to querysets."""
+        return [*self.past, *self.in_force, *self.future] if isinstance(self.in_force, list) else None
+
 
 def _held(everything: QuerySet[Assignment], day: datetime.date) -> Held:
     """``everything`` (one person's or project's assignments, what the tables show joined) split by ``day``.
@@ -581,10 +586,9 @@ def _project_timeline(
 ) -> dict[str, Any]:
     """The project's timeline (org.timeline): every assignment when its whole history was read at once, no query;
     else, in one query, those of its Accountable and single-holder roles (the latest ``TIMELINE_ROWS``)."""
-    whole = isinstance(held.in_force, list)
-    if whole:
-        rows = [*held.past, *held.in_force, *held.future]
-    else:
+    rows = held.whole
+    whole = rows is not None
+    if not whole:
         keyed = everything.filter(Q(level=Level.ACCOUNTABLE) | Q(role__single_holder=True))
         rows = list(keyed.order_by("-start_date", "-pk")[:TIMELINE_ROWS])
     drawn = timeline.build(rows, day=day, today=timezone.localdate(), start=project.start_date, end=project.end_date)

@@ -29,8 +29,8 @@ from org.imports import fields as f
 from org.imports.bulk import BATCH_SIZE, BatchWriter
 from org.imports.reading import MAX_FIELD, FileProblem, Table, column_label, normalise_header, read_table
 from org.models import AppliesTo, Assignment, Department, Employee, Level, Project, ProjectStatus, Role
-from org.services import REASON_LENGTH, assignments_batch_violations, lock_targets, role_problems
-from org.tables import collation_key
+from org.services import REASON_LENGTH, assignments_batch_violations, lock_employees, lock_targets, role_problems
+from org.tables import fold
 
 KINDS = ("departments", "employees", "projects", "roles", "assignments", "history")
 FORMATS = ("projman", "orangehrm", "jobhistory")
@@ -384,7 +384,7 @@ class Sheet:
         return stray
 
     def parse_cell(
-        self, column: f.Column, cell: str, number: int, bad: set[int], k: int, unreadable: str | None = None
+        self, column: f.Column, cell: str, number: int, bad: set[int], k: int, unreadable: str | None
     ) -> Any:
         """One cell's value, or BAD (and a problem, and row ``k`` of the block marked bad)."""
         if unreadable is not None:
@@ -441,14 +441,6 @@ class Step:
 def chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def fold(key: str) -> str:
-    """A natural key or a reference to one as MariaDB's collation (utf8mb4_unicode_ci) and the admin
-    (``org.models.FoldedUnique``) compare it: without regard to case or accents, so that "ÉQUIPE" is the stored
-    "EQUIPE" on either database. ASCII, nearly every key, folds the same by ``lower()``, which costs no more than
-    ``casefold()`` (``org.filters`` folds search text the same way)."""
-    return key.lower() if key.isascii() else collation_key(key)
 
 
 def fetch(
@@ -553,6 +545,7 @@ class Planner:
         self.row_of_key: dict[Any, int] = {}
         self.steps: list[Step] = []
         self.locked_employees: set[int] = set()
+        self.locked_departments: set[int] = set()
 
     def count(self, model: type[models.Model]) -> Counts:
         return self.report.counts.setdefault(str(model._meta.verbose_name_plural), Counts())
@@ -572,7 +565,8 @@ class Planner:
         kind, sheet = self.kind, self.sheet
         model, key = MODELS[kind], NATURAL_KEYS[kind]
         counts = self.count(model)
-        rows = self.unique_rows(sheet.rows, lambda r: fold(r.values[key]), key)
+        folded_key = {r.number: fold(r.values[key]) for r in sheet.rows}  # once a row: 100,000 rows ask it often
+        rows = self.unique_rows(sheet.rows, lambda r: folded_key[r.number], key)
         attnames = concrete_attnames(model)
         stored = {
             fold(values[key]): values
@@ -583,7 +577,7 @@ class Planner:
 
         def before(r: Row) -> dict[str, Any]:
             """The stored values of the row ``r`` updates; nothing for a new row."""
-            return stored.get(fold(r.values[key])) or {}
+            return stored.get(folded_key[r.number]) or {}
 
         fields = [name for name in sheet.present if name != key]
         # References become the id they point to, or ("new", key) for the row of this file that will create it.
@@ -643,7 +637,7 @@ class Planner:
         new_rows: dict[str, Row] = {}
         changed_fields: set[str] = set()
         for r in rows:
-            row_key = fold(r.values[key])
+            row_key = folded_key[r.number]
             before = stored.get(row_key)
             if before is None:
                 new_rows[row_key] = r
@@ -901,11 +895,18 @@ class Planner:
             return
         by_id = {e.pk: e for e in employees if e.pk not in self.locked_employees}
         for part in chunks(sorted(by_id), BATCH_SIZE):
-            locked = Employee.objects.select_for_update().filter(pk__in=part).order_by("pk")
-            for pk, leave_date in locked.values_list("pk", "leave_date"):
+            for pk, leave_date in lock_employees(part).items():
                 employee = by_id[pk]
                 employee.leave_date = employee.loaded_leave_date = leave_date
         self.locked_employees.update(by_id)
+
+    def lock_departments(self, department_ids: Iterable[int]) -> None:
+        """Lock these departments, a batch at a time, unless this import locked them already (``lock_history``
+        takes a history's before ``plan_assignments`` would)."""
+        wanted = set(department_ids) - self.locked_departments
+        for part in chunks(sorted(wanted)):
+            lock_targets(department_ids=part)
+        self.locked_departments.update(wanted)
 
     def plan_assignments(
         self, wanted: list[tuple[Row, Assignment]], fields: list[str], column_of: dict[str, str] | None = None
@@ -917,8 +918,7 @@ class Planner:
         department_ids = {a.department_id for _, a in wanted if a.department_id}
         project_ids = {a.project_id for _, a in wanted if a.project_id}
         if not self.dry_run:  # what the rules are checked against holds until the import commits
-            for part in chunks(sorted(department_ids)):
-                lock_targets(department_ids=part)
+            self.lock_departments(department_ids)
             for part in chunks(sorted(project_ids)):
                 lock_targets(project_ids=part)
         self.lock_employees(a.employee for _, a in wanted)  # then the leave dates checked below are today's
@@ -1138,8 +1138,7 @@ class Planner:
         if role.pk is not None:
             stays = Assignment.objects.filter(role=role, department__isnull=False).values_list("department_id")
             department_ids.update(d for (d,) in fetch(stays, "employee_id", {e.pk for e in employees}))
-        for part in chunks(sorted(department_ids)):
-            lock_targets(department_ids=part)
+        self.lock_departments(department_ids)
         self.lock_employees(employees)
 
     def moves(self, employee: Employee, department: Department, row: Row, stays: list[Assignment]) -> bool:

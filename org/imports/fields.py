@@ -117,7 +117,7 @@ def key(max_length: int) -> Parser:
 
     def parse_plain(values: Sequence[str]) -> list[str] | None:
         values = as_text.plain(values)
-        return None if values is None or any("/" in value or value in (".", "..") for value in values) else values
+        return None if values is None or any(no_slash.regex.search(value) for value in values) else values
 
     return column_parser(parse, parse_plain)
 

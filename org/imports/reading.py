@@ -272,7 +272,8 @@ def _read_xlsx(data: bytes) -> Table:
             header, header_row = cells, number
             if bad := [i for i in range(len(cells)) if (number, i) in unreadable]:
                 raise FileProblem(unreadable[number, bad[0]], row=number, column=column_label(bad[0], cells))
-        _fill_merged(rows, merged, unreadable)
+        if merged:
+            _fill_merged(rows, merged, unreadable)
     except FileProblem:
         raise
     except Exception as exc:
@@ -294,7 +295,7 @@ def _fill_merged(rows: list[tuple[int, list[str]]], merged: list[str], unreadabl
     is each row's manager, not the first row's only (the others are stored empty, and an empty cell clears a
     value). A merge across columns fills nothing: a name merged over an empty description is no description."""
     index = dict(rows)
-    numbers = sorted(index)
+    numbers = [number for number, _cells in rows]  # ascending: _SheetParser refuses rows out of order
     budget = MERGED_CELLS_PER_ROW * max(len(rows), 1)  # merges in the file's own columns fill at most each cell
     for reference in merged:
         column, first_row, _, last_row = range_boundaries(reference)

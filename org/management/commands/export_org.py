@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from org.imports.engine import FORMATS, KINDS, MEMBER_ROLE, history_role
 from org.imports.exporting import HEADERS, write_csv, write_export
 from org.models import Department
+from org.tables import fold
 
 
 class Command(BaseCommand):
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         output, member_role = options["output"], options["member_role"].strip()
         if kind == "history":
             role = history_role(member_role)
-            if role is None and member_role and member_role.casefold() != MEMBER_ROLE.casefold():
+            if role is None and member_role and fold(member_role) != fold(MEMBER_ROLE):
                 raise CommandError(
                     f"No role is named {member_role!r}; the job history is the department assignments of the role "
                     f"that import_org --member-role gave them ({MEMBER_ROLE} unless chosen)."
