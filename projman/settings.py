@@ -67,14 +67,15 @@ def _csp_hash(source: str) -> str:
 
 
 def _secret(name: str) -> str | None:
-    """Read NAME, or the file named by NAME_FILE (Docker and systemd secrets)."""
+    """Read NAME, or the file named by NAME_FILE (Docker and systemd secrets). Read as it is: django-environ would
+    take a value starting with "$" for the name of another variable (one random key in about fifty does)."""
     path = env.str(f"{name}_FILE", default=None)
     if path:
         try:
             return Path(path).read_text().strip()
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from exc
-    return env.str(name, default=None)
+    return env.ENVIRON.get(name) or None
 
 
 DEBUG = _bool("DEBUG", default=False)

@@ -65,6 +65,15 @@ def test_secret_key_from_file(tmp_path):
     assert result.stdout.strip() == "from-a-file-" + "y" * 40
 
 
+def test_a_secret_key_starting_with_a_dollar_is_taken_as_it_is():
+    """django-environ reads "$NAME" as the value of NAME: a random key starting with "$" was lost, and the tests'
+    app processes, given the test process's key, signed sessions with another."""
+    key = "$" + "z" * 49
+    result = start({"DEBUG": "false", "SECRET_KEY": key, "ALLOWED_HOSTS": "a.example"}, "print(s.SECRET_KEY)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == key
+
+
 def test_unreadable_secret_file_is_named(tmp_path):
     result = start({"DEBUG": "false", "SECRET_KEY_FILE": str(tmp_path / "missing"), "ALLOWED_HOSTS": "a.example"})
     assert result.returncode != 0
