@@ -49,7 +49,7 @@ def node_statements(
         agent = (
             f"CREATE USER '{AGENT_USER}'@'{HOST}' IDENTIFIED BY '{agent_password}';\n"
             "GRANT SLAVE MONITOR, REPLICATION CLIENT, PROCESS, CONNECTION ADMIN, READ_ONLY ADMIN,"
-            f" REPLICATION MASTER ADMIN ON *.* TO '{AGENT_USER}'@'{HOST}';\n"
+            f" REPLICATION MASTER ADMIN, REPLICATION SLAVE ADMIN ON *.* TO '{AGENT_USER}'@'{HOST}';\n"
         )
     return f"""
         SET SESSION sql_log_bin = 0;

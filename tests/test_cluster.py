@@ -209,3 +209,29 @@ def test_killed_node_rejoins_catches_up_and_stays_a_reader(topology):
         status = topology.slave_status(node)
         assert (status["Last_SQL_Errno"], status["Last_IO_Errno"]) == ("0", "0"), status
     topology.wait_for(lambda: {topology.via("READER") for _ in range(12)} == {"1", "2"}, 10, "both nodes read again")
+
+
+def test_replication_from_a_peer_that_was_behind_resumes_by_itself(topology):
+    """What a crashed writer leaves when its recovery dropped a tail the other node had received: the writer asks
+    the rejoined node for what follows a transaction that node does not have yet, and its IO thread stops with
+    error 1236, for good unless someone starts it again. Here node 1 (the reader) stops taking node 2's writes
+    while node 2 writes and asks node 1 for what follows its own latest; once node 1 has it, the health agent
+    starts node 2's IO thread again and both nodes hold the same rows."""
+    # Node 1 holds some of node 2's writes already (a peer that never had any of them is not behind).
+    topology.sql(2, "INSERT INTO org_department (code, name, active) VALUES ('AHEAD', 'Ahead', 1)")
+    topology.wait_for(
+        lambda: topology.sql(1, "SELECT COUNT(*) FROM org_department WHERE code = 'AHEAD'") == "1", 10, ""
+    )
+    topology.sql(1, "STOP SLAVE")
+    topology.sql(2, "INSERT INTO org_department (code, name, active) VALUES ('BEHIND', 'Behind', 1)")
+    topology.sql(2, "STOP SLAVE; SET GLOBAL gtid_slave_pos = @@gtid_binlog_pos; START SLAVE")
+    stopped = topology.wait_for(
+        lambda: (s := topology.slave_status(2))["Slave_IO_Running"] == "No" and s, 10, "node 2's IO thread stopped"
+    )
+    assert stopped["Last_IO_Errno"] == "1236", stopped
+    topology.sql(1, "START SLAVE")
+    topology.wait_for(topology.caught_up, 30, "node 2 replicating from node 1 again, both caught up")
+    assert topology.slave_status(2)["Last_IO_Errno"] == "0"
+    assert topology.sql(1, "SELECT name FROM org_department WHERE code = 'BEHIND'") == "Behind"
+    tables = "org_department, org_employee, org_assignment"
+    assert topology.sql(1, f"CHECKSUM TABLE {tables}") == topology.sql(2, f"CHECKSUM TABLE {tables}")
