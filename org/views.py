@@ -37,7 +37,7 @@ from django_tables2.paginators import LazyPaginator
 from org import selectors, timeline
 from org.access import may_read_pages, scope_of
 from org.filters import AsOfForm, AssignmentFilter, EmployeeFilter, ProjectFilter
-from org.imports.exporting import neutralise, xlsx_text
+from org.imports.exporting import neutralise, xlsx_table
 from org.models import Assignment, Department, Employee, Level, Project, Role
 from org.tables import (
     AssignmentTable,
@@ -166,19 +166,17 @@ def _export_response(export_format: str, name: str, header: list[Any], rows: Ite
 
     Every text cell, the header's too, is made safe for a spreadsheet as ``export_org`` makes it
     (``org.imports.exporting``): one starting as a formula would (``=``, ``+``, ``-``, ``@``) gets an apostrophe,
-    and in XLSX a control character is spelt as Excel does. Numbers stay numbers.
+    and in XLSX a control character is spelt as Excel does and a text spelling an error (``#N/A``) stays text.
+    Numbers stay numbers.
     """
-    safe: Callable[[Any], Any] = _xlsx_safe if export_format == "xlsx" else neutralise
-    dataset = tablib.Dataset(headers=[safe(cell) for cell in header], title=name[:31])
-    for row in rows:
-        dataset.append([safe(cell) for cell in row])
-    response = HttpResponse(dataset.export(export_format), content_type=TableExport.FORMATS[export_format])
+    header, rows = [neutralise(cell) for cell in header], [[neutralise(cell) for cell in row] for row in rows]
+    if export_format == "xlsx":  # not tablib's: it writes a text spelling an error (#N/A) as an error cell
+        content = xlsx_table(name, header, rows)
+    else:
+        content = tablib.Dataset(*rows, headers=header).export(export_format)
+    response = HttpResponse(content, content_type=TableExport.FORMATS[export_format])
     response["Content-Disposition"] = content_disposition_header(True, f"{name}.{export_format}")
     return response
-
-
-def _xlsx_safe(value: Any) -> Any:
-    return xlsx_text(neutralise(value))
 
 
 def _too_big_to_export(rows: QuerySet | list, problems: list[str]) -> bool:

@@ -128,6 +128,18 @@ def test_an_xlsx_cell_with_a_control_character_is_spelt_as_excel_does(viewer_cli
     assert rows[1][rows[0].index("Name")] == "Bell_x0007_ Ringer"
 
 
+def test_an_xlsx_cell_whose_text_spells_an_error_stays_text(viewer_client, hostile):
+    """openpyxl (so tablib) writes the text #N/A as an error cell: a spreadsheet shows an error, imports refuse it."""
+    EmployeeFactory(employee_number="E9007", first_name="Ann", last_name="Error", job_title="#N/A")
+    response = viewer_client.get(reverse("org:employees"), {"q": "E9007", "_export": "xlsx"})
+    rows = cells(response)
+    column = rows[0].index("Job title")
+    assert rows[1][column] == "#N/A"
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    assert sheet.cell(row=2, column=column + 1).data_type == "s"
+    assert sheet.freeze_panes == "A2" and sheet["A1"].font.bold
+
+
 def test_negative_numbers_stay_numbers():
     """No page exports a negative number today; should one come, it is a number, not text with an apostrophe."""
     response = views._export_response("xlsx", "numbers", ["-Header", "n"], [["-text", -5], ["x", -1.5]])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import io
 import itertools
 import re
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from org.imports.engine import MEMBER_ROLE, formats_for, history_role
 from org.imports.fields import FORMULA_STARTS
@@ -111,6 +114,36 @@ def xlsx_cell(sheet: Any, value: Any) -> Any:
         cell.data_type = "s"
         return cell
     return value
+
+
+SHEET_TITLE_UNSAFE = re.compile(r"[\\/*?:\[\]]")
+WIDEST_COLUMN = 80  # characters: a long note does not make its column wider than a screen
+
+
+def xlsx_table(title: str, header: list[Any], rows: list[list[Any]]) -> bytes:
+    """A workbook of one sheet ``title``: ``header`` in bold and frozen above ``rows``, each column as wide as its
+    widest cell. Cells go through ``xlsx_cell``: a text spelling an error (``#N/A``) stays text, where openpyxl,
+    and so tablib, would write an error cell. Formula-looking text must be neutralised by the caller."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(SHEET_TITLE_UNSAFE.sub("-", title)[:31] or "Sheet")
+    sheet.freeze_panes = "A2"
+    widths = [len(str(v)) for v in header]
+    for row in rows:
+        widths[: len(row)] = [max(w, len(str(v))) for w, v in zip(widths, row, strict=False)]
+    for i, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = min(width + 2, WIDEST_COLUMN)
+    bold = Font(bold=True)
+    titles = []
+    for value in header:
+        cell = WriteOnlyCell(sheet, xlsx_text(value))
+        cell.data_type, cell.font = "s", bold
+        titles.append(cell)
+    sheet.append(titles)
+    for row in rows:
+        sheet.append([xlsx_cell(sheet, v) for v in row])
+    saved = io.BytesIO()
+    workbook.save(saved)
+    return saved.getvalue()
 
 
 def _rows(kind: str, fmt: str, member_role: str) -> Iterator[tuple]:
