@@ -1,6 +1,9 @@
-"""An import of assignments racing the admin's leave date on MariaDB: the import locks its targets, then the
-employees its rows belong to (the order of org.services.lock_for), and checks their leave dates as they are then; a
-leave date committed before that is seen, one set after waits for the import to commit."""
+"""Imports racing the admin on MariaDB, over leave dates.
+
+An import of assignments locks its targets, then the employees its rows belong to (the order of
+org.services.lock_for), and checks their leave dates as they are then: a leave date committed before that is seen,
+one set after waits for the import to commit. An import of employees that sets leave dates locks the leavers the same
+way before it reads what they hold: an assignment being written for one is seen, and one written after waits."""
 
 from __future__ import annotations
 
@@ -9,12 +12,12 @@ import threading
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from org import services
 from org.imports import engine
-from org.models import Assignment, Department, Employee, Level
+from org.models import Assignment, Department, Employee, Level, Role
 from tests.factories import DepartmentFactory, EmployeeFactory, RoleFactory
 from tests.test_concurrency import in_thread
 
@@ -34,9 +37,11 @@ def ana():
     return EmployeeFactory(employee_number="E1", first_name="Ana", last_name="García")
 
 
-def paused_import(monkeypatch, kind: str, where: str, paused: threading.Event, release: threading.Event):
-    """A function running the import of ``FILES[kind]`` that waits for ``release`` on first calling ``where`` (a
-    name in org.imports.engine)."""
+def paused_import(
+    monkeypatch, kind: str, where: str, paused: threading.Event, release: threading.Event, data: str | None = None
+):
+    """A function running the import of ``data`` (by default ``FILES[kind]``) that waits for ``release`` on first
+    calling ``where`` (a name in org.imports.engine)."""
     original = getattr(engine, where)
 
     def pausing(*args, **kwargs):
@@ -46,7 +51,8 @@ def paused_import(monkeypatch, kind: str, where: str, paused: threading.Event, r
         return original(*args, **kwargs)
 
     monkeypatch.setattr(engine, where, pausing)
-    return lambda: engine.run_import(kind, FILES[kind][0].encode(), filename="file.csv")
+    content = FILES[kind][0] if data is None else data
+    return lambda: engine.run_import(kind, content.encode(), filename="file.csv")
 
 
 def mark_left(ana):
@@ -110,3 +116,64 @@ def test_the_import_locks_its_employees_after_its_targets_by_batches(monkeypatch
     locks = [q["sql"] for q in queries if "FOR UPDATE" in q["sql"]]
     assert [departments in sql for sql in locks] == [True, False, False, False], locks
     assert all(f"FROM {employees}" in sql for sql in locks[1:])  # five employees, two a batch, in id order
+
+
+LEAVER = "employee_number,first_name,last_name,work_email,leave_date\nE1,Ana,García,ana@example.com,2025-06-30\n"
+LEAVE_COLUMN = "E (leave_date)"
+
+
+def assign_ana(ana):
+    role = Role.objects.get(name="Developer")
+    department = Department.objects.get(code="FIN")
+    return lambda: services.assignment_create(
+        employee=Employee.objects.get(pk=ana.pk), role=role, target=department, start_date=datetime.date(2025, 9, 1)
+    )
+
+
+def test_an_assignment_written_while_an_import_sets_the_leave_date_waits_for_it(monkeypatch, ana):
+    """The employees import has checked what Ana holds (nothing) and pauses before it writes her leave date: an
+    assignment for her starting after it waits for the import, then meets the leave date and is refused."""
+    paused, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+    importing = in_thread(paused_import(monkeypatch, "employees", "write", paused, release, LEAVER), results, "import")
+    assert paused.wait(20)
+    assigning = in_thread(assign_ana(ana), results, "assign")
+    assigning.join(1.0)
+    assert assigning.is_alive(), "the assignment should wait for the import's lock on the leaver"
+    release.set()
+    importing.join(20)
+    assigning.join(20)
+
+    assert results["import"].ok, results["import"].problems
+    assert isinstance(results["assign"], ValidationError), results["assign"]
+    assert Employee.objects.get(pk=ana.pk).leave_date == LEAVE
+    assert not Assignment.objects.exists()
+
+
+def test_an_import_setting_a_leave_date_sees_an_assignment_being_written(ana):
+    """An assignment for Ana is written and not yet committed when the employees import looks at what she holds:
+    the import waits for it, then names it at the leave date and writes nothing."""
+    written, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+    create = assign_ana(ana)
+
+    def assign_and_hold():
+        with transaction.atomic():
+            create()
+            written.set()
+            assert release.wait(20), "test timed out"
+
+    assigning = in_thread(assign_and_hold, results, "assign")
+    assert written.wait(20)
+    importing = in_thread(lambda: engine.run_import("employees", LEAVER.encode()), results, "import")
+    importing.join(1.0)
+    assert importing.is_alive(), "the import should wait for the assignment's lock on Ana"
+    release.set()
+    assigning.join(20)
+    importing.join(20)
+
+    report = results["import"]
+    assert [(p.row, p.column) for p in report.problems] == [(2, LEAVE_COLUMN)], report.problems
+    assert "run past this leave date" in report.problems[0].message
+    assert Employee.objects.get(pk=ana.pk).leave_date is None
+    assert Assignment.objects.get().start_date == datetime.date(2025, 9, 1)

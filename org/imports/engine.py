@@ -813,6 +813,8 @@ class Planner:
             and r.values.get("leave_date")
             and r.values["leave_date"] != stored_row["leave_date"]
         }
+        if leavers and not self.dry_run:
+            self.lock_for_leavers(rows, leavers)
         held = fetch(Assignment.objects.values_list("employee_id", "start_date", "end_date"), "employee_id", leavers)
         late: dict[int, int] = defaultdict(int)
         for employee_id, _, end in held:
@@ -830,6 +832,26 @@ class Planner:
                 % {"count": n},
             )
         return released
+
+    def lock_for_leavers(self, rows: list[Row], leavers: dict[int, Row]) -> None:
+        """Before what the leavers hold is read: lock the targets of their assignments and the departments this
+        file's rows point to, then the leavers, in the order every writer of assignments keeps
+        (``services.lock_for``, as ``employee_leave_problems`` does for the admin). An assignment written for a
+        leaver meanwhile is then seen, and one written later waits for this import and meets its leave date. The
+        departments come first because writing an employee that points to one takes a lock on it: taken after
+        the leavers, it could wait for a writer that holds the department and waits for a leaver."""
+        pointed_to = {d for r in rows if type(d := r.values.get("department")) is int}
+        ids = sorted(leavers)
+        targets = [
+            pair
+            for part in chunks(ids)
+            for pair in Assignment.objects.filter(employee_id__in=part).values_list("department_id", "project_id")
+        ]
+        self.lock_departments({*pointed_to, *(d for d, _ in targets if d)})
+        for part in chunks(sorted({p for _, p in targets if p})):
+            lock_targets(project_ids=part)
+        for part in chunks(ids):
+            lock_employees(part)
 
     # Assignments -------------------------------------------------------------------------------------------
 
