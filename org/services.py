@@ -2,7 +2,8 @@
 
 Rules that span rows and dates cannot be held by MariaDB or SQLite constraints,
 so they are checked here, inside a transaction, after locking the target
-(department or project) row, then the employee's, with ``SELECT … FOR UPDATE``. Two transactions that
+(department or project) row, then the employee's, with ``SELECT … FOR UPDATE``, then sharing a lock on the
+role's (``lock_roles``), which a change of the role's rules takes alone. Two transactions that
 touch the same target therefore run their checks one after the other, and the
 second sees what the first committed (READ COMMITTED).
 
@@ -122,6 +123,10 @@ def role_problems(*, role: Role, applies_to: str, single_holder: bool) -> dict[s
     problems: dict[str, list[str]] = {}
     if role.pk is None:
         return problems
+    if connection.in_atomic_block:
+        # Writers of the role's assignments share this lock (lock_roles): one being written is waited for and then
+        # seen below, and one written later waits for the change and meets the new rules.
+        list(Role.objects.select_for_update().filter(pk=role.pk).values_list("pk"))
     held = Assignment.objects.filter(role_id=role.pk)
     misplaced = {
         AppliesTo.DEPARTMENT: (
@@ -336,6 +341,36 @@ def lock_employees(employee_ids: Iterable[int | None]) -> dict[int, datetime.dat
     return dict(locked.values_list("pk", "leave_date"))
 
 
+def lock_roles(role_ids: Iterable[int | None]) -> dict[int, tuple[str, bool]]:
+    """Share a lock on these roles (after targets and employees: the order every writer keeps) and return where
+    each applies and whether it has a single holder, as stored now. Writers of assignments do not wait for each
+    other here; a change of a role's rules (``role_problems``) locks it alone, so it waits for the assignments of
+    the role being written, and they wait for it and are checked against the new rules."""
+    ids = sorted({i for i in role_ids if i})
+    if not ids:
+        return {}
+    if connection.vendor != "mysql" or not connection.in_atomic_block:  # SQLite runs one writer at a time
+        return {
+            pk: (where, single)
+            for pk, where, single in Role.objects.filter(pk__in=ids).values_list("pk", "applies_to", "single_holder")
+        }
+    table = connection.ops.quote_name(Role._meta.db_table)
+    with connection.cursor() as cursor:  # the ORM has select_for_update, not a shared lock
+        cursor.execute(
+            f"SELECT id, applies_to, single_holder FROM {table} WHERE id IN ({', '.join(['%s'] * len(ids))}) "
+            "ORDER BY id LOCK IN SHARE MODE",
+            ids,
+        )
+        return {pk: (where, bool(single)) for pk, where, single in cursor.fetchall()}
+
+
+def _lock_role_of(assignment: Assignment) -> None:
+    """Lock the assignment's role, after its target and employee, and read its rules afresh into it."""
+    rules = lock_roles([assignment.role_id]).get(assignment.role_id)
+    if rules is not None:
+        assignment.role.applies_to, assignment.role.single_holder = rules
+
+
 def _lock_target_of(assignment: Assignment) -> None:
     lock_targets(department_ids=[assignment.department_id], project_ids=[assignment.project_id])
 
@@ -379,6 +414,7 @@ def assignment_validate(assignment: Assignment, *, pending: Iterable[Assignment]
         assignment.level = assignment.role.default_level
     _lock_target_of(assignment)
     _lock_employee_of(assignment)
+    _lock_role_of(assignment)
     assignment_check_fields(assignment)
     pending = [p for p in pending if p is not assignment]
     rivals = assignment_rivals(assignment, exclude_pks=[p.pk for p in pending if p.pk])

@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from org import services
-from org.models import Assignment, Department, Employee, Level
+from org.models import Assignment, Department, Employee, Level, Role
 from tests.factories import DepartmentFactory, EmployeeFactory, ProjectFactory, RoleFactory
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
@@ -319,3 +319,90 @@ def test_the_employee_page_cannot_deadlock_with_a_single_write(hr_client, monkey
     assert isinstance(results["single"], Assignment), results["single"]
     ana.refresh_from_db()
     assert ana.leave_date == datetime.date(2025, 6, 30)
+
+
+def role_form_post(role, **changes):
+    """The admin's role form, as the role's change page posts it with ``changes``."""
+    from org.admin import RoleForm
+
+    data = {
+        "name": role.name,
+        "description": role.description,
+        "applies_to": role.applies_to,
+        "default_level": role.default_level,
+        **changes,
+    }
+    if data.pop("single_holder", role.single_holder):
+        data["single_holder"] = "on"
+    return RoleForm(data, instance=Role.objects.get(pk=role.pk))
+
+
+@pytest.fixture
+def reviewers():
+    """A project Ana reviews; Reviewer may have several holders on a target, for now."""
+    project = ProjectFactory()
+    role = RoleFactory(name="Reviewer", applies_to="both", default_level=Level.CONSULTED, single_holder=False)
+    ana, bob = EmployeeFactory(), EmployeeFactory()
+    start = datetime.date(2025, 1, 1)
+    services.assignment_create(employee=ana, role=role, target=project, start_date=start)
+    return project, role, bob, start
+
+
+def test_a_role_made_single_holder_waits_for_a_second_holder_being_written(reviewers):
+    """Bob's assignment as a second Reviewer is written and not yet committed when the admin makes Reviewer
+    single-holder: the change waits for it, then sees two holders and is refused."""
+    project, role, bob, start = reviewers
+    written, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def assign_and_hold():
+        with transaction.atomic():
+            services.assignment_create(employee=bob, role=role, target=project, start_date=start)
+            written.set()
+            assert release.wait(20), "test timed out"
+
+    def change():
+        with transaction.atomic():
+            form = role_form_post(role, single_holder=True)
+            return form.save() if form.is_valid() else form.errors
+
+    assigning = in_thread(assign_and_hold, results, "assign")
+    assert written.wait(20)
+    changing = in_thread(change, results, "change")
+    waits_then_both_finish(assigning, changing, release, "the role's change should wait for the assignment")
+
+    assert not isinstance(results["change"], Role), "Reviewer was made single-holder over two holders"
+    assert "single_holder" in results["change"], results["change"]
+    assert "overlap another holder" in str(results["change"]["single_holder"])
+    assert Role.objects.get(pk=role.pk).single_holder is False
+    assert Assignment.objects.filter(role=role).count() == 2
+
+
+def test_an_assignment_written_while_a_role_becomes_single_holder_meets_the_new_rule(reviewers):
+    """The admin has checked that Reviewer can become single-holder and not yet saved it when Bob is made a second
+    Reviewer (with the role as read before): the assignment waits, then is checked against the new rule."""
+    project, role, bob, start = reviewers
+    checked, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def change_and_hold():
+        with transaction.atomic():
+            form = role_form_post(role, single_holder=True)
+            assert form.is_valid(), form.errors
+            checked.set()
+            assert release.wait(20), "test timed out"
+            return form.save()
+
+    changing = in_thread(change_and_hold, results, "change")
+    assert checked.wait(20)
+    assigning = in_thread(
+        lambda: services.assignment_create(employee=bob, role=role, target=project, start_date=start),
+        results,
+        "assign",
+    )
+    waits_then_both_finish(changing, assigning, release, "the assignment should wait for the role's change")
+
+    assert Role.objects.get(pk=role.pk).single_holder is True
+    assert isinstance(results["assign"], ValidationError), results["assign"]
+    assert "single holder" in str(results["assign"])
+    assert Assignment.objects.filter(role=role).count() == 1

@@ -19,7 +19,7 @@ from org import services
 from org.imports import engine
 from org.models import Assignment, Department, Employee, Level, Role
 from tests.factories import DepartmentFactory, EmployeeFactory, RoleFactory
-from tests.test_concurrency import in_thread
+from tests.test_concurrency import in_thread, role_form_post, waits_then_both_finish
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 
@@ -177,3 +177,34 @@ def test_an_import_setting_a_leave_date_sees_an_assignment_being_written(ana):
     assert "run past this leave date" in report.problems[0].message
     assert Employee.objects.get(pk=ana.pk).leave_date is None
     assert Assignment.objects.get().start_date == datetime.date(2025, 9, 1)
+
+
+def test_an_import_of_a_second_holder_waits_for_a_role_becoming_single_holder(ana):
+    """The admin has checked that Developer can become single-holder (Ana holds it on FIN) and not yet saved it when
+    an import makes Bob a second Developer there: the import waits, then meets the new rule and writes nothing."""
+    role = Role.objects.get(name="Developer")
+    services.assignment_create(
+        employee=ana, role=role, target=Department.objects.get(code="FIN"), start_date=datetime.date(2025, 1, 1)
+    )
+    EmployeeFactory(employee_number="E2", first_name="Bob")
+    checked, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def change_and_hold():
+        with transaction.atomic():
+            form = role_form_post(role, single_holder=True)
+            assert form.is_valid(), form.errors
+            checked.set()
+            assert release.wait(20), "test timed out"
+            return form.save()
+
+    changing = in_thread(change_and_hold, results, "change")
+    assert checked.wait(20)
+    data = "employee,role,department,start_date\nE2,Developer,FIN,2025-09-01\n"
+    importing = in_thread(lambda: engine.run_import("assignments", data.encode()), results, "import")
+    waits_then_both_finish(changing, importing, release, "the import should wait for the role's change")
+
+    report = results["import"]
+    assert [(p.row, p.column) for p in report.problems] == [(2, "B (role)")], report.problems
+    assert "single holder" in report.problems[0].message
+    assert Assignment.objects.count() == 1

@@ -29,7 +29,14 @@ from org.imports import fields as f
 from org.imports.bulk import BATCH_SIZE, BatchWriter
 from org.imports.reading import MAX_FIELD, FileProblem, Table, column_label, normalise_header, read_table
 from org.models import AppliesTo, Assignment, Department, Employee, Level, Project, ProjectStatus, Role
-from org.services import REASON_LENGTH, assignments_batch_violations, lock_employees, lock_targets, role_problems
+from org.services import (
+    REASON_LENGTH,
+    assignments_batch_violations,
+    lock_employees,
+    lock_roles,
+    lock_targets,
+    role_problems,
+)
 from org.tables import fold
 
 KINDS = ("departments", "employees", "projects", "roles", "assignments", "history")
@@ -922,6 +929,17 @@ class Planner:
                 employee.leave_date = employee.loaded_leave_date = leave_date
         self.locked_employees.update(by_id)
 
+    def lock_roles(self, roles: Iterable[Role]) -> None:
+        """Share a lock on ``roles`` after the employees (``services.lock_roles``) and read their rules into them
+        afresh: a change of where a role applies or of its single holder, made in the admin meanwhile, is seen, and
+        one made later waits for the import to commit. A dry run locks nothing."""
+        if self.dry_run:
+            return
+        by_id = {role.pk: role for role in roles if role.pk}
+        for part in chunks(sorted(by_id)):
+            for pk, (applies_to, single_holder) in lock_roles(part).items():
+                by_id[pk].applies_to, by_id[pk].single_holder = applies_to, single_holder
+
     def lock_departments(self, department_ids: Iterable[int]) -> None:
         """Lock these departments, a batch at a time, unless this import locked them already (``lock_history``
         takes a history's before ``plan_assignments`` would)."""
@@ -944,6 +962,7 @@ class Planner:
             for part in chunks(sorted(project_ids)):
                 lock_targets(project_ids=part)
         self.lock_employees(a.employee for _, a in wanted)  # then the leave dates checked below are today's
+        self.lock_roles(a.role for _, a in wanted)  # and the rules of their roles
         stored = fetch(
             Assignment.objects.select_related("employee", "role", "department", "project"),
             "department_id",
