@@ -337,6 +337,21 @@ def role_form_post(role, **changes):
     return RoleForm(data, instance=Role.objects.get(pk=role.pk))
 
 
+def held_role_change(role, checked: threading.Event, release: threading.Event):
+    """The admin's change making ``role`` single-holder: checked (so its lock is taken), then held open until
+    ``release``, then saved."""
+
+    def change():
+        with transaction.atomic():
+            form = role_form_post(role, single_holder=True)
+            assert form.is_valid(), form.errors
+            checked.set()
+            assert release.wait(20), "test timed out"
+            return form.save()
+
+    return change
+
+
 @pytest.fixture
 def reviewers():
     """A project Ana reviews; Reviewer may have several holders on a target, for now."""
@@ -385,15 +400,7 @@ def test_an_assignment_written_while_a_role_becomes_single_holder_meets_the_new_
     checked, release = threading.Event(), threading.Event()
     results: dict[str, object] = {}
 
-    def change_and_hold():
-        with transaction.atomic():
-            form = role_form_post(role, single_holder=True)
-            assert form.is_valid(), form.errors
-            checked.set()
-            assert release.wait(20), "test timed out"
-            return form.save()
-
-    changing = in_thread(change_and_hold, results, "change")
+    changing = in_thread(held_role_change(role, checked, release), results, "change")
     assert checked.wait(20)
     assigning = in_thread(
         lambda: services.assignment_create(employee=bob, role=role, target=project, start_date=start),

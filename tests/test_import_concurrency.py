@@ -19,7 +19,7 @@ from org import services
 from org.imports import engine
 from org.models import Assignment, Department, Employee, Level, Role
 from tests.factories import DepartmentFactory, EmployeeFactory, RoleFactory
-from tests.test_concurrency import in_thread, role_form_post, waits_then_both_finish
+from tests.test_concurrency import held_role_change, in_thread, waits_then_both_finish
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 
@@ -190,15 +190,7 @@ def test_an_import_of_a_second_holder_waits_for_a_role_becoming_single_holder(an
     checked, release = threading.Event(), threading.Event()
     results: dict[str, object] = {}
 
-    def change_and_hold():
-        with transaction.atomic():
-            form = role_form_post(role, single_holder=True)
-            assert form.is_valid(), form.errors
-            checked.set()
-            assert release.wait(20), "test timed out"
-            return form.save()
-
-    changing = in_thread(change_and_hold, results, "change")
+    changing = in_thread(held_role_change(role, checked, release), results, "change")
     assert checked.wait(20)
     data = "employee,role,department,start_date\nE2,Developer,FIN,2025-09-01\n"
     importing = in_thread(lambda: engine.run_import("assignments", data.encode()), results, "import")
