@@ -38,7 +38,7 @@ def _day(as_of: datetime.date | None) -> datetime.date:
 
 #: The order of who holds what on a target: Accountable first (``responsible_for``, a project's team).
 RESPONSIBLE_ORDER = ("level", "role__name", "employee__last_name", "employee__first_name")
-#: The order of what a person holds (``holdings_of``, the employee page's current roles).
+#: The order of what a person holds (the employee page's current roles).
 HOLDINGS_ORDER = ("level", "role__name", "pk")
 
 
@@ -49,12 +49,6 @@ def responsible_for(*, target: Target, as_of: datetime.date | None = None) -> Qu
 
 def accountable_for(*, target: Target, as_of: datetime.date | None = None) -> Assignment | None:
     return responsible_for(target=target, as_of=as_of).filter(level=Level.ACCOUNTABLE).first()
-
-
-def holdings_of(*, employee: Employee, as_of: datetime.date | None = None) -> QuerySet[Assignment]:
-    """What ``employee`` holds on ``as_of`` (default today), with its role and target joined; each row's
-    employee is ``employee`` itself (read through its related manager), not joined again."""
-    return employee.assignments.as_of(_day(as_of)).with_targets().order_by(*HOLDINGS_ORDER)
 
 
 def workload_of(in_force: QuerySet[Assignment] | list[Assignment]) -> dict[str, int]:

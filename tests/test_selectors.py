@@ -49,16 +49,6 @@ def test_responsible_for_lists_accountable_first_in_one_query(
     assert rows == [("Bob", "A", "Project Manager"), ("Carla", "R", "Developer")]
 
 
-def test_holdings_of_past_and_future(ana, project, developer_role, manager_role):
-    services.assignment_create(
-        employee=ana, role=developer_role, target=project, start_date=D(2024, 1, 1), end_date=D(2024, 12, 31)
-    )
-    services.assignment_create(employee=ana, role=manager_role, target=ProjectFactory(), start_date=D(2030, 1, 1))
-    assert [a.role.name for a in selectors.holdings_of(employee=ana, as_of=D(2024, 6, 1))] == ["Developer"]
-    assert list(selectors.holdings_of(employee=ana, as_of=D(2026, 1, 1))) == []
-    assert [a.role.name for a in selectors.holdings_of(employee=ana, as_of=D(2030, 1, 1))] == ["Project Manager"]
-
-
 def test_projects_without_accountable(handed_over, manager_role, ana):
     orphan = ProjectFactory(code="ORPH", start_date=D(2024, 1, 1))
     ProjectFactory(code="IDEA", status=ProjectStatus.PROPOSED)
