@@ -26,6 +26,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter, range_bo
 from openpyxl.utils.datetime import from_excel, from_ISO8601
 from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
 
+from org.imports import numfmt
 from org.models import LONG_TEXT_LENGTH
 
 MAX_FIELD = LONG_TEXT_LENGTH  # characters; no column of ours holds more, so a longer cell is a broken file
@@ -206,16 +207,9 @@ def _shown(number_format: str) -> str:
     return re.sub(r'"[^"]*"|\\.|\[[^\]]*\]', "", number_format)
 
 
-def _percent(number_format: str) -> bool:
-    """Whether a number format scales by 100: a % outside quotes and not escaped (0"%" and 0\\% only show one)."""
-    return "%" in _shown(number_format)
-
-
-def _cell_text(value: Any, percent: bool = False) -> str:
+def _cell_text(value: Any) -> str:
     if value is None:
         return ""
-    if percent:  # a number shown as 50% is stored as 0.5
-        return f"{round(value * 100, 10):g}%"
     if isinstance(value, str):  # Excel spells a carriage return or control character _xHHHH_, and _ as _x005F_
         return XLSX_ESCAPE.sub(lambda m: chr(int(m[1], 16)), value) if "_x" in value else value
     if isinstance(value, datetime.datetime):
@@ -331,7 +325,7 @@ DIGITS = "0123456789"
 @dataclass
 class _Book:
     """What reading a workbook's first sheet needs: its XML's place in the archive, the shared strings, and the
-    styles that make a number a date or a percentage.
+    styles that make a number a date, or show it otherwise than as it is (00042, E042, 50%).
 
     openpyxl reads the workbook around the sheet, but not the sheet itself. Its reader builds an object for every
     cell and every inline string and, for a sheet that does not declare its size (openpyxl's own files), parses the
@@ -341,8 +335,7 @@ class _Book:
     archive: zipfile.ZipFile
     sheet: str | None
     shared: list[str]
-    percent: set[int]  # styles, by index, that show a number as a percentage
-    padded: dict[int, int]  # styles that show a whole number with leading zeros (00000), and their width
+    number_formats: dict[int, str]  # styles, by index, that show a number otherwise than General does
     dates: set[int]
     days: set[int]  # date styles that show no time of day
     durations: set[int]
@@ -379,8 +372,11 @@ class _Book:
             reader.archive,
             sheet,
             list(_parse(reader.archive, strings.PartName[1:], _Strings(STRING))) if strings is not None else [],
-            {i for i, number_format in enumerate(formats) if _percent(number_format)},
-            {i: len(number_format) for i, number_format in enumerate(formats) if re.fullmatch("00+", number_format)},
+            {
+                i: number_format
+                for i, number_format in enumerate(formats)
+                if number_format not in ("General", "@") and i not in workbook._date_formats
+            },
             workbook._date_formats,
             {i for i in workbook._date_formats if not re.search("[hs]", _shown(formats[i]), re.IGNORECASE)},
             workbook._timedelta_formats,
@@ -556,9 +552,17 @@ class _SheetParser:
             if style in book.days and isinstance(moment, datetime.datetime):  # shown as 15/03/2023, whatever the hour
                 moment = moment.date()
             return _cell_text(moment)
-        if style in book.padded and number == int(number) >= 0:  # an employee number shown as 00042
-            return str(int(number)).zfill(book.padded[style])
-        return _cell_text(number, style in book.percent)
+        if (number_format := book.number_formats.get(style)) is None:
+            return _cell_text(number)
+        # An employee number shown as 00042 or E042, a share shown as 50%: read as shown. Read as stored, a key
+        # would name another row (42); a format that is not understood is refused rather than guessed.
+        if (text := numfmt.shown(number, number_format)) is None:
+            message = gettext(
+                "The cell shows its number %(value)s in the format %(format)s, which the import does not read; format "
+                "the cell as text and type the value as it should be read."
+            )
+            return Unreadable(message % {"value": value, "format": number_format})
+        return text
 
 
 class Unreadable:
