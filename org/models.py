@@ -8,6 +8,7 @@ overlap) live in ``org.services`` under a row lock on the target.
 from __future__ import annotations
 
 import datetime
+import unicodedata
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -38,6 +39,27 @@ no_slash = RegexValidator(
         "dashes or dots instead."
     ),
 )
+
+
+def visible(value: str) -> None:
+    """Refuses a key holding a character that shows as nothing or as a plain space (a zero-width space, a
+    no-break space, a control character): "ENG" with one would look like ENG and be another row."""
+    if value.isprintable():
+        return
+    position, char = next((i, c) for i, c in enumerate(value, start=1) if not c.isprintable() and c != " ")
+    raise ValidationError(
+        _(
+            "“%(value)s” holds an invisible or unusual character, %(char)s, at position %(position)d; type it "
+            "again without it."
+        ),
+        code="invisible",
+        params={"value": value, "char": character_name(char), "position": position},
+    )
+
+
+def character_name(char: str) -> str:
+    """U+200B ZERO WIDTH SPACE: how a message names a character that cannot be seen."""
+    return f"U+{ord(char):04X} {unicodedata.name(char, 'CONTROL CHARACTER')}"
 
 
 class FoldedUnique(models.Model):
@@ -117,7 +139,11 @@ class DepartmentQuerySet(models.QuerySet):
 class Department(FoldedUnique):
     folded_unique = ("code",)
     code = models.CharField(
-        _("code"), max_length=20, unique=True, validators=[no_slash], help_text=_("Short unique code, e.g. FIN.")
+        _("code"),
+        max_length=20,
+        unique=True,
+        validators=[no_slash, visible],
+        help_text=_("Short unique code, e.g. FIN."),
     )
     name = models.CharField(_("name"), max_length=200)
     parent = models.ForeignKey(
@@ -157,7 +183,7 @@ class Employee(FoldedUnique):
         _("employee number"),
         max_length=30,
         unique=True,
-        validators=[no_slash],
+        validators=[no_slash, visible],
         help_text=_("The number HR gives this person."),
     )
     first_name = models.CharField(_("first name"), max_length=100)
@@ -263,7 +289,7 @@ class ProjectStatus(models.TextChoices):
 
 class Project(FoldedUnique):
     folded_unique = ("code",)
-    code = models.CharField(_("code"), max_length=20, unique=True, validators=[no_slash])
+    code = models.CharField(_("code"), max_length=20, unique=True, validators=[no_slash, visible])
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True, max_length=LONG_TEXT_LENGTH)
     department = models.ForeignKey(
@@ -306,7 +332,7 @@ class AppliesTo(models.TextChoices):
 
 class Role(FoldedUnique):
     folded_unique = ("name",)
-    name = models.CharField(_("name"), max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=100, unique=True, validators=[visible])
     description = models.TextField(_("description"), blank=True, max_length=LONG_TEXT_LENGTH)
     applies_to = models.CharField(_("applies to"), max_length=10, choices=AppliesTo.choices, default=AppliesTo.BOTH)
     default_level = models.CharField(

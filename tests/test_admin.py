@@ -663,6 +663,20 @@ def test_an_employee_with_reports_cannot_be_deleted_until_they_are_reassigned(hr
         ana.delete()
 
 
+def key_form_errors(client, model: str, field: str, value: str, department: Department) -> str:
+    """The errors of ``field`` when the admin's add form of ``model`` is posted with ``value`` as its key."""
+    data = {
+        "department": {"code": value, "name": "HR", "active": "on"},
+        "project": {"code": value, "name": "ERP", "department": department.pk, "status": "active"},
+        "employee": {"employee_number": value, "first_name": "Ana", "last_name": "Li", "work_email": "a@x.com"},
+        "role": {"name": value, "applies_to": "both", "default_level": "R"},
+    }[model]
+    page = client.get(reverse(f"admin:org_{model}_add"))
+    response = client.post(reverse(f"admin:org_{model}_add"), {**data, **inline_management(page)})
+    assert response.status_code == 200
+    return str(response.context["adminform"].form.errors[field])
+
+
 @pytest.mark.parametrize(
     ("model", "field", "value"),
     [
@@ -676,15 +690,24 @@ def test_an_employee_with_reports_cannot_be_deleted_until_they_are_reassigned(hr
 def test_a_slash_in_a_code_or_number_is_a_form_error(hr_client, department, model, field, value):
     """The staff pages' addresses hold codes and numbers (/employees/<number>/): a "/" in one broke them, and a
     browser reads /projects/../ as the folder above."""
-    data = {
-        "department": {"code": value, "name": "HR", "active": "on"},
-        "project": {"code": value, "name": "ERP", "department": department.pk, "status": "active"},
-        "employee": {"employee_number": value, "first_name": "Ana", "last_name": "Li", "work_email": "a@x.com"},
-    }[model]
-    page = hr_client.get(reverse(f"admin:org_{model}_add"))
-    response = hr_client.post(reverse(f"admin:org_{model}_add"), {**data, **inline_management(page)})
-    assert response.status_code == 200
-    assert "would break the address of its page" in str(response.context["adminform"].form.errors[field])
+    errors = key_form_errors(hr_client, model, field, value, department)
+    assert "would break the address of its page" in errors
+    assert not Employee.objects.exists() and Department.objects.count() == 1 and not Project.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "value", "char"),
+    [
+        ("department", "code", "HR\u200b", "U+200B ZERO WIDTH SPACE"),
+        ("project", "code", "ERP\u00a02", "U+00A0 NO-BREAK SPACE"),
+        ("employee", "employee_number", "\u2060E42", "U+2060 WORD JOINER"),
+        ("role", "name", "Lead\u200d", "U+200D ZERO WIDTH JOINER"),
+    ],
+)
+def test_an_invisible_character_in_a_key_is_a_form_error(hr_client, department, model, field, value, char):
+    """A code with a zero-width space looks like the code without it and is another row."""
+    errors = key_form_errors(hr_client, model, field, value, department)
+    assert f"holds an invisible or unusual character, {char}" in errors
     assert not Employee.objects.exists() and Department.objects.count() == 1 and not Project.objects.exists()
 
 

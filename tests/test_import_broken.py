@@ -170,6 +170,25 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
             "row 6, column F (start_date): Elena Díaz left on 2024-12-31; an assignment cannot start after that.",
         ],
     ),
+    "an allocation that is no whole number": (
+        "assignments",
+        ASSIGNMENTS + "E005,Advisor,,AI,,2024-06-01,,33.3\n",
+        (),
+        ["row 2, column H (allocation): '33.3' is not a whole number; expected a whole number from 0 to 100."],
+    ),
+    "invisible characters in keys, control characters anywhere": (
+        "departments",
+        "code,name\nENG\u200b,Engineering again\nQ\u00a0A,Quality\nOPS,Oper\x81ations\n",
+        (),
+        [
+            "row 2, column A (code): “ENG\u200b” holds an invisible or unusual character, U+200B ZERO WIDTH SPACE, at"
+            " position 4; type it again without it.",
+            "row 3, column A (code): “Q\u00a0A” holds an invisible or unusual character, U+00A0 NO-BREAK SPACE, at"
+            " position 2; type it again without it.",
+            "row 4, column B (name): The value holds a control character (U+0081 CONTROL CHARACTER), which this"
+            " column cannot hold; if the file was saved in another encoding, choose it with --encoding.",
+        ],
+    ),
     "a department cycle": (
         "departments",
         "code,name,parent\nENG,Engineering,DAT\n",

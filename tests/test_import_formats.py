@@ -232,6 +232,35 @@ def test_the_member_role_is_created_when_missing_and_can_be_chosen(tmp_path):
     assert Assignment.objects.filter(role=staff, employee__employee_number="E004").count() == 1
 
 
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("x" * 101, "The value is 101 characters long; at most 100 fit."),
+        (
+            "=cmd|' /C calc'!A0",
+            "\"=cmd|' /C calc'!A0\" starts with '=' and would run as a spreadsheet formula; put an apostrophe (') in"
+            " front to keep it as text.",
+        ),
+        (
+            "Team\u200bMember",
+            "“Team\u200bMember” holds an invisible or unusual character, U+200B ZERO WIDTH SPACE, at"
+            " position 5; type it again without it.",
+        ),
+    ],
+)
+def test_a_member_role_a_roles_file_could_not_hold_is_refused(tmp_path, name, problem):
+    """The role --member-role creates must export and import back like any other."""
+    load_examples()
+    path = write(tmp_path, "employee_number,effective_date,department\nE004,2017-01-10,FIN\n")
+    before = snapshot()
+
+    report = import_fails("history", path, "--member-role", name)
+
+    shown = repr(name if len(name) <= 40 else name[:39] + "…")
+    assert report == f"file.csv: The role {shown} for home-department assignments cannot be created: {problem}\n"
+    assert snapshot() == before
+
+
 def test_the_member_role_is_found_whatever_its_case_and_spaces(tmp_path):
     """--member-role "team member " is the stored Team Member: no second role, no second home department."""
     load_examples()

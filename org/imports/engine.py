@@ -42,6 +42,7 @@ from org.tables import fold
 KINDS = ("departments", "employees", "projects", "roles", "assignments", "history")
 FORMATS = ("projman", "orangehrm", "jobhistory")
 MEMBER_ROLE = "Team Member"  # the role job-history rows become on the home department
+ROLE_NAME = f.text(100, required=True, name=True)
 ONE_DAY = datetime.timedelta(days=1)
 
 Progress = Callable[[str, int, int], None]
@@ -168,7 +169,7 @@ COLUMNS: dict[tuple[str, str], list[f.Column]] = {
         f.Column("end_date", f.date),
     ],
     ("roles", "projman"): [
-        f.Column("name", f.text(100, required=True), required=True),
+        f.Column("name", ROLE_NAME, required=True),
         f.Column("description", f.long_text),
         f.Column("applies_to", f.choice(AppliesTo, default=AppliesTo.BOTH)),
         f.Column("default_level", f.choice(Level, default=Level.RESPONSIBLE)),
@@ -1040,6 +1041,12 @@ class Planner:
         role = history_role(self.member_role)
         role_step = None
         if role is None:
+            try:  # a name a roles file could hold, so that the role exports and imports back
+                ROLE_NAME(self.member_role)
+            except ValueError as exc:
+                message = gettext("The role %(role)s for home-department assignments cannot be created: %(problem)s")
+                sheet.problem(None, None, message % {"role": repr(f.shorten(self.member_role)), "problem": exc})
+                return
             role = Role(name=self.member_role, applies_to=AppliesTo.DEPARTMENT, default_level=Level.RESPONSIBLE)
             role_step = Step(Role, levels=[[role]])
             self.count(Role).created += 1

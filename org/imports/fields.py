@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import methodcaller
@@ -14,7 +15,7 @@ from django.core.validators import EmailValidator
 from django.db.models import TextChoices
 from django.utils.translation import gettext
 
-from org.models import no_slash
+from org.models import character_name, no_slash, visible
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TRUE = {"true", "yes", "y", "1", "si", "sí", "x"}
@@ -81,11 +82,26 @@ def shorten(value: str, limit: int = 40) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def text(max_length: int, *, required: bool = False) -> Parser:
+def text(max_length: int, *, required: bool = False, name: bool = False) -> Parser:
+    """A cell's text, with no control character in it but tabs and line breaks (one comes from a file in an
+    encoding other than the one it was read in);
+    one that ``name``s a row (a role's name) holds no invisible character either (``org.models.visible``)."""
+
     def parse(value: str) -> str:
         value = neutral_text(value.strip())
         if required and not value:
             raise ValueError(gettext("A value is required here."))
+        if not value.isprintable():
+            if name:
+                _validate(visible, value)
+            if control := next((c for c in value if unicodedata.category(c) == "Cc" and c not in "\t\n\r"), None):
+                raise ValueError(
+                    gettext(
+                        "The value holds a control character (%(char)s), which this column cannot hold; if the file "
+                        "was saved in another encoding, choose it with --encoding."
+                    )
+                    % {"char": character_name(control)}
+                )
         if len(value) > max_length:
             raise ValueError(
                 gettext("The value is %(length)d characters long; at most %(limit)d fit.")
@@ -97,22 +113,21 @@ def text(max_length: int, *, required: bool = False) -> Parser:
         values = list(map(str.strip, values))
         if any(map(SPECIAL_START, values)) or (required and not all(values)) or max(map(len, values)) > max_length:
             return None
-        return values
+        return values if all(map(str.isprintable, values)) else None
 
     return column_parser(parse, parse_plain)
 
 
 def key(max_length: int) -> Parser:
     """A code or number that names its row: required text, refusing what the model refuses in one (org.models.no_slash:
-    a "/", or "." or ".." alone, breaks its staff page's address)."""
+    a "/", or "." or ".." alone, breaks its staff page's address; org.models.visible: a character that cannot be
+    seen makes a look-alike of another key)."""
     as_text = text(max_length, required=True)
 
     def parse(value: str) -> str:
         value = as_text(value)
-        try:
-            no_slash(value)
-        except ValidationError as error:
-            raise ValueError(error.messages[0]) from None
+        _validate(no_slash, value)
+        _validate(visible, value)
         return value
 
     def parse_plain(values: Sequence[str]) -> list[str] | None:
@@ -120,6 +135,13 @@ def key(max_length: int) -> Parser:
         return None if values is None or any(no_slash.regex.search(value) for value in values) else values
 
     return column_parser(parse, parse_plain)
+
+
+def _validate(validator: Callable[[str], None], value: str) -> None:
+    try:
+        validator(value)
+    except ValidationError as error:
+        raise ValueError(error.messages[0]) from None
 
 
 def long_text(value: str) -> str:
@@ -273,7 +295,12 @@ def percentage(value: str) -> int | None:
             gettext("%(value)s is not a number; expected a whole number from 0 to 100.")
             % {"value": repr(shorten(value))}
         ) from None
-    if not number.is_integer() or not 0 <= number <= 100:
+    if not number.is_integer():
+        raise ValueError(
+            gettext("%(value)s is not a whole number; expected a whole number from 0 to 100.")
+            % {"value": repr(shorten(value))}
+        )
+    if not 0 <= number <= 100:
         raise ValueError(
             gettext("%(value)s is out of range; expected a whole number from 0 to 100.")
             % {"value": repr(shorten(value))}
