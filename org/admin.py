@@ -23,7 +23,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
 from django.http import Http404, HttpRequest
@@ -31,9 +31,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import DeletedObject
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from org import selectors, services
 from org.access import scope_of
@@ -59,10 +61,37 @@ class EmployeeChoiceField(forms.ModelChoiceField):
         return obj.name_and_number
 
 
-def employee_choices(db_field, kwargs: dict) -> dict:
-    """``formfield_for_foreignkey``'s arguments, with an employee field labelled by name and number."""
+def could_be_id(field, value: object) -> bool:
+    """Whether ``value`` could be stored in ``field`` (a key): "abc", or a number beyond the column's integers,
+    cannot, and looking rows up by it fails with an error instead of finding none."""
+    try:
+        value = field.to_python(value)
+    except ValidationError:
+        return False
+    if isinstance(value, int):
+        low, high = connections[router.db_for_read(field.model)].ops.integer_field_range(field.get_internal_type())
+        return (low is None or value >= low) and (high is None or value <= high)
+    return True
+
+
+class SafeAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete, drawing a posted value that cannot be an id ("abc") as no choice: Django's own looks
+    it up to draw the form again with the field's error, and fails with a 500 (the field says "Select a valid
+    choice" either way)."""
+
+    def optgroups(self, name, value, attr=None):
+        remote = self.field.remote_field
+        key = remote.model._meta.get_field(getattr(remote, "field_name", None) or remote.model._meta.pk.name)
+        return super().optgroups(name, [v for v in value if could_be_id(key, v)], attr)
+
+
+def picker_options(model_admin, db_field, request, kwargs: dict) -> dict:
+    """``formfield_for_foreignkey``'s arguments: an employee field labelled by name and number, and an
+    autocomplete that a crafted value cannot break."""
     if db_field.related_model is Employee:
         kwargs.setdefault("form_class", EmployeeChoiceField)
+    if "widget" not in kwargs and db_field.name in model_admin.get_autocomplete_fields(request):
+        kwargs["widget"] = SafeAutocompleteSelect(db_field, model_admin.admin_site, using=kwargs.get("using"))
     return kwargs
 
 
@@ -83,10 +112,9 @@ class DepartmentSubtreeFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
-        try:
-            root = int(self.value())
-        except ValueError as exc:
-            raise IncorrectLookupParameters(exc) from exc
+        if not could_be_id(Department._meta.pk, self.value()):
+            raise IncorrectLookupParameters(self.value())
+        root = int(self.value())
         ids = selectors.department_subtree_ids(root)
         condition = Q()
         for path in self.paths:
@@ -312,7 +340,7 @@ class NewAssignmentInline(admin.TabularInline):
         return super().get_queryset(request).none()
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        return super().formfield_for_foreignkey(db_field, request, **employee_choices(db_field, kwargs))
+        return super().formfield_for_foreignkey(db_field, request, **picker_options(self, db_field, request, kwargs))
 
     def has_change_permission(self, request, obj=None):
         return self.has_add_permission(request, obj)
@@ -331,7 +359,7 @@ class HandOverForm(forms.Form):
     successor = EmployeeChoiceField(
         label=_("Successor"),
         queryset=Employee.objects.all(),
-        widget=AutocompleteSelect(Assignment._meta.get_field("employee"), admin.site),
+        widget=SafeAutocompleteSelect(Assignment._meta.get_field("employee"), admin.site),
         help_text=_("Who takes over from the hand-over date."),
     )
     on_date = forms.DateField(
@@ -405,15 +433,66 @@ def _say_search_was_cut(request: HttpRequest) -> None:
         messages.warning(request, search_cut_message())
 
 
+class HistoryValues(HistoricalRecordContextHelper):
+    """The values of a change on a history page: an empty one as "—" (simple-history calls a foreign key that was
+    empty a "Deleted employee (pk=None)"), a choice by its label."""
+
+    def prepare_delta_change_value(self, change, value):
+        if value is None or value == "" or (isinstance(value, DeletedObject) and value.pk is None):
+            return "—"
+        field = self.model._meta.get_field(change.field)
+        if field.choices and not isinstance(value, DeletedObject):
+            return dict(field.flatchoices).get(value, value)
+        return super().prepare_delta_change_value(change, value)
+
+
 class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
     """A model admin whose rows are cut to the user's scope (org.access) by ``in_scope``; a row outside it answers
     404 on its change, delete and history pages, as if it did not exist. A past version is read, never saved."""
+
+    object_history_template = "admin/org/object_history.html"
+    object_history_list_template = "admin/org/object_history_list.html"
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return HistoryValues(self.model, historical_record)
+
+    def history_view_title(self, request, obj):
+        return gettext("Change history: %(object)s") % {"object": obj}
+
+    def history_form_view_title(self, request, obj):
+        return gettext("%(object)s as it was then") % {"object": obj}
 
     def in_scope(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset
 
     def get_queryset(self, request):
         return self.in_scope(request, super().get_queryset(request))
+
+    def get_changelist_instance(self, request):
+        """Django's list, a lookup it cannot run (a year -1 or beyond any integer, in the address) answered as any
+        wrong lookup is, by the list with an error flag: Django catches only some of them, the rest were a 500."""
+        try:
+            return super().get_changelist_instance(request)
+        except (ValueError, OverflowError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+
+    def save_form(self, request, form, change):
+        """The form's instance; saved unchanged (Save on a form left as it was), it writes no audit record: a
+        change that is none is no history (django-simple-history skips instances marked so)."""
+        obj = super().save_form(request, form, change)
+        if change and not form.has_changed():
+            obj.skip_history_when_saving = True
+        return obj
+
+    def response_action(self, request, queryset):
+        """Django's actions, a selected id that cannot be one ("abc") left out as if not ticked: Django's own
+        filters by it and fails with a 500."""
+        selected = request.POST.getlist(ACTION_CHECKBOX_NAME)
+        ids = [value for value in selected if could_be_id(self.model._meta.pk, value)]
+        if ids != selected:
+            request.POST = request.POST.copy()
+            request.POST.setlist(ACTION_CHECKBOX_NAME, ids)
+        return super().response_action(request, queryset)
 
     def get_search_results(self, request, queryset, search_term):
         """Django's search, of the search's first words only (org.filters.search_words), as on the staff pages:
@@ -424,7 +503,7 @@ class ScopedAdmin(ImportAdminMixin, SimpleHistoryAdmin):
         return super().get_search_results(request, queryset, " ".join(words))
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        return super().formfield_for_foreignkey(db_field, request, **employee_choices(db_field, kwargs))
+        return super().formfield_for_foreignkey(db_field, request, **picker_options(self, db_field, request, kwargs))
 
     def history_in_scope(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         """The rows whose history pages the user may read: by default those of ``get_queryset``."""
@@ -707,8 +786,20 @@ class AssignmentAdmin(ScopedAdmin):
     def in_scope(self, request, queryset):
         return scope_of(request.user).assignments(queryset)
 
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:  # a posted form changes the instance before it is drawn again with its errors
+            obj.covered_as_stored = scope_of(request.user).covers(obj)
+        return obj
+
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and (obj is None or scope_of(request.user).covers(obj))
+        """In the user's scope as stored: a form posted with a target outside it (refused by the target's choices)
+        is drawn again editable, with that error, not as a read-only page without it."""
+        if not super().has_change_permission(request, obj):
+            return False
+        if obj is None:
+            return True
+        return obj.covered_as_stored if hasattr(obj, "covered_as_stored") else scope_of(request.user).covers(obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         """A target must lie in the user's scope: a crafted value outside it is "not one of the available choices"."""

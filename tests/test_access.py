@@ -320,6 +320,67 @@ def test_actions_reach_only_the_scope(company):
     assert outside.end_date is None
 
 
+@pytest.mark.parametrize("persona", ["hr", "manager_a"])
+@pytest.mark.parametrize("field", ["employee", "role", "project"])
+@pytest.mark.parametrize("value", ["abc", "9" * 30, "-1"])
+def test_a_posted_pick_that_cannot_be_an_id_is_a_form_error(company, persona, field, value):
+    """Django's autocomplete looked such a value up to draw the form again, and failed with a 500."""
+    dev_pa = company.assignments["dev_pa"]
+    before = assignment_form(dev_pa)
+    response = company.client(persona).post(
+        reverse("admin:org_assignment_change", args=[dev_pa.pk]), assignment_form(dev_pa, **{field: value})
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in str(response.context["adminform"].form.errors[field])
+    assert 'name="_save"' in response.content.decode()  # drawn again editable, for the error to be corrected
+    dev_pa.refresh_from_db()
+    assert assignment_form(dev_pa) == before
+
+
+def test_a_managers_form_with_a_target_outside_the_scope_stays_editable_and_says_why(company):
+    """The scope was checked on the half-changed instance: the page turned read-only and hid the field's error."""
+    dev_pa = company.assignments["dev_pa"]
+    response = company.client("manager_a").post(
+        reverse("admin:org_assignment_change", args=[dev_pa.pk]),
+        assignment_form(dev_pa, project="", department=company.departments["B"].pk),
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in str(response.context["adminform"].form.errors["department"])
+    assert 'name="_save"' in response.content.decode()
+    dev_pa.refresh_from_db()
+    assert (dev_pa.project, dev_pa.department) == (company.projects["PA"], None)
+
+
+@pytest.mark.parametrize("selected", [["abc"], ["9" * 30], ["abc", "dev_pa"]])
+def test_an_action_on_ids_that_cannot_be_ids_leaves_them_out(company, selected):
+    ids = [str(company.assignments[v].pk) if v in company.assignments else v for v in selected]
+    response = company.client("hr").post(
+        reverse("admin:org_assignment_changelist"), {"action": "end_today", "_selected_action": ids}, follow=True
+    )
+    assert response.status_code == 200
+    ended = Assignment.objects.filter(end_date=timezone.localdate())
+    assert list(ended) == ([company.assignments["dev_pa"]] if "dev_pa" in selected else [])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "department_tree=99999999999999999999",
+        "department_tree=-99999999999999999999",
+        "start_date__year=-1",
+        "start_date__year=99999999999999999999",
+        "start_date__year=2024&start_date__month=99999999999999999999",
+        "start_date__year=2024&start_date__month=2&start_date__day=30",
+    ],
+)
+@pytest.mark.parametrize("model", ["assignment", "project", "department", "employee"])
+def test_a_list_lookup_the_database_cannot_run_is_flagged_not_a_500(company, model, query):
+    response = company.client("hr").get(f"/admin/org/{model}/?{query}")
+    assert response.status_code in (200, 302), response.status_code
+    if response.status_code == 302:
+        assert response["Location"].endswith("?e=1")
+
+
 def test_a_manager_may_not_import(company):
     client = company.client("manager_a")
     assert client.get(reverse("admin:org_assignment_import")).status_code == 403

@@ -377,6 +377,23 @@ def inline_management(response) -> dict[str, str]:
     return data
 
 
+def test_saving_a_form_left_as_it_was_writes_no_history(hr_client, ana, department):
+    """Save on an unchanged page wrote an empty "changed" record into the audit trail each time."""
+    pages = {
+        "employee": (ana, employee_post(ana)),
+        "department": (department, {"code": department.code, "name": department.name, "active": "on"}),
+    }
+    for model, (obj, data) in pages.items():
+        url = reverse(f"admin:org_{model}_change", args=[obj.pk])
+        posted = {**data, **inline_management(hr_client.get(url))}
+        records = obj.history.count()
+        assert hr_client.post(url, posted).status_code == 302
+        assert obj.history.count() == records, model
+        changed = {**posted, "name" if model == "department" else "first_name": "Changed"}
+        assert hr_client.post(url, changed).status_code == 302
+        assert obj.history.count() == records + 1, model
+
+
 def test_leave_date_in_admin_ends_assignments(hr_client, ana, project, developer_role):
     dev = Assignment.objects.create(
         employee=ana, role=developer_role, project=project, level="R", start_date=D(2024, 1, 1)

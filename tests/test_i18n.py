@@ -286,3 +286,30 @@ def test_dates_follow_the_language(viewer_client, erp_team):
     assert "15/01/2024" in spanish  # day first
     assert "March" not in spanish
     assert "01/15/2024" not in spanish
+
+
+def test_the_admin_history_page_speaks_spanish_and_shows_an_empty_value_as_empty(hr_client, ana, bob):
+    """simple-history ships no Spanish: its page was half English, and a manager that was empty before read as
+    "Deleted employee (pk=None)"."""
+    ana.manager = bob
+    ana.save()
+    switch(hr_client, "es")
+
+    page = without_tokens(hr_client.get(reverse("admin:org_employee_history", args=[ana.pk])).content.decode())
+
+    for spanish in ("Versión", "Fecha/hora", "Modificado por", "Motivo del cambio", "Alta", "Modificación"):
+        assert spanish in page
+    for english in (
+        "Object",
+        "Comment",
+        "Changed by",
+        "Change reason",
+        "Created",
+        "Deleted",
+        "pk=None",
+        "None",
+        "View",
+    ):
+        assert english not in page
+    assert "<title>Historial de cambios: Ana García |" in page
+    assert f"<strong>Superior directo:</strong> —&nbsp;&rarr;&nbsp;&nbsp;{bob}</li>" in page
