@@ -138,6 +138,16 @@ def test_an_export_file_is_written_whole_or_not_at_all(tmp_path):
         call_command("export_org", "employees", "-o", str(tmp_path / "nowhere" / "e.csv"), stderr=io.StringIO())
 
 
+def test_an_export_says_what_it_wrote_and_refuses_a_workbook_it_cannot_write(tmp_path):
+    EmployeeFactory()
+    said = io.StringIO()
+    call_command("export_org", "employees", "-o", str(tmp_path / "e.csv"), stderr=said)
+    assert said.getvalue() == f"1 row of employees written to {tmp_path / 'e.csv'}.\n"
+    with pytest.raises(CommandError, match=r"not \.xls: name the file \.xlsx or \.csv\."):
+        call_command("export_org", "employees", "-o", str(tmp_path / "e.xls"), stderr=io.StringIO())
+    assert not (tmp_path / "e.xls").exists()
+
+
 def test_an_export_to_a_named_pipe_is_written_straight_into_it(tmp_path):
     EmployeeFactory(employee_number="E77")
     pipe = tmp_path / "pipe.csv"

@@ -193,19 +193,19 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         "departments",
         "code,name,parent\nENG,Engineering,DAT\n",
         (),
-        ["row 2, column C (parent): This would make a loop in the department tree: eng → dat → eng."],
+        ["row 2, column C (parent): This would make a loop in the department tree: ENG → DAT → ENG."],
     ),
     "a cycle inside the file": (
         "departments",
         "code,name,parent\nA,A,B\nB,B,A\n",
         (),
-        ["row 2, column C (parent): This would make a loop in the department tree: a → b → a."],
+        ["row 2, column C (parent): This would make a loop in the department tree: A → B → A."],
     ),
     "a manager cycle": (
         "employees",
         EMPLOYEES + "E001,Ana,García,ana.garcia@projman.example,ENG,E002,,\n",
         (),
-        ["row 2, column F (manager): This would make a loop in the chain of managers: e001 → e002 → e001."],
+        ["row 2, column F (manager): This would make a loop in the chain of managers: E001 → E002 → E001."],
     ),
     "dates in the wrong order": (
         "employees",
@@ -453,7 +453,7 @@ def test_a_row_leading_into_a_loop_and_the_loop_itself_are_told_apart(tmp_path):
 
     report = import_fails("departments", path)
 
-    assert report == "loop.csv: row 3, column C (parent): This would make a loop in the department tree: b → c → b.\n"
+    assert report == "loop.csv: row 3, column C (parent): This would make a loop in the department tree: B → C → B.\n"
 
 
 def test_a_long_chain_of_managers_is_checked_in_linear_time(tmp_path):

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from org.imports import fields as f
 from org.imports.engine import COLUMNS
+from org.models import ProjectStatus
 
 PARSERS = {
     f"{kind}/{fmt}.{column.field}": column.parse for (kind, fmt), columns in COLUMNS.items() for column in columns
@@ -123,3 +124,13 @@ def test_every_plain_address_is_one_django_accepts(address):
         validate_email(address)
     except ValidationError:  # pragma: no cover - the failure this test is for
         pytest.fail(f"{address!r} is a plain address but Django refuses it")
+
+
+@pytest.mark.parametrize("cell", ["on_hold", "On hold", "on-hold", " ON  HOLD ", "On_Hold", "on - hold"])
+def test_a_choice_is_read_whatever_separates_its_words(cell):
+    assert f.choice(ProjectStatus)(cell) == ProjectStatus.ON_HOLD
+
+
+def test_a_choice_that_is_not_one_says_which_are():
+    with pytest.raises(ValueError, match=r"'onhold' is not known; expected one of proposed, active, on_hold, closed\."):
+        f.choice(ProjectStatus)("onhold")

@@ -311,5 +311,5 @@ def test_job_history_cannot_make_a_loop_of_managers(tmp_path):
     report = import_fails("history", path)
 
     assert report == (
-        "h.csv: row 2, column D (manager): This would make a loop in the chain of managers: e001 → e003 → e001.\n"
+        "h.csv: row 2, column D (manager): This would make a loop in the chain of managers: E001 → E003 → E001.\n"
     )

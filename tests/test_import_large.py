@@ -94,8 +94,8 @@ def test_a_small_file_reads_only_the_rows_it_names_however_large_the_table(depar
 
     assert [(p.row, p.column) for p in report.problems] == [(2, "G (manager)"), (4, "D (work_email)")]
     assert report.problems[0].message.startswith(
-        "This would make a loop in the chain of managers: e000000 → e007999 → e000999 → e000124 → e000015 → e000001"
-        " → e000000."
+        "This would make a loop in the chain of managers: E000000 → E007999 → E000999 → E000124 → E000015 → E000001"
+        " → E000000."
     )
     assert "e1@example.com already belongs to employee E000001" in report.problems[1].message
     whole = [q["sql"] for q in queries if "org_employee" in q["sql"] and "WHERE" not in q["sql"]]
@@ -113,8 +113,8 @@ def test_a_loop_deep_in_a_stored_chain_is_found(departments):
     report = run_import("employees", (header + "C000,A,B,c0@example.com,Engineer,D00,C039,\n").encode())
 
     assert [(p.row, p.column) for p in report.problems] == [(2, "G (manager)")]
-    assert report.problems[0].message.startswith("This would make a loop in the chain of managers: c000 → c039 → c038")
-    assert report.problems[0].message.endswith("c001 → c000.")
+    assert report.problems[0].message.startswith("This would make a loop in the chain of managers: C000 → C039 → C038")
+    assert report.problems[0].message.endswith("C001 → C000.")
     assert Employee.objects.get(employee_number="C000").manager_id is None
 
 

@@ -728,9 +728,11 @@ class Planner:
         stored_links = links_above(model, key, attname, {t for r in moved if type(t := target_of(r)) is int})
         key_of_id = {pk: fold(k) for pk, k, _ in stored_links}
         parent_of: dict[str, str | None] = {fold(k): key_of_id.get(parent) for _, k, parent in stored_links}
+        spelled = {fold(k): k for _, k, _ in stored_links}  # a loop is told in the codes as written, not folded
         for r in moved:
             target = target_of(r)
-            parent_of[fold(r.values[key])] = (
+            spelled[folded := fold(r.values[key])] = r.values[key]
+            parent_of[folded] = (
                 target[1] if isinstance(target, tuple) else key_of_id.get(target) if target else None
             )
         if model is Department:
@@ -753,7 +755,7 @@ class Planner:
                 settled.update(path)
             elif node == start:  # one report per loop, on the first of its rows
                 settled.update(path)
-                loop = " → ".join([*path, start])
+                loop = " → ".join(spelled.get(node, node) for node in [*path, start])
                 self.sheet.at(r, field_name, looping % {"loop": loop})
 
     def check_dates_in_order(

@@ -28,6 +28,7 @@ ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00(?::00)?)?")
 PLAIN_EMAIL = re.compile(
     r"[a-z0-9_][a-z0-9_%+-]*(?:\.[a-z0-9_%+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 )
+CHOICE_SEPARATORS = re.compile(r"[\s_-]+")
 PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SPECIAL_START = methodcaller("startswith", (*FORMULA_STARTS, "'"))
 
@@ -258,11 +259,15 @@ def boolean(default: bool) -> Parser:
     return parse
 
 
+def _choice_key(text: str) -> str:
+    return CHOICE_SEPARATORS.sub("_", text.strip().lower())
+
+
 def choice(choices: type[TextChoices], *, default: str | None = None) -> Parser:
-    """A choice by its stored value or its English label, in any case: 'on_hold', 'On hold', 'A', 'Accountable'."""
-    known = {str(v).lower(): v for v in choices.values}
-    known |= {label.lower(): v for v, label in zip(choices.values, choices.labels, strict=True)}
-    known |= {k.replace(" ", "_"): v for k, v in list(known.items())}
+    """A choice by its stored value or its English label, in any case and with spaces, dashes or underscores
+    between its words: 'on_hold', 'On hold', 'on-hold', 'A', 'Accountable'."""
+    known = {_choice_key(str(v)): v for v in choices.values}
+    known |= {_choice_key(label): v for v, label in zip(choices.values, choices.labels, strict=True)}
     expected = ", ".join(choices.values)
 
     def parse(value: str) -> str | Blank:
@@ -274,7 +279,7 @@ def choice(choices: type[TextChoices], *, default: str | None = None) -> Parser:
                 )
             return Blank(default)
         try:
-            return known[value.lower()]
+            return known[_choice_key(value)]
         except KeyError:
             raise ValueError(
                 gettext("%(value)s is not known; expected one of %(choices)s.")

@@ -15,6 +15,9 @@ from org.imports.exporting import HEADERS, write_csv, write_export
 from org.models import Department
 from org.tables import fold
 
+# Workbooks of other programs, which a CSV named so would pass for: refused rather than written wrongly.
+OTHER_WORKBOOKS = {".xls", ".xlsm", ".xlsb", ".ods", ".numbers"}
+
 
 class Command(BaseCommand):
     help = "Export departments, employees, projects, roles, assignments or job history as CSV (or XLSX)."
@@ -52,6 +55,11 @@ class Command(BaseCommand):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python would flush into it at exit
             return
         path = Path(output)
+        if path.suffix.lower() in OTHER_WORKBOOKS:
+            raise CommandError(
+                f"export_org writes CSV, or XLSX for a name ending in .xlsx, not {path.suffix}: name the file .xlsx or "
+                ".csv."
+            )
         xlsx = path.suffix.lower() == ".xlsx"
         mode = {"mode": "wb"} if xlsx else {"mode": "w", "encoding": "utf-8", "newline": ""}
         try:
@@ -62,7 +70,8 @@ class Command(BaseCommand):
                 count = self.write_whole(path, mode, kind, fmt, xlsx=xlsx, member_role=member_role)
         except OSError as exc:
             raise CommandError(f"Cannot write {path}: {exc.strerror}.") from None
-        self.stderr.write(f"{count} {kind} rows written to {path}")
+        # On stderr, as a note beside the data rather than in it, but not styled as an error.
+        self.stderr.write(f"{count} {'row' if count == 1 else 'rows'} of {kind} written to {path}.", style_func=str)
 
     def write_whole(self, path: Path, mode: dict[str, str], kind: str, fmt: str, **options: Any) -> int:
         """Written beside the file and moved over it once complete (closing included): a failure leaves no
