@@ -247,7 +247,7 @@ def _history(request: HttpRequest, obj: Department | Project | Employee, problem
         problems.append(gettext("There is no page %(page)s; showing the first page.") % {"page": number})
         number = 1
         has_older, changes = selectors.change_history(sources, number, HISTORY_PER_PAGE)
-    return {"changes": changes, "number": number, "has_older": has_older}
+    return {"changes": changes, "number": number, "has_older": has_older, "partial": not scope.everything}
 
 
 def staff_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

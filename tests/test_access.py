@@ -615,6 +615,9 @@ def test_who_sees_which_change_history_on_the_staff_pages(company, persona):
         shown = {change.subject for change in history["changes"]}
         assert shown == {subjects[name] for name in expected}, path
         assert "Change history" in response.content.decode()
+        # A manager is told the list is cut to their scope, HR is not.
+        cut = "Only the changes within your departments and projects are shown." in response.content.decode()
+        assert cut == (persona != "hr"), path
 
 
 # Every admin page kind by every persona: add and change pages of each model, on an object inside a manager's
