@@ -732,9 +732,7 @@ class Planner:
         for r in moved:
             target = target_of(r)
             spelled[folded := fold(r.values[key])] = r.values[key]
-            parent_of[folded] = (
-                target[1] if isinstance(target, tuple) else key_of_id.get(target) if target else None
-            )
+            parent_of[folded] = target[1] if isinstance(target, tuple) else key_of_id.get(target) if target else None
         if model is Department:
             looping = gettext("This would make a loop in the department tree: %(loop)s.")
         else:
