@@ -97,6 +97,18 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         (),
         ["row 2, column D (work_email): ana.garcia@projman.example already belongs to employee E001 in the database."],
     ),
+    "a bad cell hides nothing else on its row": (
+        "employees",
+        EMPLOYEES + "X1,Ann,One,ana.garcia@projman.example,ENG,X1,31/02/2024,\n",
+        (),
+        [
+            "row 2, column G (hire_date): '31/02/2024' is not a day of the calendar; expected a real date as"
+            " YYYY-MM-DD or DD/MM/YYYY.",
+            "row 2, column F (manager): This would make a loop in the chain of managers: X1 → X1.",
+            "row 2, column D (work_email): ana.garcia@projman.example already belongs to employee E001"
+            " in the database.",
+        ],
+    ),
     "unknown references": (
         "employees",
         EMPLOYEES + "E9,A,B,a@x.example,NOPE,E404,,\n",
@@ -174,7 +186,10 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         "assignments",
         ASSIGNMENTS + "E005,Advisor,,AI,,2024-06-01,,33.3\n",
         (),
-        ["row 2, column H (allocation): '33.3' is not a whole number; expected a whole number from 0 to 100."],
+        [  # the rules are checked on the row all the same: its bad cell is not one they read
+            "row 2, column H (allocation): '33.3' is not a whole number; expected a whole number from 0 to 100.",
+            "row 2, column G (end_date): Elena Díaz left on 2024-12-31; the assignment must end by then.",
+        ],
     ),
     "invisible characters in keys, control characters anywhere": (
         "departments",

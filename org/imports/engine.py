@@ -575,11 +575,18 @@ class Planner:
         counts = self.count(model)
         folded_key = {r.number: fold(r.values[key]) for r in sheet.rows}  # once a row: 100,000 rows ask it often
         rows = self.unique_rows(sheet.rows, lambda r: folded_key[r.number], key)
+        # Rows with a bad cell but a key: checked with the others as far as their other cells go (an address that
+        # is taken, a loop, dates out of order), so that correcting the bad cell brings up no new problem there.
+        keyed_partial = [r for r in sheet.partial if key in r.values]
+        folded_key.update((r.number, fold(r.values[key])) for r in keyed_partial)
         attnames = concrete_attnames(model)
         stored = {
             fold(values[key]): values
             for values in fetch(
-                model.objects.values(*attnames), key, [r.values[key] for r in rows], key_of=lambda v: v[key]
+                model.objects.values(*attnames),
+                key,
+                [r.values[key] for r in [*rows, *keyed_partial]],
+                key_of=lambda v: v[key],
             )
         }
 
@@ -618,14 +625,19 @@ class Planner:
         self_field = next((n for n in fields if (ref := REFERENCES.get((kind, n))) and ref.model is model), None)
         if self_field:
             self_attname = model._meta.get_field(self_field).attname
-            moved = [r for r in rows if self_field in r.values and r.values[self_field] != before(r).get(self_attname)]
+            moved = [
+                r
+                for r in [*rows, *keyed_partial]
+                if self_field in r.values and r.values[self_field] != before(r).get(self_attname)
+            ]
             self.check_cycles(model, key, self_field, moved, lambda r: r.values[self_field])
         released: list[int] = []
         if kind == "employees":
-            released = self.check_employees(rows, stored, before, fields)
+            with_address = [r for r in keyed_partial if "work_email" in r.values or "work_email" not in fields]
+            released = self.check_employees([*rows, *with_address], stored, before, fields)
         if kind == "projects":
             self.check_dates_in_order(
-                rows,
+                [*rows, *keyed_partial],
                 before,
                 "start_date",
                 "end_date",
@@ -868,8 +880,16 @@ class Planner:
         for r in sheet.rows:
             if bool(r.values.get("department")) == bool(r.values.get("project")):
                 sheet.at(r, "department", gettext("Fill in exactly one of department and project (by code)."))
-        good = {id(r) for r in sheet.rows if bool(r.values.get("department")) != bool(r.values.get("project"))}
         rows = sheet.rows + sheet.partial
+        # Rows checked against the rules: those naming one target, a row with a bad cell too when that cell is not
+        # one the rules read (an allocation, a note), so that correcting it brings up no new problem there.
+        read_by_rules = [n for n in ("employee", "role", "level", "start_date", "end_date") if n in sheet.present]
+        good = {
+            id(r)
+            for r in rows
+            if bool(r.values.get("department")) != bool(r.values.get("project"))
+            and all(n in r.values for n in read_by_rules)
+        }
         employees = self.employees_by_number([r.values["employee"] for r in rows if r.values.get("employee")])
         roles = {fold(role.name): role for role in Role.objects.all()}
         departments = self.targets(Department, [r.values.get("department") for r in rows])
@@ -892,8 +912,9 @@ class Planner:
                 continue
             a = Assignment(employee=employee, role=role, department=department, project=project)
             for name in ("level", "start_date", "end_date", "allocation", "note"):
-                if name in sheet.present:
-                    setattr(a, name, v[name].default if isinstance(v[name], f.Blank) else v[name])
+                if name in sheet.present:  # a bad cell's value is missing: none, as an empty cell's
+                    value = v.get(name)
+                    setattr(a, name, value.default if isinstance(value, f.Blank) else value)
             a.level = a.level or role.default_level
             wanted.append((r, a))
         fields = [n for n in ("level", "end_date", "allocation", "note") if n in sheet.present]
