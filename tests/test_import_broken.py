@@ -458,6 +458,20 @@ def test_every_bad_row_is_reported_not_only_the_first(tmp_path):
     assert "row 51, column D (work_email): 'bad149' is not an email address" in report
 
 
+def test_a_file_whose_header_is_refused_still_has_its_rows_counted_and_its_syntax_checked():
+    content = b'number,first_name,last_name,work_email\nE1,A,B,a@x.example\nE2,C,D,c@x.example\n"E3,x\n'
+
+    report = run_import("employees", content, filename="staff.csv")
+
+    assert report.rows == 2  # read before the one the CSV cannot
+    assert [str(p) for p in report.problems] == [
+        "row 1, column 'employee_number': Missing column 'employee_number': it is required.",
+        "row 1, column A (number): Unknown column 'number'; the columns are: employee_number, first_name,"
+        " last_name, work_email, job_title, department, manager, hire_date, leave_date.",
+        "row 4: The CSV cannot be read here: unexpected end of data.",
+    ]
+
+
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(CommandError, match=r"Cannot read .*nothing\.csv"):
         call_command("import_org", "roles", str(tmp_path / "nothing.csv"))

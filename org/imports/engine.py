@@ -304,7 +304,12 @@ class Sheet:
         if ignored and (skipped := [h for h in header if normalise_header(h) in ignored]):
             note = gettext("Ignored columns ProjMan has no field for: %(columns)s.") % {"columns": ", ".join(skipped)}
             report.notes.append(note)
-        if report.problems:
+        if report.problems:  # the rows cannot be read by this header: counted, and checked for what spoils the file
+            try:
+                for _ in table.rows:
+                    self.count += 1
+            except FileProblem as exc:
+                self.problem(exc.row, exc.column, exc.message)
             return
         self.present = set(index_of)
         wanted = [(column, index_of[column.field]) for column in columns if column.field in index_of]
