@@ -4,6 +4,8 @@ never lets through a cell the cell parser refuses: the short cut only ever says 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -134,3 +136,35 @@ def test_a_choice_is_read_whatever_separates_its_words(cell):
 def test_a_choice_that_is_not_one_says_which_are():
     with pytest.raises(ValueError, match=r"'onhold' is not known; expected one of proposed, active, on_hold, closed\."):
         f.choice(ProjectStatus)("onhold")
+
+
+DATES = {
+    "2024-03-05": "2024-03-05",
+    "2024-3-5": "2024-03-05",
+    "2024/03/05": "2024-03-05",
+    "2024.03.05": "2024-03-05",
+    "05/03/2024": "2024-03-05",
+    "5-3-2024": "2024-03-05",
+    "05.03.2024": "2024-03-05",
+    "2024-03-05 00:00:00": "2024-03-05",
+    "2024-03-05T00:00": "2024-03-05",
+    "05/03/2024 00:00": "2024-03-05",
+    "2024-03-05 00:00:00.000": "2024-03-05",
+    "2024-03-05 09:30": "holds a time of day as well as a date; expected a date alone",
+    "05/03/2024 23:00:00": "holds a time of day as well as a date; expected a date alone",
+    "2024-03-05 00:00:01": "holds a time of day as well as a date; expected a date alone",
+    "2024-02-30": "is not a day of the calendar",
+    "30.02.2024": "is not a day of the calendar",
+    "2024-03/05": "is not a date; expected YYYY-MM-DD or DD/MM/YYYY.",
+    "05/03/24": "is not a date; expected YYYY-MM-DD or DD/MM/YYYY.",
+    "March 5, 2024": "is not a date; expected YYYY-MM-DD or DD/MM/YYYY.",
+}
+
+
+@pytest.mark.parametrize(("cell", "expected"), DATES.items(), ids=DATES.keys())
+def test_a_date_is_read_year_first_or_day_first_and_never_with_a_time_of_day(cell, expected):
+    if expected[0].isdigit():
+        assert f.date(cell).isoformat() == expected
+    else:
+        with pytest.raises(ValueError, match=re.escape(f"{cell!r} {expected}")):
+            f.date(cell)

@@ -229,6 +229,23 @@ def test_xlsx_with_dates_as_cells_imports_like_csv(tmp_path, department):
     assert ana.hire_date == D(2021, 4, 5)
 
 
+def test_an_xlsx_moment_with_a_time_of_day_is_refused_at_its_cell(tmp_path, department):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Employee Number", "First Name", "Last Name", "Work Email", "Department", "Hire Date"])
+    sheet.append([1001, "Ana", "López", "ana@x.example", "FIN", datetime.datetime(2021, 4, 5, 23, 0)])
+    workbook.save(tmp_path / "people.xlsx")
+
+    report = import_fails("employees", tmp_path / "people.xlsx")
+
+    assert report == (
+        "people.xlsx: row 2, column F (Hire Date): '2021-04-05 23:00:00' holds a time of day as well as a date;"
+        " expected a date alone (YYYY-MM-DD or DD/MM/YYYY): a time may stand for another day where the file was"
+        " written.\n"
+    )
+    assert not Employee.objects.filter(employee_number="1001").exists()
+
+
 def test_a_workbook_that_declares_itself_narrower_than_its_data_is_read_whole(tmp_path, department):
     """Spreadsheet programs ignore the size a sheet declares (<dimension>); so does the reader."""
 

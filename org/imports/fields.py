@@ -20,8 +20,11 @@ from org.models import character_name, no_slash, visible
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TRUE = {"true", "yes", "y", "1", "si", "sí", "x"}
 FALSE = {"false", "no", "n", "0"}
-DAY_FIRST = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})")
-ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00(?::00)?)?")
+# A date, year first (2024-03-15, also 2024/03/15 or 2024.3.15) or day first (15/03/2024, 15-03-2024, 15.03.2024),
+# with the time of day a spreadsheet or an HR system may append (2024-03-15 00:00:00, 15/03/2024 00:00).
+TIME_OF_DAY = r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
+YEAR_FIRST = re.compile(r"(\d{4})([/.\-])(\d{1,2})\2(\d{1,2})" + TIME_OF_DAY)
+DAY_FIRST = re.compile(r"(\d{1,2})([/.\-])(\d{1,2})\2(\d{4})" + TIME_OF_DAY)
 
 # An address these plainly accept is one Django's EmailValidator accepts too (tests/test_import_fields.py):
 # ASCII dot-atom local part not starting with a formula character, dotted host names, a letters-only top level.
@@ -180,20 +183,28 @@ def date(value: str) -> datetime.date | None:
     value = value.strip()
     if not value:
         return None
+    match = YEAR_FIRST.fullmatch(value) or DAY_FIRST.fullmatch(value)
+    if match is None:
+        raise ValueError(
+            gettext("%(value)s is not a date; expected YYYY-MM-DD or DD/MM/YYYY.") % {"value": repr(shorten(value))}
+        )
+    if match.re is YEAR_FIRST:
+        year, _, month, day, *time = match.groups()
+    else:
+        day, _, month, year, *time = match.groups()
+    if any(part and int(part) for part in time):  # midnight is a date alone; any other time is not
+        message = gettext(
+            "%(value)s holds a time of day as well as a date; expected a date alone (YYYY-MM-DD or DD/MM/YYYY):"
+            " a time may stand for another day where the file was written."
+        )
+        raise ValueError(message % {"value": repr(shorten(value))})
     try:
-        if match := ISO.fullmatch(value):
-            return datetime.date(*map(int, match.groups()))
-        if match := DAY_FIRST.fullmatch(value):
-            day, month, year = map(int, match.groups())
-            return datetime.date(year, month, day)
+        return datetime.date(int(year), int(month), int(day))
     except ValueError:
         raise ValueError(
             gettext("%(value)s is not a day of the calendar; expected a real date as YYYY-MM-DD or DD/MM/YYYY.")
             % {"value": repr(shorten(value))}
         ) from None
-    raise ValueError(
-        gettext("%(value)s is not a date; expected YYYY-MM-DD or DD/MM/YYYY.") % {"value": repr(shorten(value))}
-    )
 
 
 def required_date(value: str) -> datetime.date:
