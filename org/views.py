@@ -141,10 +141,16 @@ def _export_format(request: HttpRequest, problems: list[str], *, invalid: bool) 
 
 
 def _export(
-    request: HttpRequest, filename: str, *all_tables: tables.Table, problems: list[str], invalid: bool = False
+    request: HttpRequest,
+    filename: str,
+    *all_tables: tables.Table,
+    problems: list[str],
+    invalid: bool = False,
+    exported_elsewhere: tuple[str, ...] = (),
 ) -> HttpResponse | None:
     """The CSV or XLSX of the table the request names, with the filters and order applied; None for the page
-    (``_export_format``).
+    (``_export_format``), with a message when the page has no such table (``exported_elsewhere`` names those its
+    view exports itself).
 
     An export is built in memory, so one over ``EXPORT_MAX_ROWS`` rows is refused with a message on the page.
     """
@@ -153,8 +159,14 @@ def _export(
         return None
     wanted = request.GET.get("_table") or None
     table = next((t for t in all_tables if t.export_name == wanted), None)
-    if table is None:
-        raise Http404(gettext("This page has no table called “%(name)s”.") % {"name": wanted})
+    if table is None:  # a link of another version of the page, or one typed by hand: the page, and which there are
+        names = ", ".join([*(t.export_name for t in all_tables), *exported_elsewhere])
+        if wanted is None:
+            message = gettext("Say which table to export (_table): this page has %(names)s.")
+        else:
+            message = gettext("This page has no table called “%(name)s”; it has %(names)s.")
+        problems.append(message % {"name": wanted, "names": names})
+        return None
     if _too_big_to_export(table.data.data, problems):
         return None
     header, *rows = table.as_values()
@@ -557,7 +569,9 @@ def project_detail(request: HttpRequest, code: str) -> HttpResponse:
             return response
     elif request.GET.get("_export"):
         team = table(_in_order(held.in_force, *selectors.RESPONSIBLE_ORDER), "team")
-        if response := _export(request, name, team, past, future, problems=problems, invalid=invalid):
+        if response := _export(
+            request, name, team, past, future, problems=problems, invalid=invalid, exported_elsewhere=("matrix",)
+        ):
             return response
     matrix = _raci_matrix(request, held.in_force, problems)
     # Nobody on the matrix's first page means nobody holds a role that day: no team to ask for.

@@ -72,9 +72,30 @@ def test_unknown_codes_are_404(viewer_client, pages, url):
     assert viewer_client.get(url).status_code == 404
 
 
-def test_unknown_export_table_is_404(viewer_client, pages):
-    response = viewer_client.get(reverse("org:project", args=["ERP"]) + "?_export=csv&_table=nope")
-    assert response.status_code == 404
+@pytest.mark.parametrize(
+    ("url", "query", "message"),
+    [
+        (
+            "org:project",
+            "_export=csv&_table=nope",
+            "This page has no table called “nope”; it has team, past, future, matrix.",
+        ),
+        ("org:project", "_export=csv", "Say which table to export (_table): this page has team, past, future, matrix."),
+        (
+            "org:employee",
+            "_export=xlsx&_table=",
+            "Say which table to export (_table): this page has current, past, future.",
+        ),
+    ],
+)
+def test_an_export_of_a_table_the_page_has_not_is_the_page_saying_which_it_has(
+    viewer_client, pages, url, query, message
+):
+    code = {"org:project": "ERP", "org:employee": "E1"}[url]
+    response = viewer_client.get(reverse(url, args=[code]) + "?" + query)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert [str(problem) for problem in response.context["problems"]] == [message]
 
 
 def test_language_switch_renders_spanish_dates(viewer_client, pages):
