@@ -30,6 +30,7 @@ from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -391,14 +392,20 @@ def hand_over_view(
             except ValidationError as error:
                 add_validation_error(form, error)
             else:
+                successor = form.cleaned_data["successor"]
                 modeladmin.message_user(
                     request,
                     ngettext(
-                        "%(count)d assignment handed over to %(successor)s.",
-                        "%(count)d assignments handed over to %(successor)s.",
+                        "%(count)d assignment handed over to %(successor)s (%(number)s) from %(date)s.",
+                        "%(count)d assignments handed over to %(successor)s (%(number)s) from %(date)s.",
                         count,
                     )
-                    % {"count": count, "successor": form.cleaned_data["successor"]},
+                    % {
+                        "count": count,
+                        "successor": successor,
+                        "number": successor.employee_number,
+                        "date": date_format(form.cleaned_data["on_date"]),
+                    },
                     messages.SUCCESS,
                 )
                 return None

@@ -328,7 +328,7 @@ def test_hand_over_action(hr_client, ana, bob, project, manager_role):
         },
         follow=True,
     )
-    assert "1 assignment handed over to" in done.content.decode()
+    assert f"1 assignment handed over to {bob} ({bob.employee_number}) from June 1, 2025." in done.content.decode()
     pm.refresh_from_db()
     assert pm.end_date == D(2025, 5, 31)
     assert Assignment.objects.get(employee=bob).start_date == D(2025, 6, 1)
