@@ -204,6 +204,30 @@ def leavers_with_assignments(*, as_of: datetime.date | None = None) -> QuerySet[
     return Employee.objects.filter(holds, leave_date__lt=day).select_related("department")
 
 
+@dataclass(frozen=True)
+class StillInUse:
+    assignments: int  # in force on the day or starting later
+    employees: int  # at home there, not yet left
+    projects: int  # owned, not closed
+    departments: int  # active sub-departments
+
+    def __bool__(self) -> bool:
+        return any((self.assignments, self.employees, self.projects, self.departments))
+
+
+def department_still_in_use(department: Department, *, as_of: datetime.date | None = None) -> StillInUse:
+    """What still relies on ``department`` from ``as_of`` on: for the warning when it is made inactive."""
+    day = _day(as_of)
+    return StillInUse(
+        assignments=Assignment.objects.for_target(department).open_on(day).count(),
+        employees=Employee.objects.filter(
+            Q(leave_date__isnull=True) | Q(leave_date__gte=day), department=department
+        ).count(),
+        projects=Project.objects.filter(department=department).exclude(status=ProjectStatus.CLOSED).count(),
+        departments=Department.objects.filter(parent=department, active=True).count(),
+    )
+
+
 def manager_chain(employee: Employee, *, limit: int = 50) -> list[Employee]:
     """``employee``'s manager, their manager, and so on up to the top, nearest first, in one query.
 

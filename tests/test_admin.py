@@ -435,6 +435,30 @@ def test_department_cycle_is_a_form_error(hr_client, department):
     assert "No cycles in the department tree" in response.content.decode()
 
 
+def test_making_a_department_inactive_warns_of_what_still_relies_on_it(hr_client, department, ana, bob, sponsor_role):
+    Employee.objects.filter(pk__in=[ana.pk, bob.pk]).update(department=department)
+    Employee.objects.filter(pk=bob.pk).update(leave_date=D(2020, 1, 1))  # left: relies on it no more
+    Project.objects.create(code="OLD", name="Old", department=department, status="closed")
+    Project.objects.create(code="NEW", name="New", department=department, status="active")
+    Department.objects.create(code="SUB", name="Sub", parent=department)
+    Department.objects.create(code="SHUT", name="Shut", parent=department, active=False)
+    services.assignment_create(employee=ana, role=sponsor_role, target=department, start_date=D(2024, 1, 1))
+    url = reverse("admin:org_department_change", args=[department.pk])
+    page = hr_client.get(url)
+    data = {"code": department.code, "name": department.name, "parent": ""}
+
+    response = hr_client.post(url, {**data, **inline_management(page)}, follow=True)
+
+    department.refresh_from_db()
+    assert not department.active
+    assert [str(m) for m in response.context["messages"] if m.level_tag == "warning"] == [
+        "Finance (FIN) is inactive now but still has 1 assignment in force or to come, 1 employee at home there,"
+        " 1 project not closed, 1 active sub-department; end or move them if it is closing."
+    ]
+    again = hr_client.post(url, {**data, **inline_management(page)}, follow=True)  # inactive already: no warning
+    assert not [m for m in again.context["messages"] if m.level_tag == "warning"]
+
+
 def test_assignments_cannot_be_deleted_by_staff(client, db, ana, project, developer_role):
     from django.contrib.auth.models import Group
 
