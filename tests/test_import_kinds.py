@@ -607,23 +607,42 @@ def test_a_slash_in_a_code_or_number_is_refused_at_its_cell(tmp_path, department
     assert snapshot() == before
 
 
+@pytest.mark.parametrize(
+    ("rows", "also"),
+    [
+        ("Developer,department,true\n", []),
+        ("Developer,department,true\nTester,nowhere,false\n", ["row 3, column B (applies_to)"]),
+        ("Developer,department,true\nDeveloper,both,false\n", ["row 3, column A (name)"]),
+    ],
+    ids=["alone", "with a bad cell on another row", "with its key repeated"],
+)
 def test_a_role_change_the_assignments_on_record_would_break_is_refused_at_its_cells(
-    tmp_path, project, ana, bob, developer_role
+    tmp_path, project, ana, bob, developer_role, rows, also
 ):
     """As the admin's role form refuses it (org.services.role_problems): two people hold Developer on ERP, so it
-    can neither apply to departments only nor have a single holder."""
+    can neither apply to departments only nor have a single holder; whatever else the file gets wrong."""
     for person in (ana, bob):
         services.assignment_create(employee=person, role=developer_role, target=project, start_date=D(2025, 1, 1))
     before = snapshot()
-    path = write(tmp_path, "name,applies_to,single_holder\nDeveloper,department,true\n")
+    path = write(tmp_path, "name,applies_to,single_holder\n" + rows)
 
     problems = import_fails("roles", path).splitlines()
 
     where = [line.split(": ", 2)[1] for line in problems]
-    assert where == ["row 2, column B (applies_to)", "row 2, column C (single_holder)"]
+    assert where == ["row 2, column B (applies_to)", "row 2, column C (single_holder)", *also]
     assert "2 assignments of Developer are on projects, so it cannot apply to departments only" in problems[0]
     assert "overlap another holder on the same target, so it cannot have a single holder" in problems[1]
     assert snapshot() == before
+
+
+def test_a_role_change_is_checked_on_its_row_when_another_of_its_cells_is_bad(tmp_path, project, ana, developer_role):
+    services.assignment_create(employee=ana, role=developer_role, target=project, start_date=D(2025, 1, 1))
+    path = write(tmp_path, "name,applies_to,single_holder,default_level\nDeveloper,department,false,Boss\n")
+
+    problems = import_fails("roles", path).splitlines()
+
+    where = [line.split(": ", 2)[1] for line in problems]
+    assert where == ["row 2, column B (applies_to)", "row 2, column D (default_level)"]
 
 
 def test_a_role_change_the_assignments_on_record_allow_is_written(tmp_path, project, ana, developer_role, sponsor_role):

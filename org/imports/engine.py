@@ -650,9 +650,24 @@ class Planner:
                     gettext("The end date %(end)s is before the start date %(start)s.") % {"end": end, "start": start}
                 ),
             )
+        attname_of = {name: model._meta.get_field(name).attname for name in fields}
+        if kind == "roles":  # whatever else is wrong in the file, so that correcting it brings up no new problem
+            for r in [*rows, *keyed_partial]:
+                if (stored_role := before(r)) and (
+                    stricter := [
+                        name
+                        for name in sorted(ROLE_RULES & set(fields))
+                        if name in r.values
+                        and not isinstance(r.values[name], f.Blank)
+                        and r.values[name] != stored_role[attname_of[name]]
+                    ]
+                ):
+                    role = model(**stored_role)
+                    for name in stricter:
+                        setattr(role, attname_of[name], r.values[name])
+                    self.check_role_change(r, role, stricter)
         if self.report.problems:
             return
-        attname_of = {name: model._meta.get_field(name).attname for name in fields}
         step = Step(model, key=key, release_emails=released)
 
         def make(r: Row) -> dict[str, Any]:
@@ -679,8 +694,6 @@ class Planner:
             obj = model(**before)
             for name in differs:
                 setattr(obj, attname_of[name], r.values[name])  # ("new", key) is resolved when written
-            if kind == "roles" and ROLE_RULES & set(differs):
-                self.check_role_change(r, obj, differs)
             step.updates.append(obj)
             counts.updated += 1
         counts.created += len(new_rows)
