@@ -57,6 +57,22 @@ def visible(value: str) -> None:
     )
 
 
+#: The years a date may fall in: any date of a company's records, and none a typo makes (0224 for 2024).
+EARLIEST_DATE, LATEST_DATE = datetime.date(1900, 1, 1), datetime.date(2199, 12, 31)
+
+
+IMPLAUSIBLE_DATE = _("%(value)s is outside the years ProjMan keeps, %(earliest)s to %(latest)s; check the year.")
+
+
+def plausible_date(value: datetime.date) -> None:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValidationError(
+            IMPLAUSIBLE_DATE,
+            code="implausible",
+            params={"value": value.isoformat(), "earliest": EARLIEST_DATE.year, "latest": LATEST_DATE.year},
+        )
+
+
 def character_name(char: str) -> str:
     """U+200B ZERO WIDTH SPACE: how a message names a character that cannot be seen."""
     return f"U+{ord(char):04X} {unicodedata.name(char, 'CONTROL CHARACTER')}"
@@ -209,11 +225,12 @@ class Employee(FoldedUnique):
         on_delete=models.PROTECT,
         related_name="reports",
     )
-    hire_date = models.DateField(_("hire date"), null=True, blank=True)
+    hire_date = models.DateField(_("hire date"), null=True, blank=True, validators=[plausible_date])
     leave_date = models.DateField(
         _("leave date"),
         null=True,
         blank=True,
+        validators=[plausible_date],
         help_text=_("Last working day. Setting it ends the person's open assignments."),
     )
     user = models.OneToOneField(
@@ -299,8 +316,8 @@ class Project(FoldedUnique):
         related_name="projects",
     )
     status = models.CharField(_("status"), max_length=10, choices=ProjectStatus.choices, default=ProjectStatus.PROPOSED)
-    start_date = models.DateField(_("start date"), null=True, blank=True)
-    end_date = models.DateField(_("end date"), null=True, blank=True)
+    start_date = models.DateField(_("start date"), null=True, blank=True, validators=[plausible_date])
+    end_date = models.DateField(_("end date"), null=True, blank=True, validators=[plausible_date])
     history = HistoricalRecords(no_db_index=["code", "department"])
 
     class Meta:
@@ -466,9 +483,13 @@ class Assignment(models.Model):
         blank=True,
         help_text=_("Leave empty to use the role's default level."),
     )
-    start_date = models.DateField(_("start date"))
+    start_date = models.DateField(_("start date"), validators=[plausible_date])
     end_date = models.DateField(
-        _("end date"), null=True, blank=True, help_text=_("Last day held (inclusive); empty while it lasts.")
+        _("end date"),
+        null=True,
+        blank=True,
+        validators=[plausible_date],
+        help_text=_("Last day held (inclusive); empty while it lasts."),
     )
     allocation = models.PositiveSmallIntegerField(
         _("allocation %"), null=True, blank=True, help_text=_("Share of working time, 0–100.")

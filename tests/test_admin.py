@@ -417,6 +417,18 @@ def test_leave_date_with_planned_assignment_is_a_form_error(hr_client, ana, proj
     assert ana.leave_date is None
 
 
+def test_a_date_outside_the_years_kept_is_a_form_error(hr_client, ana):
+    url = reverse("admin:org_employee_change", args=[ana.pk])
+    page = hr_client.get(url)
+    response = hr_client.post(url, {**employee_post(ana, hire_date="0224-03-15"), **inline_management(page)})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["hire_date"] == [
+        "0224-03-15 is outside the years ProjMan keeps, 1900 to 2199; check the year."
+    ]
+    ana.refresh_from_db()
+    assert ana.hire_date != D(224, 3, 15)
+
+
 def test_duplicate_email_is_a_form_error(hr_client, ana, bob):
     url = reverse("admin:org_employee_change", args=[bob.pk])
     page = hr_client.get(url)

@@ -222,7 +222,7 @@ def test_a_job_history_export_shows_todays_title_and_manager_from_todays_stay_on
             "Employee ID,Effective Date,Department,Job Title,Manager ID\n"
             "E003,2020-09-01,ENG,Data Analyst,E002\n"
             "E003,2022-01-01,DAT,Data Engineer,E001\n"
-            "E003,2999-01-01,PLT,Platform Engineer,E002\n",
+            "E003,2199-01-01,PLT,Platform Engineer,E002\n",
             "h.csv",
         ),
     )
@@ -234,7 +234,7 @@ def test_a_job_history_export_shows_todays_title_and_manager_from_todays_stay_on
         "employee_number,effective_date,department,job_title,manager",
         "E003,2020-09-01,ENG,,",
         "E003,2022-01-01,DAT,Data Engineer,E001",
-        "E003,2999-01-01,PLT,Data Engineer,E001",  # taken for today when its day comes: no title cleared then
+        "E003,2199-01-01,PLT,Data Engineer,E001",  # taken for today when its day comes: no title cleared then
     ]
     assert "Nothing to change" in import_ok("history", write(tmp_path, history, "again.csv"))
     assert snapshot() == before

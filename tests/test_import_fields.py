@@ -158,6 +158,11 @@ DATES = {
     "2024-03/05": "is not a date; expected YYYY-MM-DD or DD/MM/YYYY.",
     "05/03/24": "is not a date; expected YYYY-MM-DD or DD/MM/YYYY.",
     "March 5, 2024": "is not a date; expected YYYY-MM-DD or DD/MM/YYYY.",
+    "1900-01-01": "1900-01-01",
+    "31/12/2199": "2199-12-31",
+    "0224-03-05": "is outside the years ProjMan keeps, 1900 to 2199; check the year.",
+    "31/12/1899": "is outside the years ProjMan keeps, 1900 to 2199; check the year.",
+    "2200-01-01 00:00": "is outside the years ProjMan keeps, 1900 to 2199; check the year.",
 }
 
 

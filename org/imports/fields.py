@@ -15,7 +15,7 @@ from django.core.validators import EmailValidator
 from django.db.models import TextChoices
 from django.utils.translation import gettext
 
-from org.models import character_name, no_slash, visible
+from org.models import EARLIEST_DATE, IMPLAUSIBLE_DATE, LATEST_DATE, character_name, no_slash, visible
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TRUE = {"true", "yes", "y", "1", "si", "sí", "x"}
@@ -174,9 +174,13 @@ def plain_dates(values: Sequence[str], *, required: bool = False) -> list[dateti
     if (required and not all(values)) or not all(map(PLAIN_DATE.fullmatch, filter(None, values))):
         return None
     try:
-        return [datetime.date.fromisoformat(v) if v else None for v in values]
+        dates = [datetime.date.fromisoformat(v) if v else None for v in values]
     except ValueError:  # not a day of the calendar: the cell by cell parse says so
         return None
+    known = list(filter(None, dates))
+    if known and not (min(known) >= EARLIEST_DATE and max(known) <= LATEST_DATE):  # so does an implausible year
+        return None
+    return dates
 
 
 def date(value: str) -> datetime.date | None:
@@ -199,12 +203,18 @@ def date(value: str) -> datetime.date | None:
         )
         raise ValueError(message % {"value": repr(shorten(value))})
     try:
-        return datetime.date(int(year), int(month), int(day))
+        parsed = datetime.date(int(year), int(month), int(day))
     except ValueError:
         raise ValueError(
             gettext("%(value)s is not a day of the calendar; expected a real date as YYYY-MM-DD or DD/MM/YYYY.")
             % {"value": repr(shorten(value))}
         ) from None
+    if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+        raise ValueError(
+            str(IMPLAUSIBLE_DATE)
+            % {"value": repr(shorten(value)), "earliest": EARLIEST_DATE.year, "latest": LATEST_DATE.year}
+        )
+    return parsed
 
 
 def required_date(value: str) -> datetime.date:
