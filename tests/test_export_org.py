@@ -283,17 +283,37 @@ def test_a_leavers_history_imported_again_keeps_the_end_set_before_the_leave_dat
     assert snapshot() == before
 
 
-def test_a_move_planned_for_a_day_that_has_come_is_made_when_the_file_comes_again(tmp_path):
+def test_a_move_planned_for_a_day_that_has_come_is_made_when_the_file_comes_again(tmp_path, monkeypatch):
     """Imported while it lay ahead, the move to DAT is a stored stay by its day; Carla, still where the stay before
     it put her, moves when HR sends the same file again."""
     load_examples()
-    moved = timezone.localdate() - datetime.timedelta(days=3)
+    moved = timezone.localdate() + datetime.timedelta(days=3)
     path = write(tmp_path, f"employee_number,effective_date,department\nE003,2020-09-01,ENG\nE003,{moved},DAT\n")
     import_ok("history", path)
-    Employee.objects.filter(employee_number="E003").update(department=Department.objects.get(code="ENG"))
+    assert Employee.objects.get(employee_number="E003").department.code == "ENG"
+    later = timezone.now() + datetime.timedelta(days=5)
+    monkeypatch.setattr(timezone, "now", lambda: later)
 
     assert "employees: 0 created, 1 updated" in import_ok("history", path)
     assert Employee.objects.get(employee_number="E003").department.code == "DAT"
+
+
+def test_an_employee_moved_back_to_the_department_before_a_stay_is_not_moved_again(tmp_path):
+    """Carla moved to DAT, then HR put her back in ENG, where she was before: her history,
+    exported and imported again, leaves her there, as it does one moved anywhere else."""
+    load_examples()
+    path = write(tmp_path, "employee_number,effective_date,department\nE003,2020-09-01,ENG\nE003,2022-01-01,DAT\n")
+    import_ok("history", path)
+    assert Employee.objects.get(employee_number="E003").department.code == "DAT"
+    carla = Employee.objects.get(employee_number="E003")
+    carla.department = Department.objects.get(code="ENG")
+    carla.save()  # as the admin saves it, with its record in the audit trail
+    before = snapshot()
+
+    assert "Nothing to change" in import_ok("history", write(tmp_path, export("history"), "again.csv"))
+    assert "Nothing to change" in import_ok("history", path)
+    assert snapshot() == before
+    assert Employee.objects.get(employee_number="E003").department.code == "ENG"
 
 
 def test_a_job_history_imported_under_another_role_exports_under_it(tmp_path):

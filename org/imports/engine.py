@@ -1155,6 +1155,7 @@ class Planner:
         changed: set[str] = set()
         self.count(Employee)
         stays: dict[int, list[Assignment]] = defaultdict(list)  # each employee's stored home-department stays
+        updates: list[tuple[Employee, Row, bool | Assignment]] = []  # the rows of today, and whether they move
         if role.pk is not None:
             for stay in fetch(
                 Assignment.objects.filter(role=role, department__isnull=False).select_related("department"),
@@ -1201,7 +1202,13 @@ class Planner:
             if number in in_force and not (stored_move and stored_move > in_force[number].values["effective_date"]):
                 row = in_force[number]
                 move = self.moves(employee, departments[fold(row.values["department"])], row, stays[employee.pk])
-                self.plan_employee_update(employee, row, employees, departments, people, changed, move=move)
+                updates.append((employee, row, move))
+        # A planned move whose day has come, unless the employee has been in its department since that day and
+        # moved on: the stay restated is then long under way, and the employee's department of today stands.
+        been = self.been_in_since([move for _, _, move in updates if isinstance(move, Assignment)])
+        for employee, row, move in updates:
+            move = move.pk not in been if isinstance(move, Assignment) else move
+            self.plan_employee_update(employee, row, employees, departments, people, changed, move=move)
         fields_changed = sorted(changed)
         if role_step:
             self.steps.append(role_step)
@@ -1228,17 +1235,37 @@ class Planner:
         self.lock_departments(department_ids)
         self.lock_employees(employees)
 
-    def moves(self, employee: Employee, department: Department, row: Row, stays: list[Assignment]) -> bool:
+    def moves(
+        self, employee: Employee, department: Department, row: Row, stays: list[Assignment]
+    ) -> bool | Assignment:
         """Whether the row in force today moves the employee into its department. A row restating a stored stay
         does so only while the employee is still where the stay before it put them (a move planned for a date
         that has come): one moved elsewhere since, by an employees file or in the admin, stays there, as an
-        exported history imported again must leave them."""
+        exported history imported again must leave them. Still there, or back there: the stay restated, for
+        ``been_in_since`` to tell."""
         date = row.values["effective_date"]
-        if not any(s.department_id == department.pk and s.start_date == date for s in stays):
+        restated = next((s for s in stays if s.department_id == department.pk and s.start_date == date), None)
+        if restated is None:
             return True
         now = self.stored_employee_fields[employee.pk]["department_id"]
         before = max((s for s in stays if s.start_date < date), key=lambda s: s.start_date, default=None)
-        return now is None or (before is not None and now == before.department_id)
+        if now is None:
+            return True
+        return restated if before is not None and now == before.department_id else False
+
+    def been_in_since(self, stays: list[Assignment]) -> set[int]:
+        """The stays whose employee's record has been in the stay's department since its first day (the audit
+        trail says): moved there once and back since, not waiting for a planned move."""
+        wanted = {stay.employee_id: stay for stay in stays}
+        records = Employee.history.filter(department_id__in={stay.department_id for stay in stays})
+        return {
+            wanted[employee_id].pk
+            for employee_id, department_id, when in fetch(
+                records.values_list("id", "department_id", "history_date"), "id", list(wanted)
+            )
+            if department_id == wanted[employee_id].department_id
+            and timezone.localdate(when) >= wanted[employee_id].start_date
+        }
 
     def home_timeline(
         self, employee: Employee, changes: list[Row], stays: list[Assignment], departments: dict[str, Department]
