@@ -1235,9 +1235,7 @@ class Planner:
         self.lock_departments(department_ids)
         self.lock_employees(employees)
 
-    def moves(
-        self, employee: Employee, department: Department, row: Row, stays: list[Assignment]
-    ) -> bool | Assignment:
+    def moves(self, employee: Employee, department: Department, row: Row, stays: list[Assignment]) -> bool | Assignment:
         """Whether the row in force today moves the employee into its department. A row restating a stored stay
         does so only while the employee is still where the stay before it put them (a move planned for a date
         that has come): one moved elsewhere since, by an employees file or in the admin, stays there, as an
