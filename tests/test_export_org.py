@@ -298,22 +298,30 @@ def test_a_move_planned_for_a_day_that_has_come_is_made_when_the_file_comes_agai
     assert Employee.objects.get(employee_number="E003").department.code == "DAT"
 
 
-def test_an_employee_moved_back_to_the_department_before_a_stay_is_not_moved_again(tmp_path):
-    """Carla moved to DAT, then HR put her back in ENG, where she was before: her history,
-    exported and imported again, leaves her there, as it does one moved anywhere else."""
+@pytest.mark.parametrize("since", ["ENG", "FIN"], ids=["back where she was", "elsewhere"])
+def test_an_employee_moved_since_a_stay_began_is_not_moved_again_by_its_row(tmp_path, since):
+    """Carla moved to DAT, then HR put her back in ENG, where she was before, with a new title: her history,
+    exported and imported again, leaves her there, as it does one moved anywhere else; so does the file of her
+    move to DAT sent again, whose title is older than her record's."""
     load_examples()
-    path = write(tmp_path, "employee_number,effective_date,department\nE003,2020-09-01,ENG\nE003,2022-01-01,DAT\n")
+    path = write(
+        tmp_path,
+        "employee_number,effective_date,department,job_title\n"
+        "E003,2020-09-01,ENG,Analyst\n"
+        "E003,2022-01-01,DAT,Data Engineer\n",
+    )
     import_ok("history", path)
-    assert Employee.objects.get(employee_number="E003").department.code == "DAT"
     carla = Employee.objects.get(employee_number="E003")
-    carla.department = Department.objects.get(code="ENG")
+    assert (carla.department.code, carla.job_title) == ("DAT", "Data Engineer")
+    carla.department, carla.job_title = Department.objects.get(code=since), "Lead Analyst"
     carla.save()  # as the admin saves it, with its record in the audit trail
     before = snapshot()
 
     assert "Nothing to change" in import_ok("history", write(tmp_path, export("history"), "again.csv"))
     assert "Nothing to change" in import_ok("history", path)
     assert snapshot() == before
-    assert Employee.objects.get(employee_number="E003").department.code == "ENG"
+    carla.refresh_from_db()
+    assert (carla.department.code, carla.job_title) == (since, "Lead Analyst")
 
 
 def test_a_job_history_imported_under_another_role_exports_under_it(tmp_path):

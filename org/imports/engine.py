@@ -542,6 +542,10 @@ NATURAL_KEYS = {"departments": "code", "employees": "employee_number", "projects
 MODELS = {"departments": Department, "employees": Employee, "projects": Project, "roles": Role}
 
 
+# What a job history's row of today does to the employee's record (Planner.moves).
+MOVE, IN_PLACE, SUPERSEDED = "move", "in place", "superseded"
+
+
 def history_role(name: str) -> Role | None:
     """The role whose department assignments are the job history (``--member-role``, Team Member when empty),
     matched as every role name of a file is: in any case, and trimmed."""
@@ -1155,7 +1159,7 @@ class Planner:
         changed: set[str] = set()
         self.count(Employee)
         stays: dict[int, list[Assignment]] = defaultdict(list)  # each employee's stored home-department stays
-        updates: list[tuple[Employee, Row, bool | Assignment]] = []  # the rows of today, and whether they move
+        updates: list[tuple[Employee, Row, str | Assignment]] = []  # the rows of today, and what they do (moves)
         if role.pk is not None:
             for stay in fetch(
                 Assignment.objects.filter(role=role, department__isnull=False).select_related("department"),
@@ -1207,7 +1211,8 @@ class Planner:
         # moved on: the stay restated is then long under way, and the employee's department of today stands.
         been = self.been_in_since([move for _, _, move in updates if isinstance(move, Assignment)])
         for employee, row, move in updates:
-            move = move.pk not in been if isinstance(move, Assignment) else move
+            if isinstance(move, Assignment):
+                move = SUPERSEDED if move.pk in been else MOVE
             self.plan_employee_update(employee, row, employees, departments, people, changed, move=move)
         fields_changed = sorted(changed)
         if role_step:
@@ -1235,21 +1240,22 @@ class Planner:
         self.lock_departments(department_ids)
         self.lock_employees(employees)
 
-    def moves(self, employee: Employee, department: Department, row: Row, stays: list[Assignment]) -> bool | Assignment:
-        """Whether the row in force today moves the employee into its department. A row restating a stored stay
-        does so only while the employee is still where the stay before it put them (a move planned for a date
-        that has come): one moved elsewhere since, by an employees file or in the admin, stays there, as an
-        exported history imported again must leave them. Still there, or back there: the stay restated, for
-        ``been_in_since`` to tell."""
+    def moves(self, employee: Employee, department: Department, row: Row, stays: list[Assignment]) -> str | Assignment:
+        """What the row in force today does to the employee's record: MOVE them into its department (and set
+        title and manager), or set the title and manager IN_PLACE. A row restating a stored stay moves them only
+        while they are still where the stay before it put them (a move planned for a date that has come); one
+        moved elsewhere since, by an employees file or in the admin, stays there, and the row is SUPERSEDED,
+        title and manager too, as an exported history imported again must leave them. Still there, or back there:
+        the stay restated, for ``been_in_since`` to tell."""
         date = row.values["effective_date"]
         restated = next((s for s in stays if s.department_id == department.pk and s.start_date == date), None)
-        if restated is None:
-            return True
         now = self.stored_employee_fields[employee.pk]["department_id"]
+        if restated is None or now is None:
+            return MOVE
+        if now == department.pk:
+            return IN_PLACE
         before = max((s for s in stays if s.start_date < date), key=lambda s: s.start_date, default=None)
-        if now is None:
-            return True
-        return restated if before is not None and now == before.department_id else False
+        return restated if before is not None and now == before.department_id else SUPERSEDED
 
     def been_in_since(self, stays: list[Assignment]) -> set[int]:
         """The stays whose employee's record has been in the stay's department since its first day (the audit
@@ -1340,13 +1346,13 @@ class Planner:
         people: Step,
         changed: set[str],
         *,
-        move: bool,
+        move: str,
     ) -> None:
         v = row.values
-        wanted = {"department_id": departments[fold(v["department"])].pk} if move else {}
-        if "job_title" in self.sheet.present:
+        wanted = {"department_id": departments[fold(v["department"])].pk} if move == MOVE else {}
+        if "job_title" in self.sheet.present and move != SUPERSEDED:
             wanted["job_title"] = v["job_title"]
-        if "manager" in self.sheet.present:
+        if "manager" in self.sheet.present and move != SUPERSEDED:
             wanted["manager_id"] = employees[fold(v["manager"])].pk if v.get("manager") else None
         stored = self.stored_employee_fields[employee.pk]
         differs = [name for name, value in wanted.items() if stored[name] != value]
