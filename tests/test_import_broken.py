@@ -4,6 +4,7 @@ every problem of the file is reported, and the database is left exactly as it wa
 from __future__ import annotations
 
 import datetime
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
@@ -81,8 +82,9 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         "code,name\nNEW,One\nnew,Two\nNEW,Three\n",
         (),
         [
-            "row 3, column A (code): Duplicate of row 2: the same key appears twice in the file.",
-            "row 4, column A (code): Duplicate of row 2",
+            "row 3, column A (code): Duplicate of row 2: 'new' is 'NEW' there, the same key whatever the case and"
+            " accents; a key appears once in a file.",
+            "row 4, column A (code): Duplicate of row 2: 'NEW' is there already; a key appears once in a file.",
         ],
     ),
     "duplicate email in the file": (
@@ -470,6 +472,27 @@ def test_a_file_whose_header_is_refused_still_has_its_rows_counted_and_its_synta
         " last_name, work_email, job_title, department, manager, hire_date, leave_date.",
         "row 4: The CSV cannot be read here: unexpected end of data.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "first_line"),
+    [
+        ("", ("--format", "jobhistory"), "broken.csv: 0 rows"),
+        (
+            "employee_number,effective_date,department\nE1,2024-01-01,ENG\n",
+            ("--format", "orangehrm"),
+            "broken.csv: 1 row, utf-8-sig, delimiter ','",
+        ),
+    ],
+    ids=["empty", "a format without the kind"],
+)
+def test_the_summary_names_no_format_the_file_was_not_read_in(tmp_path, content, args, first_line):
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command(
+            "import_org", "history", str(write(tmp_path, content, "broken.csv")), *args, stdout=out, stderr=StringIO()
+        )
+    assert out.getvalue().splitlines()[0] == first_line
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path):

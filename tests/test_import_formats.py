@@ -72,6 +72,27 @@ def test_an_orangehrm_row_without_work_email_is_refused_with_its_row_and_column(
     assert not Employee.objects.exists()
 
 
+def test_a_template_trimmed_to_the_columns_projman_reads_is_still_orangehrm(tmp_path):
+    output = import_ok(
+        "employees", write(tmp_path, "first_name,last_name,employee_id,work_email\nIda,Ivy,E9,i@x.example\n")
+    )
+
+    assert "format orangehrm" in output
+    assert Employee.objects.get(employee_number="E9").first_name == "Ida"
+
+
+def test_a_column_of_another_format_says_which_and_the_columns_are_named_as_the_format_spells_them(tmp_path):
+    path = write(tmp_path, "first_name,last_name,employee_id,work_email,department\nIda,Ivy,E9,i@x.example,ENG\n")
+
+    report = import_fails("employees", path)
+
+    assert report == (
+        "file.csv: row 1, column E (department): Unknown column 'department'; the columns are: employee_id,"
+        " first_name, last_name, work_email. 'department' is a column of the projman format: choose it (--format"
+        " projman, or Format in the admin).\n"
+    )
+
+
 # --- Job history ---------------------------------------------------------------------------------------------
 
 
@@ -299,7 +320,8 @@ def test_job_history_problems_name_their_row_and_column(tmp_path):
         "h.csv: row 4, column E (Manager ID): An employee cannot be their own manager.",
         "h.csv: row 5, column B (Effective Date): Elena Díaz left on 2024-12-31; "
         "a change cannot take effect after that.",
-        "h.csv: row 7, column B (Effective Date): Duplicate of row 6: the same key appears twice in the file.",
+        "h.csv: row 7, column B (Effective Date): Duplicate of row 6: two changes of E002 on 2020-01-01; keep the one"
+        " in force that day.",
     ]
     assert snapshot() == before
 
@@ -312,4 +334,36 @@ def test_job_history_cannot_make_a_loop_of_managers(tmp_path):
 
     assert report == (
         "h.csv: row 2, column D (manager): This would make a loop in the chain of managers: E001 → E003 → E001.\n"
+    )
+
+
+def test_a_job_history_from_a_spanish_spreadsheet_is_read_by_its_spanish_header(tmp_path):
+    load_examples()
+    content = "Nº empleado;Fecha efectiva;Departamento;Puesto;Responsable\nE003;01/03/2024;FIN;Contable;E001\n"
+
+    output = import_ok("history", write(tmp_path, content, encoding="cp1252"))
+
+    assert "format jobhistory, cp1252, delimiter ';'" in output
+    carla = Employee.objects.get(employee_number="E003")
+    assert (carla.department.code, carla.job_title, carla.manager.employee_number) == ("FIN", "Contable", "E001")
+
+
+def test_the_columns_a_job_history_export_carries_beside_the_change_are_ignored_with_a_note(tmp_path):
+    load_examples()
+    content = "Employee ID,Employee Name,Effective Date,Action,Department\nE003,Carla,2024-03-01,=Transfer,FIN\n"
+
+    output = import_ok("history", write(tmp_path, content))
+
+    assert "note: Ignored columns ProjMan has no field for: Employee Name, Action." in output
+    assert Employee.objects.get(employee_number="E003").department.code == "FIN"
+
+
+def test_a_job_history_column_not_known_is_refused_naming_the_columns_as_the_format_spells_them(tmp_path):
+    report = import_fails(
+        "history", write(tmp_path, "Employee ID,Effective Date,Department,Salary\nE1,2024-01-01,X,1\n")
+    )
+
+    assert report == (
+        "file.csv: row 1, column D (Salary): Unknown column 'Salary'; the columns are: Employee ID, Effective Date,"
+        " Department, Job Title, Manager ID.\n"
     )

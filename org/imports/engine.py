@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +73,7 @@ class Counts:
 @dataclass
 class Report:
     kind: str
-    format: str = "projman"
+    format: str | None = None  # None until the header is read and its format known
     filename: str = ""
     rows: int = 0
     dry_run: bool = False
@@ -154,7 +154,7 @@ COLUMNS: dict[tuple[str, str], list[f.Column]] = {
         f.Column("leave_date", f.date),
     ],
     ("employees", "orangehrm"): [
-        f.Column("employee_number", f.key(30), required=True, headers=("employee_id",)),
+        f.Column("employee_number", f.key(30), required=True, headers=("employee_id",), shown="employee_id"),
         f.Column("first_name", f.text(100, required=True), required=True),
         f.Column("last_name", f.text(100, required=True), required=True),
         f.Column("work_email", f.email, required=True),
@@ -194,33 +194,64 @@ COLUMNS: dict[tuple[str, str], list[f.Column]] = {
         f.Column("manager", f.text(30)),
     ],
 }
+# English names as HR systems export them, and Spanish ones (accents and case aside: normalise_header).
 COLUMNS[("history", "jobhistory")] = [
     f.Column(
         "employee_number",
         f.text(30, required=True),
         required=True,
-        headers=("employee_id", "employee_no", "emp_no", "emp_id", "person_number", "worker_id", "employee"),
+        headers=(
+            *("employee_id", "employee_no", "emp_no", "emp_id", "person_number", "worker_id", "employee"),
+            *("no_empleado", "n.o_empleado", "numero_empleado", "numero_de_empleado", "id_empleado", "empleado"),
+        ),
+        shown="Employee ID",
     ),
     f.Column(
         "effective_date",
         f.required_date,
         required=True,
-        headers=("effective_from", "start_date", "effective_start_date", "date", "change_date"),
+        headers=(
+            *("effective_from", "start_date", "effective_start_date", "date", "change_date"),
+            *("fecha_efectiva", "fecha_de_efecto", "fecha_efecto", "fecha_de_inicio", "fecha"),
+        ),
+        shown="Effective Date",
     ),
     f.Column(
         "department",
         f.text(20, required=True),
         required=True,
-        headers=("department_code", "department_id", "dept", "dept_code", "org_unit", "cost_center"),
+        headers=(
+            *("department_code", "department_id", "dept", "dept_code", "org_unit", "cost_center"),
+            *("departamento", "codigo_departamento", "codigo_de_departamento", "depto", "unidad"),
+        ),
+        shown="Department",
     ),
-    f.Column("job_title", f.text(200), headers=("position", "position_title", "business_title", "title", "job")),
+    f.Column(
+        "job_title",
+        f.text(200),
+        headers=(
+            *("position", "position_title", "business_title", "title", "job"),
+            *("puesto", "cargo", "titulo", "titulo_del_puesto"),
+        ),
+        shown="Job Title",
+    ),
     f.Column(
         "manager",
         f.text(30),
-        headers=("manager_id", "manager_number", "manager_employee_id", "supervisor_id", "supervisor", "reports_to"),
+        headers=(
+            *("manager_id", "manager_number", "manager_employee_id", "supervisor_id", "supervisor", "reports_to"),
+            *("responsable", "id_responsable", "no_responsable", "jefe", "id_jefe"),
+        ),
+        shown="Manager ID",
     ),
 ]
-IGNORED = {("employees", "orangehrm"): ORANGEHRM_IGNORED}
+# Columns a job history export carries beside the change itself, which ProjMan has no field for.
+JOBHISTORY_IGNORED = (
+    *("employee_name", "name", "full_name", "first_name", "last_name", "action", "action_reason", "reason"),
+    *("event", "change_reason", "employment_status", "status", "location", "grade"),
+    *("nombre", "nombre_completo", "apellidos", "accion", "motivo", "estado", "ubicacion", "categoria"),
+)
+IGNORED = {("employees", "orangehrm"): ORANGEHRM_IGNORED, ("history", "jobhistory"): JOBHISTORY_IGNORED}
 
 
 def formats_for(kind: str) -> list[str]:
@@ -228,10 +259,15 @@ def formats_for(kind: str) -> list[str]:
 
 
 def recognise_format(kind: str, header: Iterable[str]) -> str:
-    """The format whose columns the header names: OrangeHRM's template has ``employee_id`` and its odd columns;
+    """The format whose columns the header names: OrangeHRM's template has ``employee_id`` (and its odd columns,
+    unless trimmed to those ProjMan reads);
     a job history that does not use ProjMan's own names is read as the generic HR export."""
     names = {normalise_header(h) for h in header}
-    if kind == "employees" and "employee_id" in names and names & set(ORANGEHRM_IGNORED):
+    if (
+        kind == "employees"
+        and "employee_id" in names
+        and (names & set(ORANGEHRM_IGNORED) or "employee_number" not in names)
+    ):
         return "orangehrm"
     if kind == "history" and not {c.field for c in COLUMNS[("history", "projman")]} >= (names - {""}):
         return "jobhistory"
@@ -247,6 +283,18 @@ class Row:
     values: dict[str, Any]
 
 
+def count_rows(table: Table, report: Report) -> int:
+    """The data rows of a file that cannot be read as rows of its kind, counted; a CSV that cannot be read to its
+    end is a problem of its own."""
+    count = 0
+    try:
+        for _ in table.rows:
+            count += 1
+    except FileProblem as exc:
+        report.problems.append(Problem(exc.row, exc.column, exc.message))
+    return count
+
+
 class Sheet:
     """The file's rows parsed into values, with the label of each field's column for error messages."""
 
@@ -257,6 +305,7 @@ class Sheet:
         ignored: Sequence[str],
         report: Report,
         progress: Progress | None = None,
+        elsewhere: Mapping[str, str] | None = None,  # the header names of the kind's other formats: to say which
     ) -> None:
         self.report = report
         self.labels: dict[str, str] = {}
@@ -277,13 +326,16 @@ class Sheet:
             column = by_name.get(name)
             if column is None:
                 if name not in ignored:
-                    expected = ", ".join(c.field for c in columns)
-                    self.problem(
-                        table.header_row,
-                        column_label(i, header),
-                        gettext("Unknown column %(name)s; the columns are: %(columns)s.")
-                        % {"name": repr(raw), "columns": expected},
-                    )
+                    message = gettext("Unknown column %(name)s; the columns are: %(columns)s.") % {
+                        "name": repr(raw),
+                        "columns": ", ".join(c.label for c in columns),
+                    }
+                    if other := (elsewhere or {}).get(name):
+                        message += " " + gettext(
+                            "%(name)s is a column of the %(format)s format: choose it (--format %(format)s, or"
+                            " Format in the admin)."
+                        ) % {"name": repr(raw), "format": other}
+                    self.problem(table.header_row, column_label(i, header), message)
                 continue
             if column.field in index_of:
                 first = column_label(index_of[column.field], header)
@@ -298,18 +350,14 @@ class Sheet:
             self.labels[column.field] = column_label(i, header)
         for column in columns:
             if column.required and column.field not in index_of:
-                names = gettext(" or ").join(repr(n) for n in column.names[:3])
+                names = gettext(" or ").join(repr(n) for n in list(dict.fromkeys([column.label, *column.names]))[:3])
                 message = gettext("Missing column %(names)s: it is required.") % {"names": names}
                 self.problem(table.header_row, repr(column.field), message)
         if ignored and (skipped := [h for h in header if normalise_header(h) in ignored]):
             note = gettext("Ignored columns ProjMan has no field for: %(columns)s.") % {"columns": ", ".join(skipped)}
             report.notes.append(note)
         if report.problems:  # the rows cannot be read by this header: counted, and checked for what spoils the file
-            try:
-                for _ in table.rows:
-                    self.count += 1
-            except FileProblem as exc:
-                self.problem(exc.row, exc.column, exc.message)
+            self.count = count_rows(table, report)
             return
         self.present = set(index_of)
         wanted = [(column, index_of[column.field]) for column in columns if column.field in index_of]
@@ -735,20 +783,41 @@ class Planner:
             for message in messages:
                 self.sheet.at(r, column, str(message))
 
-    def unique_rows(self, rows: list[Row], key_of: Callable[[Row], Any], field_name: str) -> list[Row]:
-        """Rows with a natural key not seen on an earlier row; a repeated key is a problem on the later row."""
-        first: dict[Any, int] = {}
+    def unique_rows(
+        self,
+        rows: list[Row],
+        key_of: Callable[[Row], Any],
+        field_name: str,
+        duplicate: Callable[[Row, Row], str] | None = None,
+    ) -> list[Row]:
+        """Rows with a natural key not seen on an earlier row; a repeated key is a problem on the later row, told
+        by ``duplicate(row, first row)`` or else as the same value of ``field_name``."""
+        first: dict[Any, Row] = {}
         kept: list[Row] = []
         for r in rows:
             k = key_of(r)
-            if k in first:
-                message = gettext("Duplicate of row %(row)d: the same key appears twice in the file.")
-                self.sheet.at(r, field_name, message % {"row": first[k]})
+            if (earlier := first.get(k)) is not None:
+                self.sheet.at(r, field_name, (duplicate or self.same_key(field_name))(r, earlier))
                 continue
-            first[k] = r.number
+            first[k] = r
             kept.append(r)
-        self.row_of_key = first
+        self.row_of_key = {k: r.number for k, r in first.items()}
         return kept
+
+    @staticmethod
+    def same_key(field_name: str) -> Callable[[Row, Row], str]:
+        def duplicate(r: Row, earlier: Row) -> str:
+            value, there = r.values[field_name], earlier.values[field_name]
+            if value == there:
+                message = gettext("Duplicate of row %(row)d: %(value)s is there already; a key appears once in a file.")
+            else:
+                message = gettext(
+                    "Duplicate of row %(row)d: %(value)s is %(there)s there, the same key whatever the case and"
+                    " accents; a key appears once in a file."
+                )
+            return message % {"row": earlier.number, "value": repr(f.shorten(value)), "there": repr(f.shorten(there))}
+
+        return duplicate
 
     def check_cycles(
         self, model: type[models.Model], key: str, field_name: str, moved: list[Row], target_of: Callable[[Row], Any]
@@ -1073,8 +1142,22 @@ class Planner:
         role there, ended the day before the next move, or on the leave date); the row in force today sets the
         employee's department, job title and manager."""
         sheet = self.sheet
+
+        def same_day(r: Row, earlier: Row) -> str:
+            message = gettext(
+                "Duplicate of row %(row)d: two changes of %(employee)s on %(date)s; keep the one in force that day."
+            )
+            return message % {
+                "row": earlier.number,
+                "employee": r.values["employee_number"],
+                "date": r.values["effective_date"],
+            }
+
         rows = self.unique_rows(
-            sheet.rows, lambda r: (fold(r.values["employee_number"]), r.values["effective_date"]), "effective_date"
+            sheet.rows,
+            lambda r: (fold(r.values["employee_number"]), r.values["effective_date"]),
+            "effective_date",
+            same_day,
         )
         employees = self.employees_by_number(
             [r.values["employee_number"] for r in rows] + [r.values["manager"] for r in rows if r.values.get("manager")]
@@ -1449,9 +1532,18 @@ def run_import(
         report.problems.append(
             Problem(None, None, message % {"format": repr(chosen), "kind": kind, "formats": expected})
         )
+        report.rows = count_rows(table, report)
         return report
     report.format = chosen
-    sheet = Sheet(table, COLUMNS[(kind, chosen)], IGNORED.get((kind, chosen), ()), report, progress)
+    elsewhere = {
+        name: fmt
+        for (k, fmt), columns in COLUMNS.items()
+        if k == kind and fmt != chosen
+        for name in (*(n for c in columns for n in c.names), *IGNORED.get((k, fmt), ()))
+    }
+    for name in (n for c in COLUMNS[(kind, chosen)] for n in c.names):
+        elsewhere.pop(name, None)
+    sheet = Sheet(table, COLUMNS[(kind, chosen)], IGNORED.get((kind, chosen), ()), report, progress, elsewhere)
     report.rows = sheet.count
     reason = f"import_org {kind}" + (f" {filename}" if filename else "")
     try:

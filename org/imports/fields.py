@@ -59,10 +59,15 @@ class Column:
     parse: Parser
     required: bool = False
     headers: tuple[str, ...] = ()  # normalised header names; the field name itself is always accepted
+    shown: str = ""  # how the format's own files spell the header, where not as the field: for messages
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.field, *self.headers)
+
+    @property
+    def label(self) -> str:
+        return self.shown or self.field
 
 
 def neutral_text(value: str) -> str:

@@ -13,6 +13,7 @@ import datetime
 import io
 import pyexpat
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -58,8 +59,11 @@ class Table:
 
 
 def normalise_header(name: str) -> str:
-    """'Employee Number', ' employee-number ' and 'EMPLOYEE_NUMBER' all become 'employee_number'."""
-    return re.sub(r"[\s_\-]+", "_", name.replace("\ufeff", "").strip().lower()).strip("_")
+    """'Employee Number', ' employee-number ' and 'EMPLOYEE_NUMBER' all become 'employee_number'; accents go
+    ('Número' is 'numero', 'Nº' is 'no')."""
+    name = unicodedata.normalize("NFKD", name.replace("\ufeff", "").strip().lower())
+    name = "".join(c for c in name if not unicodedata.combining(c))
+    return re.sub(r"[\s_\-]+", "_", name).strip("_")
 
 
 def column_label(index: int, header: list[str]) -> str:

@@ -66,7 +66,9 @@ class Command(BaseCommand):
             member_role=options["member_role"],
             progress=ProgressBar(sys.stderr),
         )
-        source = f"{path.name}: {report.rows} row{'' if report.rows == 1 else 's'}, format {report.format}"
+        source = f"{path.name}: {report.rows} row{'' if report.rows == 1 else 's'}"
+        if report.format:
+            source += f", format {report.format}"
         if report.encoding:
             source += f", {report.encoding}, delimiter {report.delimiter!r}"
         self.stdout.write(source)
