@@ -183,10 +183,15 @@ def _conflicts_message(role: Role, conflicting, message) -> str:
     if not count:
         return ""
     named = conflicting.with_related().order_by("start_date", "pk")[:EXAMPLES_NAMED]
-    examples = "; ".join(f"{a} {_period(a)}" for a in named)
+    return message % {"count": count, "role": role, "examples": assignments_named(list(named), count)}
+
+
+def assignments_named(assignments: Sequence[Assignment], count: int) -> str:
+    """The first few of ``count`` assignments, each with its period, and how many more: for a message."""
+    examples = "; ".join(f"{a} {_period(a)}" for a in assignments[:EXAMPLES_NAMED])
     if count > EXAMPLES_NAMED:
         examples = _("%(examples)s and %(more)d more") % {"examples": examples, "more": count - EXAMPLES_NAMED}
-    return message % {"count": count, "role": role, "examples": examples}
+    return examples
 
 
 # --- Assignment rules ----------------------------------------------------------

@@ -230,11 +230,14 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         (),
         ["row 2, column H (leave_date): The leave date 2019-01-01 is before the hire date 2020-01-01."],
     ),
-    "a leaver still holding assignments": (
+    "a leaver with an assignment to come": (
         "employees",
-        "employee_number,first_name,last_name,work_email,leave_date\nE002,Bob,Smith,bob.smith@projman.example,2024-01-31\n",
+        "employee_number,first_name,last_name,work_email,leave_date\nE002,Bob,Smith,bob.smith@projman.example,2023-12-31\n",
         (),
-        ["row 2, column E (leave_date): 2 assignment(s) of this employee run past this leave date"],
+        [
+            "row 2, column E (leave_date): 1 assignment starts after this leave date: Bob Smith — Project Manager"
+            " (Accountable) on ERP — ERP migration from 2024-01-01 to 2024-06-30; hand it over first."
+        ],
     ),
     "a huge field": (
         "departments",

@@ -174,7 +174,7 @@ def test_an_import_setting_a_leave_date_sees_an_assignment_being_written(ana):
 
     report = results["import"]
     assert [(p.row, p.column) for p in report.problems] == [(2, LEAVE_COLUMN)], report.problems
-    assert "run past this leave date" in report.problems[0].message
+    assert "1 assignment starts after this leave date: Ana García" in report.problems[0].message
     assert Employee.objects.get(pk=ana.pk).leave_date is None
     assert Assignment.objects.get().start_date == datetime.date(2025, 9, 1)
 

@@ -702,3 +702,28 @@ def test_two_rows_of_one_key_in_other_accents_are_a_duplicate_named_at_the_later
         " the case and accents; a key appears once in a file."
     ]
     assert snapshot() == before
+
+
+def test_a_leave_date_ends_what_the_leaver_holds_on_that_day_as_the_admin_does(tmp_path):
+    """Bob's Advisor role on WEB and his home-department stay run on: both end on his leave date, with their
+    change in the audit trail; the Project Manager role he held until 2024-06-30 ended before, and stays so."""
+    load_examples()
+    import_ok("history", EXAMPLES / "history.csv")
+    path = write(
+        tmp_path,
+        "employee_number,first_name,last_name,work_email,leave_date\nE002,Bob,Smith,bob.smith@projman.example,2025-03-31\n",
+    )
+
+    output = import_ok("employees", path)
+
+    assert "employees: 0 created, 1 updated, 0 unchanged" in output
+    assert "assignments: 0 created, 2 updated, 0 unchanged" in output
+    held = Assignment.objects.filter(employee__employee_number="E002").order_by("start_date")
+    assert [(a.role.name, a.end_date) for a in held] == [
+        ("Team Member", D(2025, 3, 31)),
+        ("Advisor", D(2025, 3, 31)),
+        ("Project Manager", D(2024, 6, 30)),
+    ]
+    advisor = held.get(role__name="Advisor")
+    assert advisor.history.latest().history_change_reason == "import_org employees file.csv"
+    assert "Nothing to change" in import_ok("employees", path)

@@ -22,7 +22,7 @@ from django.db import DatabaseError, IntegrityError, connections, models, transa
 from django.db.models import Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_noop, ngettext
 from simple_history.utils import bulk_update_with_history
 
 from org.imports import fields as f
@@ -32,6 +32,7 @@ from org.models import AppliesTo, Assignment, Department, Employee, Level, Proje
 from org.services import (
     REASON_LENGTH,
     assignments_batch_violations,
+    assignments_named,
     lock_employees,
     lock_roles,
     lock_targets,
@@ -608,6 +609,7 @@ class Planner:
         self.kind, self.sheet, self.report, self.member_role = kind, sheet, report, member_role.strip() or MEMBER_ROLE
         self.dry_run = report.dry_run
         self.row_of_key: dict[Any, int] = {}
+        self.leavers_ended: list[Assignment] = []  # what leavers of an employees file hold past their leave date
         self.steps: list[Step] = []
         self.locked_employees: set[int] = set()
         self.locked_departments: set[int] = set()
@@ -770,6 +772,9 @@ class Planner:
         step.levels = [levels[d] for d in sorted(levels)]
         step.update_fields = sorted(changed_fields)
         self.steps.append(step)
+        if self.leavers_ended:  # after the leave dates, as the admin writes them
+            self.count(Assignment).updated += len(self.leavers_ended)
+            self.steps.append(Step(Assignment, updates=self.leavers_ended, update_fields=["end_date"]))
 
     def check_role_change(self, r: Row, role: Role, differs: list[str]) -> None:
         """A stored role may change where it applies or whether it has a single holder only if the assignments on
@@ -926,21 +931,27 @@ class Planner:
         }
         if leavers and not self.dry_run:
             self.lock_for_leavers(rows, leavers)
-        held = fetch(Assignment.objects.values_list("employee_id", "start_date", "end_date"), "employee_id", leavers)
-        late: dict[int, int] = defaultdict(int)
-        for employee_id, _, end in held:
-            leave = leavers[employee_id].values["leave_date"]
-            if end is None or end > leave:
-                late[employee_id] += 1
-        for employee_id, n in late.items():
+        # As the admin does (services.employee_mark_left): what a leaver holds on the leave date ends that day,
+        # and what starts after it must be handed over first.
+        held = fetch(Assignment.objects.with_related(), "employee_id", leavers)
+        starting_later: dict[int, list[Assignment]] = defaultdict(list)
+        for assignment in sorted(held, key=lambda a: (a.start_date, a.pk)):
+            leave = leavers[assignment.employee_id].values["leave_date"]
+            if assignment.start_date > leave:
+                starting_later[assignment.employee_id].append(assignment)
+            elif assignment.end_date is None or assignment.end_date > leave:
+                assignment.end_date = leave
+                self.leavers_ended.append(assignment)
+        for employee_id, planned in starting_later.items():
             sheet.at(
                 leavers[employee_id],
                 "leave_date",
-                gettext(
-                    "%(count)d assignment(s) of this employee run past this leave date; end or hand them over first "
-                    "(setting the leave date in the admin ends them)."
+                ngettext(
+                    "%(count)d assignment starts after this leave date: %(examples)s; hand it over first.",
+                    "%(count)d assignments start after this leave date: %(examples)s; hand them over first.",
+                    len(planned),
                 )
-                % {"count": n},
+                % {"count": len(planned), "examples": assignments_named(planned, len(planned))},
             )
         return released
 
