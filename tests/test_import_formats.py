@@ -234,10 +234,32 @@ def test_rows_dated_in_the_future_are_planned_but_do_not_move_the_employee_yet(t
         f"employee_number,effective_date,department\nE004,2017-01-10,FIN\nE004,{later.isoformat()},DAT\n",
     )
 
-    import_ok("history", path)
+    output = import_ok("history", path)
 
     assert member_periods("E004")[-1] == ("DAT", later, None, "R")
     assert Employee.objects.get(employee_number="E004").department.code == "FIN"
+    assert (
+        "note: 1 row dated after today changes an employee's department, job title or manager: ProjMan keeps those"
+        " of today, so the employee's record takes it when a file holding the row is imported on or after its day"
+        f" (the first is {later}); a move is planned as its stay already." in output
+    )
+
+
+@pytest.mark.parametrize(
+    ("later_row", "noted"),
+    [("E004,{later},FIN,Controller,E001", True), ("E004,{later},FIN,Accountant,E001", False)],
+    ids=["a new title to come", "the same title again"],
+)
+def test_a_change_of_title_to_come_is_noted_and_a_row_restating_today_is_not(tmp_path, later_row, noted):
+    load_examples()
+    later = datetime.date.today() + datetime.timedelta(days=30)
+    content = "employee_number,effective_date,department,job_title,manager\nE004,2017-01-10,FIN,Accountant,E001\n"
+    path = write(tmp_path, content + later_row.format(later=later) + "\n")
+
+    output = import_ok("history", path)
+
+    assert ("row dated after today changes" in output) is noted
+    assert Employee.objects.get(employee_number="E004").job_title == "Accountant"
 
 
 def test_the_member_role_is_created_when_missing_and_can_be_chosen(tmp_path):

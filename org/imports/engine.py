@@ -1248,6 +1248,7 @@ class Planner:
                 [employees[number].pk for number in by_employee],
             )
         }
+        self.note_changes_to_come(by_employee, in_force, employees, departments, today)
         wanted: list[tuple[Row, Assignment]] = []
         people = Step(Employee)
         changed: set[str] = set()
@@ -1322,6 +1323,51 @@ class Planner:
                     setattr(full[e.pk], name, getattr(e, name))
             people.updates = [full[e.pk] for e in people.updates]
             self.steps.insert(0, people)
+
+    def note_changes_to_come(
+        self,
+        by_employee: dict[str, list[Row]],
+        in_force: dict[str, Row],
+        employees: dict[str, Employee],
+        departments: dict[str, Department],
+        today: datetime.date,
+    ) -> None:
+        """ProjMan keeps an employee's department, title and manager of today: a row dated later that changes one
+        is planned as a stay, but the record takes it only from a file imported on or after its day. Say so."""
+        present = self.sheet.present
+        to_come: list[datetime.date] = []
+        for number, changes in by_employee.items():
+            stored = self.stored_employee_fields[employees[number].pk]
+            now = in_force.get(number)
+            then = {
+                "department_id": departments[fold(now.values["department"])].pk if now else stored["department_id"],
+                "job_title": now.values["job_title"] if now and "job_title" in present else stored["job_title"],
+                "manager_id": stored["manager_id"],
+            }
+            if now and "manager" in present:
+                then["manager_id"] = employees[fold(now.values["manager"])].pk if now.values.get("manager") else None
+            for r in sorted(changes, key=lambda r: r.values["effective_date"]):
+                if r.values["effective_date"] <= today:
+                    continue
+                later = {"department_id": departments[fold(r.values["department"])].pk}
+                if "job_title" in present:
+                    later["job_title"] = r.values["job_title"]
+                if "manager" in present:
+                    later["manager_id"] = employees[fold(r.values["manager"])].pk if r.values.get("manager") else None
+                if any(then[name] != value for name, value in later.items()):
+                    to_come.append(r.values["effective_date"])
+                then.update(later)
+        if to_come:
+            note = ngettext(
+                "%(count)d row dated after today changes an employee's department, job title or manager: ProjMan"
+                " keeps those of today, so the employee's record takes it when a file holding the row is imported"
+                " on or after its day (the first is %(date)s); a move is planned as its stay already.",
+                "%(count)d rows dated after today change an employee's department, job title or manager: ProjMan"
+                " keeps those of today, so the employee's record takes each when a file holding the row is imported"
+                " on or after its day (the first is %(date)s); a move is planned as its stay already.",
+                len(to_come),
+            )
+            self.report.notes.append(note % {"count": len(to_come), "date": min(to_come)})
 
     def lock_history(self, role: Role, departments: Iterable[Department], employees: list[Employee]) -> None:
         """Before the file's rows are checked against leave dates and stored stays: lock every department the
