@@ -589,35 +589,9 @@ class DepartmentAdmin(ScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        closing = change and "active" in form.changed_data and not obj.active
-        if closing and (in_use := selectors.department_still_in_use(obj)):
-            self.message_user(request, still_in_use_message(obj, in_use), messages.WARNING)
-
-
-def still_in_use_message(department: Department, in_use: selectors.StillInUse) -> str:
-    """'Finance (FIN) is inactive now but still has 3 assignments in force or to come, …': what to end or move."""
-    counted = (
-        (
-            in_use.assignments,
-            ngettext(
-                "%(count)d assignment in force or to come",
-                "%(count)d assignments in force or to come",
-                in_use.assignments,
-            ),
-        ),
-        (
-            in_use.employees,
-            ngettext("%(count)d employee at home there", "%(count)d employees at home there", in_use.employees),
-        ),
-        (in_use.projects, ngettext("%(count)d project not closed", "%(count)d projects not closed", in_use.projects)),
-        (
-            in_use.departments,
-            ngettext("%(count)d active sub-department", "%(count)d active sub-departments", in_use.departments),
-        ),
-    )
-    uses = ", ".join(text % {"count": count} for count, text in counted if count)
-    message = gettext("%(department)s is inactive now but still has %(uses)s; end or move them if it is closing.")
-    return message % {"department": department, "uses": uses}
+        if change and "active" in form.changed_data and not obj.active:
+            for in_use in selectors.departments_still_in_use([obj]):
+                self.message_user(request, str(in_use), messages.WARNING)
 
 
 class EmployeeForm(forms.ModelForm):

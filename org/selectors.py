@@ -23,7 +23,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import Truncator, capfirst
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Role, Target
 
@@ -206,26 +206,66 @@ def leavers_with_assignments(*, as_of: datetime.date | None = None) -> QuerySet[
 
 @dataclass(frozen=True)
 class StillInUse:
-    assignments: int  # in force on the day or starting later
-    employees: int  # at home there, not yet left
-    projects: int  # owned, not closed
-    departments: int  # active sub-departments
+    """What still relies on a department made inactive: to end or move, as a warning says."""
+
+    department: Department
+    assignments: int = 0  # in force on the day or starting later
+    employees: int = 0  # at home there, not yet left
+    projects: int = 0  # owned, not closed
+    departments: int = 0  # active sub-departments
 
     def __bool__(self) -> bool:
         return any((self.assignments, self.employees, self.projects, self.departments))
 
+    def __str__(self) -> str:
+        """'Finance (FIN) is inactive now but still has 3 assignments in force or to come, …'."""
+        counted = (
+            (
+                self.assignments,
+                ngettext(
+                    "%(count)d assignment in force or to come",
+                    "%(count)d assignments in force or to come",
+                    self.assignments,
+                ),
+            ),
+            (
+                self.employees,
+                ngettext("%(count)d employee at home there", "%(count)d employees at home there", self.employees),
+            ),
+            (self.projects, ngettext("%(count)d project not closed", "%(count)d projects not closed", self.projects)),
+            (
+                self.departments,
+                ngettext("%(count)d active sub-department", "%(count)d active sub-departments", self.departments),
+            ),
+        )
+        uses = ", ".join(text % {"count": count} for count, text in counted if count)
+        message = gettext("%(department)s is inactive now but still has %(uses)s; end or move them if it is closing.")
+        return message % {"department": self.department, "uses": uses}
 
-def department_still_in_use(department: Department, *, as_of: datetime.date | None = None) -> StillInUse:
-    """What still relies on ``department`` from ``as_of`` on: for the warning when it is made inactive."""
+
+def departments_still_in_use(
+    departments: Sequence[Department], *, as_of: datetime.date | None = None, closing: Iterable[int] = ()
+) -> list[StillInUse]:
+    """What still relies on each of ``departments`` from ``as_of`` on, in four queries whatever their number; the
+    sub-departments ``closing`` (made inactive at the same time) are not counted."""
     day = _day(as_of)
-    return StillInUse(
-        assignments=Assignment.objects.for_target(department).open_on(day).count(),
-        employees=Employee.objects.filter(
-            Q(leave_date__isnull=True) | Q(leave_date__gte=day), department=department
-        ).count(),
-        projects=Project.objects.filter(department=department).exclude(status=ProjectStatus.CLOSED).count(),
-        departments=Department.objects.filter(parent=department, active=True).count(),
-    )
+    ids = [d.pk for d in departments]
+
+    def per_department(queryset: QuerySet, field: str) -> dict[int, int]:
+        return dict(queryset.filter(**{f"{field}__in": ids}).values_list(field).annotate(n=Count("pk")).order_by())
+
+    counts = {
+        "assignments": per_department(Assignment.objects.open_on(day), "department_id"),
+        "employees": per_department(
+            Employee.objects.filter(Q(leave_date__isnull=True) | Q(leave_date__gte=day)), "department_id"
+        ),
+        "projects": per_department(Project.objects.exclude(status=ProjectStatus.CLOSED), "department_id"),
+        "departments": per_department(
+            Department.objects.exclude(pk__in=list(closing)).filter(active=True), "parent_id"
+        ),
+    }
+    found = [StillInUse(d, **{name: n.get(d.pk, 0) for name, n in counts.items()}) for d in departments]
+    return [in_use for in_use in found if in_use]
 
 
 def manager_chain(employee: Employee, *, limit: int = 50) -> list[Employee]:

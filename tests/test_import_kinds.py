@@ -727,3 +727,22 @@ def test_a_leave_date_ends_what_the_leaver_holds_on_that_day_as_the_admin_does(t
     advisor = held.get(role__name="Advisor")
     assert advisor.history.latest().history_change_reason == "import_org employees file.csv"
     assert "Nothing to change" in import_ok("employees", path)
+
+
+def test_departments_made_inactive_are_noted_with_what_still_relies_on_them(tmp_path):
+    load_examples()
+    path = write(tmp_path, "code,name,parent,active\nENG,Engineering,,no\nPLT,Platform,ENG,no\nFIN,Finance,,no\n")
+
+    output = import_ok("departments", path, "--dry-run")
+
+    notes = [line for line in output.splitlines() if line.startswith("note: ")]
+    assert notes == [  # ENG's sub-department PLT closes with it; DAT stays active
+        "note: Engineering (ENG) is inactive now but still has 1 assignment in force or to come, 1 employee at home"
+        " there, 1 project not closed, 1 active sub-department; end or move them if it is closing.",
+        "note: Platform (PLT) is inactive now but still has 1 employee at home there; end or move them if it is"
+        " closing.",
+        "note: Finance (FIN) is inactive now but still has 1 employee at home there, 1 project not closed; end or"
+        " move them if it is closing.",
+    ]
+    assert "Nothing to change" not in import_ok("departments", path)
+    assert not any(line.startswith("note: ") for line in import_ok("departments", path).splitlines())

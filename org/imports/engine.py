@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop, ngettext
 from simple_history.utils import bulk_update_with_history
 
+from org import selectors
 from org.imports import fields as f
 from org.imports.bulk import BATCH_SIZE, BatchWriter
 from org.imports.reading import MAX_FIELD, FileProblem, Table, column_label, normalise_header, read_table
@@ -41,6 +42,7 @@ from org.services import (
 from org.tables import fold
 
 KINDS = ("departments", "employees", "projects", "roles", "assignments", "history")
+NOTES_NAMED = 5  # notes of one kind named one by one; the rest counted
 FORMATS = ("projman", "orangehrm", "jobhistory")
 MEMBER_ROLE = "Team Member"  # the role job-history rows become on the home department
 ROLE_NAME = f.text(100, required=True, name=True)
@@ -730,6 +732,7 @@ class Planner:
         step.make = make
         new_rows: dict[str, Row] = {}
         changed_fields: set[str] = set()
+        before_active: dict[int, bool] = {}  # departments: whether an updated one was active
         for r in rows:
             row_key = folded_key[r.number]
             before = stored.get(row_key)
@@ -746,11 +749,15 @@ class Planner:
                 continue
             changed_fields.update(differs)
             obj = model(**before)
+            if kind == "departments":
+                before_active[obj.pk] = before["active"]
             for name in differs:
                 setattr(obj, attname_of[name], r.values[name])  # ("new", key) is resolved when written
             step.updates.append(obj)
             counts.updated += 1
         counts.created += len(new_rows)
+        if kind == "departments":
+            self.note_departments_still_in_use([d for d in step.updates if not d.active and before_active[d.pk]])
         # New rows pointing to new rows go in after them: a level per step down the tree.
         depth_of: dict[str, int] = {}
         for row_key in new_rows:
@@ -775,6 +782,15 @@ class Planner:
         if self.leavers_ended:  # after the leave dates, as the admin writes them
             self.count(Assignment).updated += len(self.leavers_ended)
             self.steps.append(Step(Assignment, updates=self.leavers_ended, update_fields=["end_date"]))
+
+    def note_departments_still_in_use(self, closing: list[Department]) -> None:
+        """As the admin warns of it: what still relies on the departments the file makes inactive (the first few
+        named), to end or move."""
+        in_use = selectors.departments_still_in_use(closing, closing=[d.pk for d in closing])
+        self.report.notes.extend(map(str, in_use[:NOTES_NAMED]))
+        if len(in_use) > NOTES_NAMED:
+            more = gettext("… and %(count)d more departments made inactive that something still relies on.")
+            self.report.notes.append(more % {"count": len(in_use) - NOTES_NAMED})
 
     def check_role_change(self, r: Row, role: Role, differs: list[str]) -> None:
         """A stored role may change where it applies or whether it has a single holder only if the assignments on
