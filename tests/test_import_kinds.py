@@ -12,6 +12,7 @@ from openpyxl import Workbook
 
 from org import services
 from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Role
+from tests.factories import EmployeeFactory
 from tests.imports import EXAMPLES, import_fails, import_ok, load_examples, rewritten, snapshot, workbook, write
 
 D = datetime.date
@@ -746,3 +747,14 @@ def test_departments_made_inactive_are_noted_with_what_still_relies_on_them(tmp_
     ]
     assert "Nothing to change" not in import_ok("departments", path)
     assert not any(line.startswith("note: ") for line in import_ok("departments", path).splitlines())
+
+
+def test_many_departments_made_inactive_are_noted_a_few_by_name(tmp_path):
+    for i in range(7):
+        EmployeeFactory(department=Department.objects.create(code=f"D{i}", name=f"Dept {i}"))
+    path = write(tmp_path, "code,name,active\n" + "".join(f"D{i},Dept {i},no\n" for i in range(7)))
+
+    notes = [line for line in import_ok("departments", path).splitlines() if line.startswith("note: ")]
+
+    assert len(notes) == 6 and notes[0].startswith("note: Dept 0 (D0) is inactive now but still has 1 employee")
+    assert notes[-1] == "note: … and 2 more departments made inactive that something still relies on."
