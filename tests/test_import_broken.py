@@ -419,6 +419,12 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         ["row 1: The workbook unpacks to 257 MB; at most 256 MB are read. Save it as CSV, or split it."],
     ),
     "not a workbook": ("roles", b"PK\x03\x04 this is no zip", (), ["row 1: The file is not a readable XLSX workbook"]),
+    "an Excel 97-2003 workbook": (
+        "roles",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504),
+        (),
+        ["row 1: The file is an Excel 97-2003 workbook (.xls), another older Office file, or a workbook protected"],
+    ),
     "UTF-16 without a byte order mark": (
         "roles",
         "name,description\nCoach,Helps\n".encode("utf-16-le"),
@@ -496,6 +502,12 @@ def test_the_summary_names_no_format_the_file_was_not_read_in(tmp_path, content,
             "import_org", "history", str(write(tmp_path, content, "broken.csv")), *args, stdout=out, stderr=StringIO()
         )
     assert out.getvalue().splitlines()[0] == first_line
+
+
+def test_a_csv_named_xlsx_is_read_as_the_csv_it_is(tmp_path):
+    out = StringIO()
+    call_command("import_org", "roles", str(write(tmp_path, "name\nCoach\n", "roles.xlsx")), stdout=out)
+    assert out.getvalue().splitlines()[0] == "roles.xlsx: 1 row, format projman, utf-8-sig, delimiter ','"
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path):

@@ -31,6 +31,7 @@ from org.imports import numfmt
 from org.models import LONG_TEXT_LENGTH
 
 MAX_FIELD = LONG_TEXT_LENGTH  # characters; no column of ours holds more, so a longer cell is a broken file
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Compound File: .xls, .doc, old Office
 XLSX_MAGIC = b"PK\x03\x04"
 XLSX_UNPACKED_BYTES = 256 * 2**20  # a zip bomb stops here; a workbook of 100,000 employees unpacks to about 20 MB
 XLSX_COLUMNS = 256  # up to column IV: no format of ours comes near, and cells further right are not read
@@ -76,7 +77,18 @@ def column_label(index: int, header: list[str]) -> str:
 def read_table(data: bytes, *, filename: str = "", encoding: str | None = None) -> Table:
     if not data.strip():
         raise FileProblem(gettext("The file is empty; expected a header row and at least one data row."), row=1)
-    if data.startswith(XLSX_MAGIC) or filename.lower().endswith(".xlsx"):
+    if data.startswith(OLE2_MAGIC):
+        raise FileProblem(
+            gettext(
+                "The file is an Excel 97-2003 workbook (.xls), another older Office file, or a workbook protected by"
+                " a password, which the import does not read; save it without a password as an Excel Workbook"
+                " (.xlsx) or as CSV."
+            ),
+            row=1,
+        )
+    # A file named .xlsx that holds text is a CSV renamed: read as one (the summary says so), not refused as a
+    # damaged workbook.
+    if data.startswith(XLSX_MAGIC) or (filename.lower().endswith(".xlsx") and b"\0" in data[:4096]):
         return _read_xlsx(data)
     return _read_csv(data, encoding)
 
