@@ -389,3 +389,16 @@ def test_a_job_history_column_not_known_is_refused_naming_the_columns_as_the_for
         "file.csv: row 1, column D (Salary): Unknown column 'Salary'; the columns are: Employee ID, Effective Date,"
         " Department, Job Title, Manager ID.\n"
     )
+
+
+def test_a_row_before_the_hire_date_is_written_with_a_note(tmp_path):
+    load_examples()  # Carla, E003, was hired on 2020-09-01
+    path = write(tmp_path, "employee_number,effective_date,department\nE003,2019-05-01,FIN\n")
+
+    output = import_ok("history", path)
+
+    assert (
+        "note: 1 row takes effect before the employee's hire date (row 2: Carla Pérez, hired on 2020-09-01); its"
+        " stay starts then all the same: check the hire date." in output
+    )
+    assert member_periods("E003")[0][:2] == ("FIN", D(2019, 5, 1))

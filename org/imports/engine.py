@@ -1239,6 +1239,25 @@ class Planner:
                 ok = False
             if ok:
                 by_employee[fold(v["employee_number"])].append(r)
+        # A history may rightly go back before a rehire's hire date, so a row before it is let through, with a note.
+        early = [
+            (r, employee)
+            for number, changes in by_employee.items()
+            for r in changes
+            if (employee := employees[number]).hire_date and r.values["effective_date"] < employee.hire_date
+        ]
+        if early:
+            r, employee = min(early, key=lambda pair: pair[0].number)
+            note = ngettext(
+                "%(count)d row takes effect before the employee's hire date (row %(row)d: %(employee)s, hired on"
+                " %(hired)s); its stay starts then all the same: check the hire date.",
+                "%(count)d rows take effect before their employee's hire date (the first, row %(row)d: %(employee)s,"
+                " hired on %(hired)s); their stays start then all the same: check the hire dates.",
+                len(early),
+            )
+            self.report.notes.append(
+                note % {"count": len(early), "row": r.number, "employee": employee, "hired": employee.hire_date}
+            )
         today = timezone.localdate()
         in_force = {}  # employee → the row that sets their department, title and manager today
         for number, changes in by_employee.items():
