@@ -235,3 +235,39 @@ def test_replication_from_a_peer_that_was_behind_resumes_by_itself(topology):
     assert topology.sql(1, "SELECT name FROM org_department WHERE code = 'BEHIND'") == "Behind"
     tables = "org_department, org_employee, org_assignment"
     assert topology.sql(1, f"CHECKSUM TABLE {tables}") == topology.sql(2, f"CHECKSUM TABLE {tables}")
+
+
+def test_a_writer_alone_keeps_what_it_acknowledged_and_a_node_started_while_its_peer_is_down_never_takes_over(
+    topology,
+):
+    """The reader dies and the writer goes on alone; then the writer crashes too. The reader, started while the
+    writer is down, lacks the writes acknowledged meanwhile: it must neither take writes nor serve reads. The writer,
+    started again, keeps every write it acknowledged (crash recovery as a replica discards only a tail never
+    acknowledged), and an operator makes it the writer once both have caught up (docs/operations.md, 6.4)."""
+    writer = int(topology.via("WRITER"))
+    reader = 3 - writer
+    topology.run("kill", str(reader))
+    for i in range(5):
+        topology.sql(writer, f"INSERT INTO org_department (code, name, active) VALUES ('ALONE{i}', 'Alone', 1)")
+    alone = "SELECT COUNT(*) FROM org_department WHERE code LIKE 'ALONE%'"
+    topology.run("kill", str(writer))
+
+    topology.run("start", str(reader))
+    time.sleep(3)  # agent checks every 300 ms; a promotion would come within a second
+    assert topology.sql(reader, "SELECT @@read_only") == "1", "a node started while its peer is down took writes"
+    assert topology.via("WRITER").startswith("error"), "the writer endpoint answered from the stale node"
+    assert topology.via("READER").startswith("error"), "the reader endpoint answered from the stale node"
+    assert topology.sql(reader, alone) == "0"
+
+    topology.run("start", str(writer))
+    assert topology.sql(writer, alone) == "5", "the writer lost writes it had acknowledged while alone"
+    topology.wait_for(topology.caught_up, 30, "both nodes caught up")
+    time.sleep(2)
+    assert {topology.sql(n, "SELECT @@read_only") for n in (1, 2)} == {"1"}, "no writer until an operator picks one"
+
+    topology.sql(writer, "SET GLOBAL rpl_semi_sync_master_enabled = ON, GLOBAL read_only = OFF")
+    topology.wait_for(lambda: topology.via("WRITER") == str(writer), 10, "the operator's writer takes writes")
+    assert topology.sql(reader, alone) == "5"
+    tables = "org_department, org_employee, org_assignment"
+    assert topology.sql(1, f"CHECKSUM TABLE {tables}") == topology.sql(2, f"CHECKSUM TABLE {tables}")
+    topology.wait_for(lambda: {topology.via("READER") for _ in range(12)} == {"1", "2"}, 15, "both nodes read again")
