@@ -81,6 +81,27 @@ def test_cluster_status_sees_a_healthy_pair(topology):
     assert table.returncode == 0 and "gtid_current_pos" in table.stdout
 
 
+def test_cluster_status_fails_while_no_replica_acknowledges_the_writers_commits(topology):
+    """Rpl_semi_sync_master_status stays ON with no replica to wait for: the clients count tells."""
+    writer = int(topology.via("WRITER"))
+    reader = 3 - writer
+    clients = (
+        "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+        " WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS'"
+    )
+    topology.sql(reader, "SET GLOBAL rpl_semi_sync_slave_enabled = OFF; STOP SLAVE IO_THREAD; START SLAVE IO_THREAD")
+    try:
+        topology.wait_for(lambda: topology.sql(writer, clients) == "0", 10, "the writer has no semi-sync replica")
+        status = topology.manage("cluster_status", "--json")
+        assert status.returncode != 0
+        [problem] = json.loads(status.stdout)["problems"]
+        assert "has no replica acknowledging its writes (Rpl_semi_sync_master_clients=0" in problem
+    finally:
+        topology.sql(reader, "SET GLOBAL rpl_semi_sync_slave_enabled = ON; STOP SLAVE IO_THREAD; START SLAVE IO_THREAD")
+    topology.wait_for(lambda: topology.sql(writer, clients) == "1", 10, "the reader acknowledges again")
+    assert topology.manage("cluster_status").returncode == 0
+
+
 def test_app_write_lands_on_writer_and_replicates(topology):
     acks = topology.app("writes", "--prefix", "R", "--count", "5", "--interval", "0")
     assert [a["outcome"] for a in acks] == ["written"] * 5

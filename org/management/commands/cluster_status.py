@@ -41,6 +41,7 @@ class Node:
     last_sql_error: str = ""
     semi_sync_master_status: str | None = None
     semi_sync_slave_status: str | None = None
+    semi_sync_master_clients: int | None = None  # replicas acknowledging this node's writes
     writer: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -90,10 +91,12 @@ def inspect_node(address: Address) -> Node:
             row = cursor.fetchone()
             node.server_id, node.gtid_current_pos = row["server_id"], row["gtid"]
             node.read_only = bool(row["read_only"])
-            cursor.execute("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_%_status'")
+            cursor.execute("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_%'")
             semi_sync = {r["Variable_name"].lower(): r["Value"] for r in cursor.fetchall()}
             node.semi_sync_master_status = semi_sync.get("rpl_semi_sync_master_status")
             node.semi_sync_slave_status = semi_sync.get("rpl_semi_sync_slave_status")
+            if (clients := semi_sync.get("rpl_semi_sync_master_clients")) is not None:
+                node.semi_sync_master_clients = int(clients)
             # ALL: a named replication connection (CHANGE MASTER 'name' TO) counts as much as the default one.
             cursor.execute("SHOW ALL SLAVES STATUS")
             _read_replication(node, cursor.fetchall())
@@ -161,6 +164,11 @@ def problems(nodes: list[Node], writer_id: int | None, writer_error: str, max_la
             found.append(
                 f"{writer.address} writes without semi-synchronous replication: an acknowledged write "
                 "could be lost with it"
+            )
+        elif writer.semi_sync_master_clients == 0:  # status stays ON with no replica to wait for (wait_no_slave OFF)
+            found.append(
+                f"{writer.address} has no replica acknowledging its writes (Rpl_semi_sync_master_clients=0; is "
+                "rpl_semi_sync_slave_enabled ON on the other node?): an acknowledged write could be lost with it"
             )
     if writer_id is None:
         found.append(f"the writer endpoint (DATABASE_URL) does not answer: {writer_error}")
