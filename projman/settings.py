@@ -72,9 +72,12 @@ def _secret(name: str) -> str | None:
     path = env.str(f"{name}_FILE", default=None)
     if path:
         try:
-            return Path(path).read_text().strip()
+            value = Path(path).read_text().strip()
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from exc
+        if not value:
+            raise ImproperlyConfigured(f"{name}_FILE={path!r} is empty; it must hold {name}.")
+        return value
     return env.ENVIRON.get(name) or None
 
 
@@ -209,14 +212,13 @@ def _database(url: str, name: str) -> dict:
     return config
 
 
-# An empty DATABASE_URL counts as unset: the SQLite file in the checkout.
-DATABASES = {
-    "default": _database(env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}", "DATABASE_URL")
-}
+# An empty DATABASE_URL counts as unset: the SQLite file in the checkout. Both URLs hold a password, so either may
+# come from a file (DATABASE_URL_FILE, DATABASE_REPLICA_URL_FILE), as SECRET_KEY may.
+DATABASES = {"default": _database(_secret("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}", "DATABASE_URL")}
 
 # DATABASE_URL is the writer endpoint; DATABASE_REPLICA_URL, when set, the reader endpoint. Without it there is one
 # database and no router at all.
-_replica_url = env.str("DATABASE_REPLICA_URL", default="")
+_replica_url = _secret("DATABASE_REPLICA_URL")
 if _replica_url:
     _replica = _database(_replica_url, "DATABASE_REPLICA_URL")
     if _replica["ENGINE"] != DATABASES["default"]["ENGINE"]:

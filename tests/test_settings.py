@@ -16,12 +16,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+SET_BY_TESTS = {"DEBUG", "SECRET_KEY", "SECRET_KEY_FILE", "ALLOWED_HOSTS", "DATABASE_URL", "DATABASE_URL_FILE"}
+SET_BY_TESTS |= {"DATABASE_REPLICA_URL", "DATABASE_REPLICA_URL_FILE"}
+
+
 def start(env: dict[str, str], probe: str = "print('ok')") -> subprocess.CompletedProcess:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "SECRET_KEY_FILE"}
-    }
+    clean = {k: v for k, v in os.environ.items() if k not in SET_BY_TESTS}
     code = f"import projman.settings as s; {probe}"
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -103,6 +103,29 @@ def test_a_bad_setting_is_named(env, message):
     result = start({"DEBUG": "true", **env})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_an_empty_secret_file_is_named(tmp_path):
+    (tmp_path / "secret").write_text("\n")
+    result = start({"DEBUG": "false", "SECRET_KEY_FILE": str(tmp_path / "secret"), "ALLOWED_HOSTS": "a.example"})
+    assert result.returncode != 0
+    assert f"SECRET_KEY_FILE='{tmp_path / 'secret'}' is empty; it must hold SECRET_KEY." in result.stderr
+
+
+def test_database_urls_from_files(tmp_path):
+    """They hold the database password: like SECRET_KEY, each may come from a file (Docker/systemd secrets)."""
+    (tmp_path / "writer").write_text("mysql://app:s3cret@127.0.0.1:3307/projman\n")
+    (tmp_path / "reader").write_text("mysql://app:s3cret@127.0.0.1:3308/projman\n")
+    result = start(
+        {
+            "DEBUG": "true",
+            "DATABASE_URL_FILE": str(tmp_path / "writer"),
+            "DATABASE_REPLICA_URL_FILE": str(tmp_path / "reader"),
+        },
+        "d = s.DATABASES; print(d['default']['PASSWORD'], d['default']['PORT'], d['replica']['PORT'])",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["s3cret", "3307", "3308"]
 
 
 def test_default_database_is_sqlite_in_the_checkout():
