@@ -114,8 +114,8 @@ def test_an_empty_secret_file_is_named(tmp_path):
 
 def test_database_urls_from_files(tmp_path):
     """They hold the database password: like SECRET_KEY, each may come from a file (Docker/systemd secrets)."""
-    (tmp_path / "writer").write_text("mysql://app:s3cret@127.0.0.1:3307/projman\n")
-    (tmp_path / "reader").write_text("mysql://app:s3cret@127.0.0.1:3308/projman\n")
+    (tmp_path / "writer").write_text("mysql://app:password@127.0.0.1:3307/projman\n")
+    (tmp_path / "reader").write_text("mysql://app:password@127.0.0.1:3308/projman\n")
     result = start(
         {
             "DEBUG": "true",
@@ -125,7 +125,7 @@ def test_database_urls_from_files(tmp_path):
         "d = s.DATABASES; print(d['default']['PASSWORD'], d['default']['PORT'], d['replica']['PORT'])",
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["s3cret", "3307", "3308"]
+    assert result.stdout.split() == ["password", "3307", "3308"]
 
 
 def test_default_database_is_sqlite_in_the_checkout():
