@@ -160,7 +160,11 @@ def _export(
     wanted = request.GET.get("_table") or None
     table = next((t for t in all_tables if t.export_name == wanted), None)
     if table is None:  # a link of another version of the page, or one typed by hand: the page, and which there are
-        names = ", ".join([*(t.export_name for t in all_tables), *exported_elsewhere])
+        names = ", ".join([*(t.export_name for t in all_tables if t.export_name), *exported_elsewhere])
+        if not names:  # a page of one table, which needs no name: its export is asked without _table
+            message = gettext("This page has one table, exported without _table.")
+            problems.append(message)
+            return None
         if wanted is None:
             message = gettext("Say which table to export (_table): this page has %(names)s.")
         else:
