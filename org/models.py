@@ -64,8 +64,12 @@ EARLIEST_DATE, LATEST_DATE = datetime.date(1900, 1, 1), datetime.date(2199, 12, 
 IMPLAUSIBLE_DATE = _("%(value)s is outside the years ProjMan keeps, %(earliest)s to %(latest)s; check the year.")
 
 
+def is_plausible(value: datetime.date) -> bool:
+    return EARLIEST_DATE <= value <= LATEST_DATE
+
+
 def plausible_date(value: datetime.date) -> None:
-    if not EARLIEST_DATE <= value <= LATEST_DATE:
+    if not is_plausible(value):
         raise ValidationError(
             IMPLAUSIBLE_DATE,
             code="implausible",

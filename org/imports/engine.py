@@ -1265,10 +1265,7 @@ class Planner:
             if current:
                 in_force[number] = max(current, key=lambda r: r.values["effective_date"])
         if "manager" in sheet.present:
-            managers = {
-                r.number: employees[fold(r.values["manager"])].pk if r.values.get("manager") else None
-                for r in in_force.values()
-            }
+            managers = {r.number: self.record_of(r, employees, departments)["manager_id"] for r in in_force.values()}
             moved = [
                 r
                 for r in in_force.values()
@@ -1369,26 +1366,15 @@ class Planner:
     ) -> None:
         """ProjMan keeps an employee's department, title and manager of today: a row dated later that changes one
         is planned as a stay, but the record takes it only from a file imported on or after its day. Say so."""
-        present = self.sheet.present
         to_come: list[datetime.date] = []
         for number, changes in by_employee.items():
-            stored = self.stored_employee_fields[employees[number].pk]
-            now = in_force.get(number)
-            then = {
-                "department_id": departments[fold(now.values["department"])].pk if now else stored["department_id"],
-                "job_title": now.values["job_title"] if now and "job_title" in present else stored["job_title"],
-                "manager_id": stored["manager_id"],
-            }
-            if now and "manager" in present:
-                then["manager_id"] = employees[fold(now.values["manager"])].pk if now.values.get("manager") else None
+            then = dict(self.stored_employee_fields[employees[number].pk])
+            if now := in_force.get(number):
+                then.update(self.record_of(now, employees, departments))
             for r in sorted(changes, key=lambda r: r.values["effective_date"]):
                 if r.values["effective_date"] <= today:
                     continue
-                later = {"department_id": departments[fold(r.values["department"])].pk}
-                if "job_title" in present:
-                    later["job_title"] = r.values["job_title"]
-                if "manager" in present:
-                    later["manager_id"] = employees[fold(r.values["manager"])].pk if r.values.get("manager") else None
+                later = self.record_of(r, employees, departments)
                 if any(then[name] != value for name, value in later.items()):
                     to_come.append(r.values["effective_date"])
                 then.update(later)
@@ -1512,6 +1498,17 @@ class Planner:
             last[3] = employee.leave_date  # a stored end before it stands
         return [(row, stay, start, end) for row, stay, start, end, _ in timeline]
 
+    def record_of(self, row: Row, employees: dict[str, Employee], departments: dict[str, Department]) -> dict:
+        """What a job-history row sets on its employee's record: department, and title and manager where the file
+        has those columns (as attnames, to compare with ``stored_employee_fields``)."""
+        v = row.values
+        record: dict[str, Any] = {"department_id": departments[fold(v["department"])].pk}
+        if "job_title" in self.sheet.present:
+            record["job_title"] = v["job_title"]
+        if "manager" in self.sheet.present:
+            record["manager_id"] = employees[fold(v["manager"])].pk if v.get("manager") else None
+        return record
+
     def plan_employee_update(
         self,
         employee: Employee,
@@ -1523,12 +1520,9 @@ class Planner:
         *,
         move: str,
     ) -> None:
-        v = row.values
-        wanted = {"department_id": departments[fold(v["department"])].pk} if move == MOVE else {}
-        if "job_title" in self.sheet.present and move != SUPERSEDED:
-            wanted["job_title"] = v["job_title"]
-        if "manager" in self.sheet.present and move != SUPERSEDED:
-            wanted["manager_id"] = employees[fold(v["manager"])].pk if v.get("manager") else None
+        wanted = {} if move == SUPERSEDED else self.record_of(row, employees, departments)
+        if move != MOVE:
+            wanted.pop("department_id", None)
         stored = self.stored_employee_fields[employee.pk]
         differs = [name for name, value in wanted.items() if stored[name] != value]
         if not differs:
@@ -1627,14 +1621,14 @@ def run_import(
         report.rows = count_rows(table, report)
         return report
     report.format = chosen
-    elsewhere = {
+    own = {n for c in COLUMNS[(kind, chosen)] for n in c.names}
+    elsewhere = {  # the header names of the kind's other formats, to say which to choose
         name: fmt
         for (k, fmt), columns in COLUMNS.items()
         if k == kind and fmt != chosen
         for name in (*(n for c in columns for n in c.names), *IGNORED.get((k, fmt), ()))
+        if name not in own
     }
-    for name in (n for c in COLUMNS[(kind, chosen)] for n in c.names):
-        elsewhere.pop(name, None)
     sheet = Sheet(table, COLUMNS[(kind, chosen)], IGNORED.get((kind, chosen), ()), report, progress, elsewhere)
     report.rows = sheet.count
     reason = f"import_org {kind}" + (f" {filename}" if filename else "")

@@ -15,7 +15,7 @@ from django.core.validators import EmailValidator
 from django.db.models import TextChoices
 from django.utils.translation import gettext
 
-from org.models import EARLIEST_DATE, IMPLAUSIBLE_DATE, LATEST_DATE, character_name, no_slash, visible
+from org.models import EARLIEST_DATE, IMPLAUSIBLE_DATE, LATEST_DATE, character_name, is_plausible, no_slash, visible
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TRUE = {"true", "yes", "y", "1", "si", "sí", "x"}
@@ -182,8 +182,7 @@ def plain_dates(values: Sequence[str], *, required: bool = False) -> list[dateti
         dates = [datetime.date.fromisoformat(v) if v else None for v in values]
     except ValueError:  # not a day of the calendar: the cell by cell parse says so
         return None
-    known = list(filter(None, dates))
-    if known and not (min(known) >= EARLIEST_DATE and max(known) <= LATEST_DATE):  # so does an implausible year
+    if not all(map(is_plausible, filter(None, dates))):  # so does an implausible year
         return None
     return dates
 
@@ -214,7 +213,7 @@ def date(value: str) -> datetime.date | None:
             gettext("%(value)s is not a day of the calendar; expected a real date as YYYY-MM-DD or DD/MM/YYYY.")
             % {"value": repr(shorten(value))}
         ) from None
-    if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+    if not is_plausible(parsed):
         raise ValueError(
             str(IMPLAUSIBLE_DATE)
             % {"value": repr(shorten(value)), "earliest": EARLIEST_DATE.year, "latest": LATEST_DATE.year}
