@@ -166,6 +166,36 @@ DATES = {
 }
 
 
+NO_ENDS = {
+    "9999-12-31": None,
+    "31.12.9999": None,
+    "31/12/4712": None,
+    "9999-12-31 00:00:00": None,
+    "2199-12-31": "2199-12-31",
+    "2025-06-30": "2025-06-30",
+    "": None,
+    "9999-12-30": "is outside the years ProjMan keeps, 1900 to 2199; check the year.",
+    "2199-12-32": "is not a day of the calendar",
+    "9999-12-31 12:00": "holds a time of day as well as a date; expected a date alone",
+}
+
+
+@pytest.mark.parametrize(("cell", "expected"), NO_ENDS.items(), ids=NO_ENDS.keys())
+def test_an_end_date_reads_a_last_day_of_a_year_beyond_any_real_one_as_no_end(cell, expected):
+    if expected is None or expected[0].isdigit():
+        value = f.end_date(cell)
+        assert (value and value.isoformat()) == expected
+    else:
+        with pytest.raises(ValueError, match=re.escape(f"{cell!r} {expected}")):
+            f.end_date(cell)
+
+
+def test_only_an_end_date_reads_a_no_end_mark():
+    with pytest.raises(ValueError, match=re.escape("'9999-12-31' is outside the years ProjMan keeps")):
+        f.date("9999-12-31")
+    assert f.parse_column(f.end_date, ["2024-01-01", "9999-12-31"]) is None  # the cells are read one by one
+
+
 @pytest.mark.parametrize(("cell", "expected"), DATES.items(), ids=DATES.keys())
 def test_a_date_is_read_year_first_or_day_first_and_never_with_a_time_of_day(cell, expected):
     if expected[0].isdigit():

@@ -758,3 +758,24 @@ def test_many_departments_made_inactive_are_noted_a_few_by_name(tmp_path):
 
     assert len(notes) == 6 and notes[0].startswith("note: Dept 0 (D0) is inactive now but still has 1 employee")
     assert notes[-1] == "note: … and 2 more departments made inactive that something still relies on."
+
+
+def test_an_end_written_as_hr_systems_write_no_end_is_read_as_none_and_noted(tmp_path):
+    load_examples()
+    path = write(
+        tmp_path,
+        "employee,role,project,level,start_date,end_date\n"
+        "E001,Developer,WEB,R,2026-01-01,9999-12-31\n"
+        "E002,Developer,WEB,R,2026-01-01,31.12.9999\n",
+    )
+
+    output = import_ok("assignments", path)
+
+    assert "assignments: 2 created, 0 updated, 0 unchanged" in output
+    assert (
+        "note: Column F (end_date): 2 rows hold a 31 December after 2199 (as 9999-12-31), which HR systems write"
+        " for no end: read as none." in output
+    )
+    added = Assignment.objects.filter(start_date=D(2026, 1, 1), project__code="WEB", role__name="Developer")
+    assert [a.end_date for a in added] == [None, None]
+    assert "Nothing to change" in import_ok("assignments", path)

@@ -29,7 +29,17 @@ from org import selectors
 from org.imports import fields as f
 from org.imports.bulk import BATCH_SIZE, BatchWriter
 from org.imports.reading import MAX_FIELD, FileProblem, Table, column_label, normalise_header, read_table
-from org.models import AppliesTo, Assignment, Department, Employee, Level, Project, ProjectStatus, Role
+from org.models import (
+    LATEST_DATE,
+    AppliesTo,
+    Assignment,
+    Department,
+    Employee,
+    Level,
+    Project,
+    ProjectStatus,
+    Role,
+)
 from org.services import (
     REASON_LENGTH,
     assignments_batch_violations,
@@ -154,7 +164,7 @@ COLUMNS: dict[tuple[str, str], list[f.Column]] = {
         f.Column("department", f.text(20)),
         f.Column("manager", f.text(30)),
         f.Column("hire_date", f.date),
-        f.Column("leave_date", f.date),
+        f.Column("leave_date", f.end_date),
     ],
     ("employees", "orangehrm"): [
         f.Column("employee_number", f.key(30), required=True, headers=("employee_id",), shown="employee_id"),
@@ -169,7 +179,7 @@ COLUMNS: dict[tuple[str, str], list[f.Column]] = {
         f.Column("department", f.text(20, required=True), required=True),
         f.Column("status", f.choice(ProjectStatus, default=ProjectStatus.PROPOSED)),
         f.Column("start_date", f.date),
-        f.Column("end_date", f.date),
+        f.Column("end_date", f.end_date),
     ],
     ("roles", "projman"): [
         f.Column("name", ROLE_NAME, required=True),
@@ -185,7 +195,7 @@ COLUMNS: dict[tuple[str, str], list[f.Column]] = {
         f.Column("project", f.text(20)),
         f.Column("level", f.choice(Level, default="")),
         f.Column("start_date", f.required_date, required=True),
-        f.Column("end_date", f.date),
+        f.Column("end_date", f.end_date),
         f.Column("allocation", f.percentage),
         f.Column("note", f.long_text),
     ],
@@ -317,6 +327,7 @@ class Sheet:
         self.count = 0  # data rows read
         self.partial: list[Row] = []  # rows with a bad cell: their other cells are still checked against the database
         self.unreadable = table.unreadable  # a workbook's cells that hold no value to read
+        self.no_ends: dict[str, int] = {}  # end dates written as HR systems write "no end" (9999-12-31), by field
         by_name = {name: column for column in columns for name in column.names}
         header = [h.replace("\ufeff", "").strip() for h in table.header]
         index_of: dict[str, int] = {}
@@ -382,6 +393,15 @@ class Sheet:
         self.parse(block, header, wanted, unnamed)
         if progress:
             progress("checking", total, total)
+        for name, count in self.no_ends.items():
+            note = ngettext(
+                "Column %(column)s: %(count)d row holds a 31 December after %(latest)d (as 9999-12-31), which HR"
+                " systems write for no end: read as none.",
+                "Column %(column)s: %(count)d rows hold a 31 December after %(latest)d (as 9999-12-31), which HR"
+                " systems write for no end: read as none.",
+                count,
+            )
+            report.notes.append(note % {"count": count, "column": self.labels[name], "latest": LATEST_DATE.year})
         if not self.count:
             self.problem(2, None, gettext("The file has a header but no data rows."))
 
@@ -419,6 +439,10 @@ class Sheet:
             else:  # one object for each repeated value (a department code, a manager, a date): a big file's rows
                 seen: dict[Any, Any] = {}  # are all in memory until written, and most columns repeat a lot
                 values = list(map(seen.setdefault, values, values))
+            if column.parse is f.end_date:
+                no_ends = sum(1 for v, c in zip(values, cells, strict=True) if v is None and c.strip())
+                if no_ends:
+                    self.no_ends[column.field] = self.no_ends.get(column.field, 0) + no_ends
             names.append(column.field)
             parsed.append(values)
         numbers = [number for number, _ in block]

@@ -191,15 +191,12 @@ def date(value: str) -> datetime.date | None:
     value = value.strip()
     if not value:
         return None
-    match = YEAR_FIRST.fullmatch(value) or DAY_FIRST.fullmatch(value)
-    if match is None:
+    parts = date_parts(value)
+    if parts is None:
         raise ValueError(
             gettext("%(value)s is not a date; expected YYYY-MM-DD or DD/MM/YYYY.") % {"value": repr(shorten(value))}
         )
-    if match.re is YEAR_FIRST:
-        year, _, month, day, *time = match.groups()
-    else:
-        day, _, month, year, *time = match.groups()
+    year, month, day, time = parts
     if any(part and int(part) for part in time):  # midnight is a date alone; any other time is not
         message = gettext(
             "%(value)s holds a time of day as well as a date; expected a date alone (YYYY-MM-DD or DD/MM/YYYY):"
@@ -219,6 +216,38 @@ def date(value: str) -> datetime.date | None:
             % {"value": repr(shorten(value)), "earliest": EARLIEST_DATE.year, "latest": LATEST_DATE.year}
         )
     return parsed
+
+
+def end_date(value: str) -> datetime.date | None:
+    """An end date (or a leave date), where the last day of a year far beyond any real one is how HR systems
+    write "no end" (9999-12-31 in most, 4712-12-31 in Oracle's): read as none (``is_no_end``)."""
+    try:
+        return date(value)
+    except ValueError:
+        if is_no_end(value):
+            return None
+        raise
+
+
+def is_no_end(value: str) -> bool:
+    """Whether ``value`` is a 31 December after the years ProjMan keeps, at midnight if a time is given."""
+    parts = date_parts(value.strip())
+    if parts is None:
+        return False
+    year, month, day, time = parts
+    return int(year) > LATEST_DATE.year and int(month) == 12 and int(day) == 31 and not any(t and int(t) for t in time)
+
+
+def date_parts(value: str) -> tuple[str, str, str, list[str | None]] | None:
+    """Year, month, day and the parts of a time of day, as written in a date year first or day first."""
+    match = YEAR_FIRST.fullmatch(value) or DAY_FIRST.fullmatch(value)
+    if match is None:
+        return None
+    if match.re is YEAR_FIRST:
+        year, _, month, day, *time = match.groups()
+    else:
+        day, _, month, year, *time = match.groups()
+    return year, month, day, time
 
 
 def required_date(value: str) -> datetime.date:
@@ -242,6 +271,7 @@ def column_parser(parse: Parser, plain: ColumnParser) -> Parser:
 
 
 column_parser(date, plain_dates)
+column_parser(end_date, plain_dates)
 column_parser(required_date, lambda values: plain_dates(values, required=True))
 column_parser(email, plain_emails)
 
