@@ -196,6 +196,56 @@ def test_a_row_in_the_stored_department_is_a_new_title_and_a_clash_with_a_stored
     assert snapshot() == before
 
 
+def test_a_move_the_file_dates_otherwise_than_the_stored_one_is_named_not_taken_as_matching(tmp_path):
+    """HR corrected the day Carla moved to DAT (2022-01-01 → 2022-02-01) and sent the full history again: by the
+    file she was in ENG in January 2022, by the stored stays in DAT. Neither is taken silently."""
+    load_examples()
+    import_ok("history", EXAMPLES / "history.csv")
+    corrected = (EXAMPLES / "history.csv").read_text().replace("E003,2022-01-01", "E003,2022-02-01")
+    before = snapshot()
+
+    report = import_fails("history", write(tmp_path, corrected, "corrected.csv"))
+
+    assert report == (
+        "corrected.csv: row 3, column B (Effective Date): Carla Pérez is stored as moving to DAT on 2022-01-01, not"
+        " on 2022-02-01; correct one of them (the stored stay in the admin).\n"
+    )
+    assert snapshot() == before
+
+
+def test_a_stored_move_the_file_leaves_out_between_two_of_its_rows_is_named(tmp_path):
+    load_examples()
+    import_ok("history", EXAMPLES / "history.csv")
+    path = write(
+        tmp_path, "employee_number,effective_date,department\nE003,2020-09-01,ENG\nE003,2023-01-01,FIN\n", "gap.csv"
+    )
+    before = snapshot()
+
+    report = import_fails("history", path)
+
+    assert report == (
+        "gap.csv: row 2, column C (department): Carla Pérez is stored as moving to DAT on 2022-01-01, while by this"
+        " row they are in ENG until 2023-01-01 (row 3); correct one of them (the stored stay in the admin).\n"
+    )
+    assert snapshot() == before
+
+
+def test_a_move_the_file_dates_earlier_than_the_stored_one_starts_the_stay_then(tmp_path):
+    """The stored stay falls within the file's own stay in the same department: it stays a stay of its own, and on
+    every day the employee's home department is the file's."""
+    load_examples()
+    import_ok("history", EXAMPLES / "history.csv")
+    earlier = (EXAMPLES / "history.csv").read_text().replace("E003,2022-01-01", "E003,2021-11-01")
+
+    import_ok("history", write(tmp_path, earlier))
+
+    assert member_periods("E003") == [
+        ("ENG", D(2020, 9, 1), D(2021, 10, 31), "R"),
+        ("DAT", D(2021, 11, 1), D(2021, 12, 31), "R"),
+        ("DAT", D(2022, 1, 1), None, "R"),
+    ]
+
+
 def test_a_full_history_after_a_file_of_changes_keeps_each_stored_stay_its_own(tmp_path):
     """A stay stored by an earlier file of changes (DAT from 2023) is restated by the full history, where it
     follows DAT from 2022 as a promotion: it stays a stay of its own, ended by the next move, not left open."""

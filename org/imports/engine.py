@@ -12,6 +12,7 @@ Only the columns a file has are written: an optional column left out of the file
 
 from __future__ import annotations
 
+import bisect
 import datetime
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -1499,6 +1500,7 @@ class Planner:
                     },
                 )
                 continue
+            self.check_not_contradicted(employee, stay, changes, department_of)
             items.append((stay.start_date, stay.department_id, stay))
         items.sort(key=lambda item: item[0])
         timeline: list[list[Any]] = []  # [row, stay, start, end, department]
@@ -1521,6 +1523,56 @@ class Planner:
         if employee.leave_date is not None and last[1] is None and (last[3] is None or last[3] > employee.leave_date):
             last[3] = employee.leave_date  # a stored end before it stands
         return [(row, stay, start, end) for row, stay, start, end, _ in timeline]
+
+    def check_not_contradicted(
+        self, employee: Employee, stay: Assignment, changes: list[Row], department_of: dict[int, int]
+    ) -> None:
+        """A stored stay the file does not restate must not start inside a period the file bounds (between two of
+        its rows) in another department, where the file says the employee was elsewhere. It may be a move whose
+        date HR corrected since (the row that follows names the stay's department on another day), or one recorded
+        only in ProjMan; either way the file cannot be taken as it is, nor the stored stay left to contradict it.
+        Said on the row concerned."""
+        dates = [r.values["effective_date"] for r in changes]
+        at = bisect.bisect_left(dates, stay.start_date)
+        if at == 0 or at == len(changes):
+            return  # before the file's first row, or after its last: the file says nothing of that time
+        before, after = changes[at - 1], changes[at]
+        if department_of[id(before)] == stay.department_id:
+            return  # a stay of its own within the file's stay in the same department
+        if department_of[id(after)] == stay.department_id:
+            message = gettext(
+                "%(employee)s is stored as moving to %(department)s on %(stored)s, not on %(date)s; correct one of"
+                " them (the stored stay in the admin)."
+            )
+            self.sheet.at(
+                after,
+                "effective_date",
+                message
+                % {
+                    "employee": employee,
+                    "department": stay.department.code,
+                    "stored": stay.start_date,
+                    "date": after.values["effective_date"],
+                },
+            )
+        else:
+            message = gettext(
+                "%(employee)s is stored as moving to %(stored)s on %(date)s, while by this row they are in"
+                " %(department)s until %(until)s (row %(row)d); correct one of them (the stored stay in the admin)."
+            )
+            self.sheet.at(
+                before,
+                "department",
+                message
+                % {
+                    "employee": employee,
+                    "stored": stay.department.code,
+                    "date": stay.start_date,
+                    "department": before.values["department"],
+                    "until": after.values["effective_date"],
+                    "row": after.number,
+                },
+            )
 
     def record_of(self, row: Row, employees: dict[str, Employee], departments: dict[str, Department]) -> dict:
         """What a job-history row sets on its employee's record: department, and title and manager where the file
