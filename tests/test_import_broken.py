@@ -193,6 +193,16 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
             "row 2, column G (end_date): Elena Díaz left on 2024-12-31; the assignment must end by then.",
         ],
     ),
+    "a bad target cell": (
+        "assignments",
+        ASSIGNMENTS + f"E003,Project Manager,ENG,{'P' * 30},,2024-01-01,,\nE003,Developer,ENG,WEB,,2024-01-01,,x\n",
+        (),
+        [  # the project unknown, the row is not checked as one of ENG; both targets named, even beside a bad cell
+            "row 2, column D (project): The value is 30 characters long; at most 20 fit.",
+            "row 3, column C (department): Fill in exactly one of department and project (by code).",
+            "row 3, column H (allocation): 'x' is not a number; expected a whole number from 0 to 100.",
+        ],
+    ),
     "invisible characters in keys, control characters anywhere": (
         "departments",
         "code,name\nENG\u200b,Engineering again\nQ\u00a0A,Quality\nOPS,Oper\x81ations\n",

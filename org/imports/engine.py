@@ -1020,16 +1020,19 @@ class Planner:
 
     def plan_assignments_rows(self) -> None:
         sheet = self.sheet
-        for r in sheet.rows:
+        rows = sheet.rows + sheet.partial
+        # A bad target cell (a code too long, say) leaves its row's target unknown: neither "fill in exactly one"
+        # nor the rules of the other target are said of it.
+        targets_read = [r for r in rows if all(n in r.values for n in ("department", "project") if n in sheet.present)]
+        for r in targets_read:
             if bool(r.values.get("department")) == bool(r.values.get("project")):
                 sheet.at(r, "department", gettext("Fill in exactly one of department and project (by code)."))
-        rows = sheet.rows + sheet.partial
         # Rows checked against the rules: those naming one target, a row with a bad cell too when that cell is not
         # one the rules read (an allocation, a note), so that correcting it brings up no new problem there.
         read_by_rules = [n for n in ("employee", "role", "level", "start_date", "end_date") if n in sheet.present]
         good = {
             id(r)
-            for r in rows
+            for r in targets_read
             if bool(r.values.get("department")) != bool(r.values.get("project"))
             and all(n in r.values for n in read_by_rules)
         }
