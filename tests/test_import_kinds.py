@@ -726,7 +726,9 @@ def test_a_leave_date_ends_what_the_leaver_holds_on_that_day_as_the_admin_does(t
         ("Project Manager", D(2024, 6, 30)),
     ]
     advisor = held.get(role__name="Advisor")
-    assert advisor.history.latest().history_change_reason == "import_org employees file.csv"
+    assert advisor.history.latest().history_change_reason == (
+        "Ended: Bob Smith left on 2025-03-31 (import_org employees file.csv)"
+    )
     assert "Nothing to change" in import_ok("employees", path)
 
 

@@ -982,6 +982,9 @@ class Planner:
                 starting_later[assignment.employee_id].append(assignment)
             elif assignment.end_date is None or assignment.end_date > leave:
                 assignment.end_date = leave
+                # The audit trail says why, as the admin's does; ``write`` adds which import.
+                left = gettext("Ended: %(employee)s left on %(date)s")
+                assignment._change_reason = left % {"employee": assignment.employee, "date": leave}
                 self.leavers_ended.append(assignment)
         for employee_id, planned in starting_later.items():
             sheet.at(
@@ -1651,6 +1654,9 @@ def write(steps: list[Step], *, user: Any = None, reason: str = "", progress: Pr
             for obj in step.updates:
                 for attname in attnames:
                     setattr(obj, attname, step.resolve(getattr(obj, attname)))
+            for obj in step.updates:  # a row's own reason (``check_employees``) names the import too
+                if own := getattr(obj, "_change_reason", None):
+                    obj._change_reason = f"{own} ({reason})"[:REASON_LENGTH]
             for part in chunks(step.updates):
                 bulk_update_with_history(
                     list(part),
