@@ -3,6 +3,7 @@ command, for users who may add the rows; never a server error."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 
@@ -152,6 +153,62 @@ def test_a_file_that_became_invalid_between_preview_and_confirm_is_refused_whole
     assert snapshot() == before
 
 
+PROMOTED = EMPLOYEES.replace(b"CTO", b"Chief Technology Officer")  # one change to the example company: E001's title
+
+
+def test_a_confirmation_writes_nothing_the_preview_did_not_show_and_shows_what_the_file_would_do_now(hr_client):
+    """Between preview and confirmation, Carla is marked as left in the admin: the file, which has no leave date
+    for her, would now clear it. The confirmation writes nothing and shows that; confirmed again, it is written."""
+    load_examples()
+    preview = upload(hr_client, PROMOTED)
+    assert "<td>Employees</td><td>0</td><td>1</td><td>4</td>" in preview.content.decode()
+    Employee.objects.filter(employee_number="E003").update(leave_date=datetime.date(2025, 6, 30))
+    before = snapshot()
+
+    response = hr_client.post(URL, {"token": token_of(preview), "confirm": "1"})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "The data changed since the preview of people.csv, so the file would now do what is shown here" in page
+    assert "<td>Employees</td><td>0</td><td>2</td><td>3</td>" in page
+    assert snapshot() == before
+    assert hr_client.post(URL, {"token": token_of(preview), "confirm": "1"}).status_code == 200  # used up
+
+    done = hr_client.post(URL, {"token": token_of(response), "confirm": "1"})
+
+    assert done.status_code == 302
+    assert Employee.objects.get(employee_number="E001").job_title == "Chief Technology Officer"
+    assert Employee.objects.get(employee_number="E003").leave_date is None
+    assert not PendingImport.objects.exists()
+
+
+def test_a_change_meanwhile_that_leaves_the_files_writes_as_they_were_does_not_hold_up_the_confirmation(hr_client):
+    load_examples()
+    preview = upload(hr_client, PROMOTED)
+    Department.objects.create(code="NEW", name="New")
+    Employee.objects.filter(employee_number="E003").update(user=UserFactory())  # no column of the file
+
+    done = hr_client.post(URL, {"token": token_of(preview), "confirm": "1"})
+
+    assert done.status_code == 302
+    assert Employee.objects.get(employee_number="E001").job_title == "Chief Technology Officer"
+
+
+def test_a_confirmation_that_would_now_change_nothing_writes_nothing_and_offers_nothing_to_confirm(hr_client):
+    load_examples()
+    preview = upload(hr_client, PROMOTED)
+    Employee.objects.filter(employee_number="E001").update(job_title="Chief Technology Officer")
+    before = snapshot()
+
+    response = hr_client.post(URL, {"token": token_of(preview), "confirm": "1"})
+
+    page = response.content.decode()
+    assert "Nothing to change: the database already holds what this file says." in page
+    assert 'name="confirm"' not in page and "Imported people.csv" not in page
+    assert snapshot() == before
+    assert not PendingImport.objects.exists()
+
+
 def test_a_file_waits_in_the_database_in_parts_and_any_app_server_can_confirm_it(hr_client):
     """Nothing of the preview stays on the app server that showed it: the confirmation may reach another."""
     rows = "".join(f"Role {i},{'d' * 9_000}\n" for i in range(300))
@@ -189,7 +246,7 @@ def test_a_second_confirmation_imports_nothing_and_says_why(hr_client, departmen
 
     again = hr_client.post(URL, {"token": token_of(preview), "confirm": "1"})
 
-    assert "That file has been imported already" in again.content.decode()
+    assert "That file is not waiting to be confirmed: it has been imported or refused already" in again.content.decode()
     assert snapshot() == before
 
 

@@ -4,7 +4,10 @@ Between the preview and the confirmation the uploaded file waits in the database
 that any app server can take the confirmation; the confirmation carries its id, signed and valid for an hour, and
 only the user who uploaded it can claim it. The engine checks the file again on confirmation, so anything that
 changed in between is caught, and it writes all or nothing; the file is claimed under a lock in the same
-transaction, so it is imported once.
+transaction, so it is imported once. The confirmation writes only what the preview showed (its ``fingerprint``,
+signed with the id): where the database changed in between so that the file would now do something else (undo an
+edit made meanwhile, recreate a row deleted since, or nothing at all), it writes nothing and shows the new preview,
+to confirm again.
 """
 
 from __future__ import annotations
@@ -56,7 +59,14 @@ ENCODINGS = [
 ]
 SHOWN_PROBLEMS = 500
 OPTIONS = ("kind", "format", "encoding", "member_role")  # what a waiting file keeps of the form
-GONE = _("That file has been imported already, or its preview has expired or is not yours; upload it again.")
+GONE = _(
+    "That file is not waiting to be confirmed: it has been imported or refused already, or its preview has expired"
+    " or is not yours; upload it again."
+)
+STALE = _(
+    "The data changed since the preview of %(file)s, so the file would now do what is shown here, not what the"
+    " preview showed; nothing has been written. Check it, and confirm again to write it."
+)
 
 
 class ImportForm(forms.Form):
@@ -137,12 +147,18 @@ class ImportAdminMixin:
             if form.is_valid():
                 upload = form.cleaned_data["file"]
                 data = b"".join(upload.chunks())
-                report = self.run(request, form.cleaned_data, data, upload.name, dry_run=True)
-                if report.ok and report.changes:
-                    options = {name: form.cleaned_data.get(name, "") for name in OPTIONS}
-                    waiting = pending.keep(request.user, data, filename=upload.name, **options)
-                    token = signing.dumps({"pending": waiting}, salt="org.import")
+                options = {name: form.cleaned_data.get(name, "") for name in OPTIONS}
+                report = self.run(request, options, data, upload.name, dry_run=True)
+                token = self.wait(request, options, data, upload.name, report)
         return self.render(request, form, report, token)
+
+    def wait(self, request: HttpRequest, options: dict, data: bytes, filename: str, report: Report) -> str:
+        """Keep a file whose dry run found changes to write waiting for its confirmation; the token that confirms
+        it (its id and the fingerprint of what the preview showed, signed), or "" when there is nothing to do."""
+        if not (report.ok and report.changes):
+            return ""
+        waiting = pending.keep(request.user, data, filename=filename, **options)
+        return signing.dumps({"pending": waiting, "plan": report.plan}, salt="org.import")
 
     def confirm(self, request: HttpRequest, kinds: list[str]) -> HttpResponse:
         form = ImportForm(kinds=kinds, initial={"kind": kinds[0]})
@@ -160,7 +176,10 @@ class ImportAdminMixin:
             # transaction: if the database breaks the transaction (a deadlock), both roll back and the file waits on.
             waiting.delete()
             options = {name: getattr(waiting, name) for name in OPTIONS}
-            report = self.run(request, options, data, waiting.filename, dry_run=False)
+            report = self.run(request, options, data, waiting.filename, dry_run=False, expect=signed.get("plan"))
+        if report.stale:
+            self.message_user(request, STALE % {"file": waiting.filename}, messages.WARNING)
+            return self.render(request, form, report, self.wait(request, options, data, waiting.filename, report))
         if not report.ok:
             return self.render(request, form, report, "")
         self.message_user(
@@ -171,7 +190,9 @@ class ImportAdminMixin:
         opts = self.model._meta
         return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
 
-    def run(self, request: HttpRequest, options: dict, data: bytes, filename: str, *, dry_run: bool) -> Report:
+    def run(
+        self, request: HttpRequest, options: dict, data: bytes, filename: str, *, dry_run: bool, expect: Any = None
+    ) -> Report:
         return run_import(
             options["kind"],
             data,
@@ -181,6 +202,8 @@ class ImportAdminMixin:
             dry_run=dry_run,
             user=request.user,
             member_role=options.get("member_role") or MEMBER_ROLE,
+            fingerprint_plan=dry_run,
+            expect=expect if isinstance(expect, str) else None,
         )
 
     def render(self, request: HttpRequest, form: ImportForm, report: Report | None, token: str) -> TemplateResponse:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -97,6 +98,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     encoding: str | None = None
     delimiter: str | None = None
+    plan: str = ""  # ``fingerprint`` of the writes planned, when asked for
+    stale: bool = False  # planned writes not those expected: nothing written, the counts are what it would do now
 
     @property
     def ok(self) -> bool:
@@ -1672,6 +1675,26 @@ def write(steps: list[Step], *, user: Any = None, reason: str = "", progress: Pr
                     progress("writing", done, total)
 
 
+def fingerprint(steps: list[Step]) -> str:
+    """What ``write`` would do, as a digest: the same file planned against the same data gives the same one, in
+    any process (the admin's preview and its confirmation may run on two app servers), and any other change to be
+    written gives another. Rows in any order: only what is written counts."""
+    digest = hashlib.sha256()
+    for step in steps:
+        model = step.model
+        names = concrete_attnames(model)
+        changed = [model._meta.get_field(name).attname for name in step.update_fields]
+        inserts = sorted(
+            repr(sorted(item.values.items()) if isinstance(item, Row) else [getattr(item, n) for n in names])
+            for level in step.levels
+            for item in level
+        )
+        updates = sorted(repr((obj.pk, [getattr(obj, n) for n in changed])) for obj in step.updates)
+        plan = (model._meta.label, len(step.levels), step.update_fields, inserts, updates, sorted(step.release_emails))
+        digest.update(repr(plan).encode())
+    return digest.hexdigest()
+
+
 def run_import(
     kind: str,
     data: bytes,
@@ -1683,8 +1706,14 @@ def run_import(
     user: Any = None,
     member_role: str = MEMBER_ROLE,
     progress: Progress | None = None,
+    fingerprint_plan: bool = False,
+    expect: str | None = None,
 ) -> Report:
-    """Import ``data`` (the bytes of a CSV or XLSX file) as rows of ``kind``; see the module docstring."""
+    """Import ``data`` (the bytes of a CSV or XLSX file) as rows of ``kind``; see the module docstring.
+
+    ``fingerprint_plan`` puts the ``fingerprint`` of the planned writes in ``report.plan``; given the one a dry run
+    made (``expect``), the import writes only if it would write exactly that, and is otherwise ``stale``: the
+    database changed in between, so that the file now does something its preview did not show."""
     report = Report(kind=kind, filename=filename, dry_run=dry_run)
     if kind not in KINDS:
         message = gettext("Unknown kind %(kind)s; expected one of %(kinds)s.")
@@ -1721,7 +1750,13 @@ def run_import(
         with transaction.atomic():
             steps = Planner(kind, sheet, report, member_role=member_role).plan()
             report.problems.sort(key=lambda p: (p.row or 0, p.column or ""))
-            if report.problems or dry_run:
+            if report.problems:
+                return report
+            if fingerprint_plan or expect is not None:
+                report.plan = fingerprint(steps)
+            if expect is not None and report.plan != expect:
+                report.stale = report.dry_run = True
+            if report.dry_run:
                 return report
             write(steps, user=user, reason=reason[:REASON_LENGTH], progress=progress)
             report.written = True
