@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from org import services
 from org.models import Assignment, Department, Employee, Level, Project, ProjectStatus, Role
 from tests.factories import EmployeeFactory
-from tests.imports import EXAMPLES, import_fails, import_ok, load_examples, rewritten, snapshot, workbook, write
+from tests.imports import EXAMPLES, export, import_fails, import_ok, load_examples, rewritten, snapshot, workbook, write
 
 D = datetime.date
 pytestmark = pytest.mark.django_db
@@ -691,6 +691,17 @@ def test_a_ligature_matches_its_two_letters_as_the_database_has_them(tmp_path):
 
     oeuvre.refresh_from_db()
     assert (Department.objects.count(), oeuvre.name) == (1, "Œuvres")
+
+
+def test_a_letter_the_database_tells_from_two_is_not_matched_with_them(tmp_path):
+    """Æ is a letter of its own to utf8mb4_unicode_ci, not AE: two roles the database holds apart import and export
+    as two, on either backend."""
+    path = write(tmp_path, "name,description\nÆsir,Gods\nAEsir,Not gods\n")
+
+    assert "roles: 2 created" in import_ok("roles", path)
+
+    assert sorted(Role.objects.values_list("name", flat=True)) == ["AEsir", "Æsir"]
+    assert "Nothing to change" in import_ok("roles", write(tmp_path, export("roles"), "again.csv"))
 
 
 def test_two_rows_of_one_key_in_other_accents_are_a_duplicate_named_at_the_later_row(tmp_path):
