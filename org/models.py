@@ -57,6 +57,24 @@ def visible(value: str) -> None:
     )
 
 
+def control_character(value: str) -> str | None:
+    """The first control character of ``value`` but a tab or a line break, if any: one never typed, that comes from
+    a file read in another encoding than its own, or from a program."""
+    return next((c for c in value if unicodedata.category(c) == "Cc" and c not in "\t\n\r"), None)
+
+
+def no_control(value: str) -> None:
+    """Refuses text holding a control character (``control_character``), which an import refuses too: a name
+    saved with one could be exported but not imported back."""
+    if value.isprintable() or (char := control_character(value)) is None:
+        return
+    raise ValidationError(
+        _("“%(value)s” holds a control character, %(char)s, at position %(position)d; type it again without it."),
+        code="control",
+        params={"value": value, "char": character_name(char), "position": value.index(char) + 1},
+    )
+
+
 #: The years a date may fall in: any date of a company's records, and none a typo makes (0224 for 2024).
 EARLIEST_DATE, LATEST_DATE = datetime.date(1900, 1, 1), datetime.date(2199, 12, 31)
 
@@ -165,7 +183,7 @@ class Department(FoldedUnique):
         validators=[no_slash, visible],
         help_text=_("Short unique code, e.g. FIN."),
     )
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name"), max_length=200, validators=[no_control])
     parent = models.ForeignKey(
         "self",
         verbose_name=_("parent department"),
@@ -206,12 +224,12 @@ class Employee(FoldedUnique):
         validators=[no_slash, visible],
         help_text=_("The number HR gives this person."),
     )
-    first_name = models.CharField(_("first name"), max_length=100)
-    last_name = models.CharField(_("last name"), max_length=100)
+    first_name = models.CharField(_("first name"), max_length=100, validators=[no_control])
+    last_name = models.CharField(_("last name"), max_length=100, validators=[no_control])
     work_email = LowercaseEmailField(
         _("work email"), unique=True, help_text=_("Unique, compared without regard to case.")
     )
-    job_title = models.CharField(_("job title"), max_length=200, blank=True)
+    job_title = models.CharField(_("job title"), max_length=200, blank=True, validators=[no_control])
     department = models.ForeignKey(
         Department,
         verbose_name=_("home department"),
@@ -311,7 +329,7 @@ class ProjectStatus(models.TextChoices):
 class Project(FoldedUnique):
     folded_unique = ("code",)
     code = models.CharField(_("code"), max_length=20, unique=True, validators=[no_slash, visible])
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name"), max_length=200, validators=[no_control])
     description = models.TextField(_("description"), blank=True, max_length=LONG_TEXT_LENGTH)
     department = models.ForeignKey(
         Department,

@@ -717,13 +717,13 @@ def test_an_employee_with_reports_cannot_be_deleted_until_they_are_reassigned(hr
 
 
 def key_form_errors(client, model: str, field: str, value: str, department: Department) -> str:
-    """The errors of ``field`` when the admin's add form of ``model`` is posted with ``value`` as its key."""
+    """The errors of ``field`` when the admin's add form of ``model`` is posted with ``value`` in it."""
     data = {
-        "department": {"code": value, "name": "HR", "active": "on"},
-        "project": {"code": value, "name": "ERP", "department": department.pk, "status": "active"},
-        "employee": {"employee_number": value, "first_name": "Ana", "last_name": "Li", "work_email": "a@x.com"},
-        "role": {"name": value, "applies_to": "both", "default_level": "R"},
-    }[model]
+        "department": {"code": "HR", "name": "HR", "active": "on"},
+        "project": {"code": "ERP", "name": "ERP", "department": department.pk, "status": "active"},
+        "employee": {"employee_number": "E42", "first_name": "Ana", "last_name": "Li", "work_email": "a@x.com"},
+        "role": {"name": "Lead", "applies_to": "both", "default_level": "R"},
+    }[model] | {field: value}
     page = client.get(reverse(f"admin:org_{model}_add"))
     response = client.post(reverse(f"admin:org_{model}_add"), {**data, **inline_management(page)})
     assert response.status_code == 200
@@ -761,6 +761,22 @@ def test_an_invisible_character_in_a_key_is_a_form_error(hr_client, department, 
     """A code with a zero-width space looks like the code without it and is another row."""
     errors = key_form_errors(hr_client, model, field, value, department)
     assert f"holds an invisible or unusual character, {char}" in errors
+    assert not Employee.objects.exists() and Department.objects.count() == 1 and not Project.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "value", "char"),
+    [
+        ("department", "name", "Sales\x0cEMEA", "U+000C CONTROL CHARACTER"),
+        ("project", "name", "ERP\x1fLab", "U+001F CONTROL CHARACTER"),
+        ("employee", "last_name", "Li\x85Wu", "U+0085 CONTROL CHARACTER"),
+        ("employee", "job_title", "Lead\x1b", "U+001B CONTROL CHARACTER"),
+    ],
+)
+def test_a_control_character_in_a_name_is_a_form_error(hr_client, department, model, field, value, char):
+    """A name an import would refuse cannot be saved either: what the admin stores exports and imports back."""
+    errors = key_form_errors(hr_client, model, field, value, department)
+    assert f"holds a control character, {char}, at position" in errors
     assert not Employee.objects.exists() and Department.objects.count() == 1 and not Project.objects.exists()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import methodcaller
@@ -15,7 +14,16 @@ from django.core.validators import EmailValidator
 from django.db.models import TextChoices
 from django.utils.translation import gettext
 
-from org.models import EARLIEST_DATE, IMPLAUSIBLE_DATE, LATEST_DATE, character_name, is_plausible, no_slash, visible
+from org.models import (
+    EARLIEST_DATE,
+    IMPLAUSIBLE_DATE,
+    LATEST_DATE,
+    character_name,
+    control_character,
+    is_plausible,
+    no_slash,
+    visible,
+)
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TRUE = {"true", "yes", "y", "1", "si", "sí", "x"}
@@ -103,7 +111,7 @@ def text(max_length: int, *, required: bool = False, name: bool = False) -> Pars
         if not value.isprintable():
             if name:
                 _validate(visible, value)
-            if control := next((c for c in value if unicodedata.category(c) == "Cc" and c not in "\t\n\r"), None):
+            if control := control_character(value):
                 raise ValueError(
                     gettext(
                         "The value holds a control character (%(char)s), which this column cannot hold; if the file "
