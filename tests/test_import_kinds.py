@@ -704,6 +704,27 @@ def test_a_letter_the_database_tells_from_two_is_not_matched_with_them(tmp_path)
     assert "Nothing to change" in import_ok("roles", write(tmp_path, export("roles"), "again.csv"))
 
 
+@pytest.mark.mariadb
+def test_keys_the_database_collation_takes_for_one_are_named_on_their_rows_before_anything_is_written(tmp_path):
+    """To utf8mb4_unicode_ci every emoji is one character and a hiragana word is its katakana twin: its unique index
+    would refuse them with no row named, and a dry run would have counted them as new."""
+    Role.objects.create(name="Dev 🚀")
+    Role.objects.create(name="リーダー")
+    path = write(tmp_path, "name,description\nDev 🐍,x\nりーだー,y\nOps 🌙,z\nOps 🌟,w\n", "roles.csv")
+    before = snapshot()
+
+    for args in ((), ("--dry-run",)):
+        assert import_fails("roles", path, *args).splitlines() == [
+            "roles.csv: row 2, column A (name): The database takes 'Dev 🐍' for the stored 'Dev 🚀': its collation"
+            " does not tell them apart. Use the stored key, or one that differs by more.",
+            "roles.csv: row 3, column A (name): The database takes 'りーだー' for the stored 'リーダー': its collation"
+            " does not tell them apart. Use the stored key, or one that differs by more.",
+            "roles.csv: row 5, column A (name): Duplicate of row 4: the database takes 'Ops 🌟' for 'Ops 🌙' there,"
+            " which its collation does not tell apart; a key appears once in a file.",
+        ]
+    assert snapshot() == before
+
+
 def test_two_rows_of_one_key_in_other_accents_are_a_duplicate_named_at_the_later_row(tmp_path):
     before = snapshot()
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, connections, models, transaction
+from django.db import DatabaseError, IntegrityError, connections, models, router, transaction
 from django.db.models import Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -599,6 +599,27 @@ def unknown(noun: str, value: str, *, or_in_file: bool = False) -> str:
     return gettext(UNKNOWN[(noun, or_in_file)]) % {"value": repr(value)}
 
 
+def collation_weights(model: type[models.Model], field_name: str, values: Iterable[str]) -> dict[str, bytes]:
+    """MariaDB: each value's weight in the collation of ``model``'s column (``WEIGHT_STRING``): two values are one
+    to that column exactly when their weights are equal."""
+    meta = model._meta
+    with connections[router.db_for_write(model)].cursor() as cursor:
+        cursor.execute(
+            "SELECT COLLATION_NAME FROM information_schema.COLUMNS"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+            [meta.db_table, meta.get_field(field_name).column],
+        )
+        (collation,) = cursor.fetchone()
+        if not collation.replace("_", "").isalnum():
+            raise RuntimeError(f"Unexpected collation name {collation!r}")
+        weights: dict[str, bytes] = {}
+        one = f"WEIGHT_STRING(CONVERT(%s USING utf8mb4) COLLATE {collation})"
+        for part in chunks(sorted(set(values)), 500):
+            cursor.execute("SELECT " + ", ".join([one] * len(part)), part)
+            weights.update(zip(part, map(bytes, cursor.fetchone()), strict=True))
+    return weights
+
+
 def concrete_attnames(model: type[models.Model]) -> list[str]:
     return [fld.attname for fld in model._meta.concrete_fields]
 
@@ -678,6 +699,8 @@ class Planner:
                 key_of=lambda v: v[key],
             )
         }
+
+        self.check_keys_as_the_database_compares_them(model, key, [*rows, *keyed_partial])
 
         def before(r: Row) -> dict[str, Any]:
             """The stored values of the row ``r`` updates; nothing for a new row."""
@@ -867,6 +890,41 @@ class Planner:
             return message % {"row": earlier.number, "value": repr(f.shorten(value)), "there": repr(f.shorten(there))}
 
         return duplicate
+
+    def check_keys_as_the_database_compares_them(self, model: type[models.Model], key: str, rows: list[Row]) -> None:
+        """On MariaDB, keys beyond ASCII that its collation takes for one but ``fold`` tells apart: to
+        utf8mb4_unicode_ci every emoji is one character, and a hiragana word its katakana twin. Its unique index
+        would refuse such a key with no row to name; said here on the row, against the stored key or the row of
+        the file it is one with. Keys in ASCII fold as the collation compares them, and cost nothing here."""
+        odd = [r for r in rows if not r.values[key].isascii()]
+        if not odd or connections[router.db_for_write(model)].vendor != "mysql":
+            return
+        keys = {r.values[key] for r in odd}
+        twins = {
+            k
+            for part in chunks(sorted(keys))
+            for k in model.objects.filter(**{f"{key}__in": part}).values_list(key, flat=True)
+        }
+        weight = collation_weights(model, key, keys | twins)
+        stored_of = {weight[k]: k for k in twins}
+        first: dict[bytes, Row] = {}
+        for r in odd:
+            value, w = r.values[key], weight[r.values[key]]
+            there = stored_of.get(w)
+            if there is not None and fold(there) != fold(value):
+                message = gettext(
+                    "The database takes %(value)s for the stored %(there)s: its collation does not tell them apart."
+                    " Use the stored key, or one that differs by more."
+                )
+                self.sheet.at(r, key, message % {"value": repr(value), "there": repr(there)})
+            elif (earlier := first.setdefault(w, r)) is not r and fold(earlier.values[key]) != fold(value):
+                message = gettext(
+                    "Duplicate of row %(row)d: the database takes %(value)s for %(there)s there, which its collation"
+                    " does not tell apart; a key appears once in a file."
+                )
+                self.sheet.at(
+                    r, key, message % {"row": earlier.number, "value": repr(value), "there": repr(earlier.values[key])}
+                )
 
     def check_cycles(
         self, model: type[models.Model], key: str, field_name: str, moved: list[Row], target_of: Callable[[Row], Any]
