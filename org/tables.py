@@ -167,11 +167,14 @@ def _sort_key(path: str) -> Callable[[Any], tuple]:
 #: Letters MariaDB's utf8mb4_unicode_ci reads as two (Œuvre is Oeuvre) that NFKD leaves whole. Not Æ: to it a letter
 #: of its own (Æsir and AEsir are two names there, and the unique index holds both).
 LIGATURES = str.maketrans({"Œ": "OE", "œ": "oe"})
+#: Marks that collation ignores altogether but NFKD keeps and ``unicodedata.combining`` does not flag: the variation
+#: selectors (an emoji's U+FE0F) and the combining grapheme joiner. "ENG" followed by one is ENG to MariaDB.
+IGNORED = dict.fromkeys([0x034F, *range(0x180B, 0x180E), *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)])
 
 
 def collation_key(text: str) -> str:
     """``text`` as a case- and accent-insensitive collation compares it: "Álvarez" sorts with "alvarez"."""
-    text = unicodedata.normalize("NFKD", text.translate(LIGATURES))
+    text = unicodedata.normalize("NFKD", text.translate(LIGATURES).translate(IGNORED))
     return "".join(c for c in text if not unicodedata.combining(c)).casefold()
 
 

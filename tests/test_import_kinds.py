@@ -693,6 +693,17 @@ def test_a_ligature_matches_its_two_letters_as_the_database_has_them(tmp_path):
     assert (Department.objects.count(), oeuvre.name) == (1, "Œuvres")
 
 
+def test_a_mark_the_collation_ignores_makes_no_other_key(tmp_path):
+    """A variation selector (U+FE0F) or a combining grapheme joiner is nothing to utf8mb4_unicode_ci: "ENG" with one
+    is the stored ENG, and twice in a file a duplicate, not a second department the unique index would refuse."""
+    load_examples()
+
+    assert "0 created, 1 updated" in import_ok("departments", write(tmp_path, "code,name\nENG\ufe0f,Engineers\n"))
+    assert Department.objects.get(code="ENG").name == "Engineers"
+    problems = import_fails("departments", write(tmp_path, "code,name\nNEW,A\nNE\u034fW,B\n", "twice.csv"))
+    assert problems.startswith("twice.csv: row 3, column A (code): Duplicate of row 2:")
+
+
 def test_a_letter_the_database_tells_from_two_is_not_matched_with_them(tmp_path):
     """Æ is a letter of its own to utf8mb4_unicode_ci, not AE: two roles the database holds apart import and export
     as two, on either backend."""
