@@ -182,6 +182,18 @@ def test_a_confirmation_writes_nothing_the_preview_did_not_show_and_shows_what_t
     assert not PendingImport.objects.exists()
 
 
+def test_an_edit_meanwhile_of_what_the_file_changes_too_is_not_overwritten_unseen(hr_client):
+    load_examples()
+    preview = upload(hr_client, PROMOTED)
+    Employee.objects.filter(employee_number="E001").update(job_title="Chief Tech Officer (edited meanwhile)")
+    before = snapshot()
+
+    response = hr_client.post(URL, {"token": token_of(preview), "confirm": "1"})
+
+    assert "The data changed since the preview of people.csv" in response.content.decode()
+    assert snapshot() == before
+
+
 def test_a_change_meanwhile_that_leaves_the_files_writes_as_they_were_does_not_hold_up_the_confirmation(hr_client):
     load_examples()
     preview = upload(hr_client, PROMOTED)

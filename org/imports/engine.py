@@ -664,6 +664,7 @@ class Planner:
         self.steps: list[Step] = []
         self.locked_employees: set[int] = set()
         self.locked_departments: set[int] = set()
+        self.rows_left_out: set[str] = set()  # job history: employees some of whose rows are not planned
 
     def count(self, model: type[models.Model]) -> Counts:
         return self.report.counts.setdefault(str(model._meta.verbose_name_plural), Counts())
@@ -1331,6 +1332,14 @@ class Planner:
                 ok = False
             if ok:
                 by_employee[fold(v["employee_number"])].append(r)
+        # Employees with a row left out (refused, or with a bad cell): their file rows are not all known, so a stored
+        # stay between two of those kept is not said to contradict the file (the left-out row may restate it).
+        kept = {id(r) for changes in by_employee.values() for r in changes}
+        self.rows_left_out = {
+            fold(number)
+            for r in [*sheet.rows, *sheet.partial]
+            if id(r) not in kept and (number := r.values.get("employee_number"))
+        }
         # A history may rightly go back before a rehire's hire date, so a row before it is let through, with a note.
         early = [
             (r, employee)
@@ -1567,7 +1576,8 @@ class Planner:
                     },
                 )
                 continue
-            self.check_not_contradicted(employee, stay, changes, department_of)
+            if fold(employee.employee_number) not in self.rows_left_out:
+                self.check_not_contradicted(employee, stay, changes, department_of)
             items.append((stay.start_date, stay.department_id, stay))
         items.sort(key=lambda item: item[0])
         timeline: list[list[Any]] = []  # [row, stay, start, end, department]
@@ -1736,7 +1746,8 @@ def write(steps: list[Step], *, user: Any = None, reason: str = "", progress: Pr
 def fingerprint(steps: list[Step]) -> str:
     """What ``write`` would do, as a digest: the same file planned against the same data gives the same one, in
     any process (the admin's preview and its confirmation may run on two app servers), and any other change to be
-    written gives another. Rows in any order: only what is written counts."""
+    written gives another. Rows in any order: only what is written counts, and what an update overwrites (read
+    from the database: a field edited meanwhile that the file sets too is then seen)."""
     digest = hashlib.sha256()
     for step in steps:
         model = step.model
@@ -1747,7 +1758,13 @@ def fingerprint(steps: list[Step]) -> str:
             for level in step.levels
             for item in level
         )
-        updates = sorted(repr((obj.pk, [getattr(obj, n) for n in changed])) for obj in step.updates)
+        overwritten = {
+            values[0]: values[1:]
+            for values in fetch(model._default_manager.values_list("pk", *changed), "pk", [o.pk for o in step.updates])
+        }
+        updates = sorted(
+            repr((obj.pk, [getattr(obj, n) for n in changed], overwritten.get(obj.pk))) for obj in step.updates
+        )
         plan = (model._meta.label, len(step.levels), step.update_fields, inserts, updates, sorted(step.release_emails))
         digest.update(repr(plan).encode())
     return digest.hexdigest()
