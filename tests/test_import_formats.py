@@ -230,6 +230,19 @@ def test_a_stored_move_the_file_leaves_out_between_two_of_its_rows_is_named(tmp_
     assert snapshot() == before
 
 
+def test_a_row_left_out_for_a_bad_cell_is_not_taken_for_a_stored_move_the_file_leaves_out(tmp_path):
+    load_examples()
+    full = "employee_number,effective_date,department,job_title\nE003,2020-09-01,ENG,\nE003,2022-01-01,DAT,{}\n"
+    import_ok("history", write(tmp_path, full.format("Engineer") + "E003,2023-01-01,FIN,\n", "a.csv"))
+
+    report = import_fails("history", write(tmp_path, full.format("b\x07") + "E003,2023-01-01,FIN,\n", "b.csv"))
+
+    assert report.splitlines() == [
+        "b.csv: row 3, column D (job_title): The value holds a control character (U+0007 CONTROL CHARACTER), which"
+        " this column cannot hold; if the file was saved in another encoding, choose it with --encoding."
+    ]
+
+
 def test_a_move_the_file_dates_earlier_than_the_stored_one_starts_the_stay_then(tmp_path):
     """The stored stay falls within the file's own stay in the same department: it stays a stay of its own, and on
     every day the employee's home department is the file's."""

@@ -228,7 +228,7 @@ def date(value: str) -> datetime.date | None:
 
 def end_date(value: str) -> datetime.date | None:
     """An end date (or a leave date), where the last day of a year far beyond any real one is how HR systems
-    write "no end" (9999-12-31 in most, 4712-12-31 in Oracle's): read as none (``is_no_end``)."""
+    write "no end" (9999-12-31 in most, 4712-12-31 in Oracle's, 2999-12-31): read as none (``is_no_end``)."""
     try:
         return date(value)
     except ValueError:
@@ -237,13 +237,24 @@ def end_date(value: str) -> datetime.date | None:
         raise
 
 
+#: The years whose 31 December HR systems write for "no end": 9999 in most, 4712 in Oracle's, 2999 in some. Only
+#: these: another year past 2199 may be a typo (2205 for 2025), refused as such.
+NO_END_YEARS = frozenset({2999, 4712, 9999})
+#: The times such a value is exported with: midnight, or the last second of the day (9999-12-31 23:59:59).
+NO_END_TIMES = frozenset({(), (0, 0), (0, 0, 0), (23, 59), (23, 59, 59)})
+
+
 def is_no_end(value: str) -> bool:
-    """Whether ``value`` is a 31 December after the years ProjMan keeps, at midnight if a time is given."""
+    """Whether ``value`` is a 31 December of ``NO_END_YEARS``, at midnight or the day's last second if a time is
+    given."""
     parts = date_parts(value.strip())
     if parts is None:
         return False
     year, month, day, time = parts
-    return int(year) > LATEST_DATE.year and int(month) == 12 and int(day) == 31 and not any(t and int(t) for t in time)
+    hours, minutes, seconds, fraction = time
+    clock = tuple(int(t) for t in (hours, minutes, seconds) if t is not None)
+    on_time = clock in NO_END_TIMES and (not int(fraction or 0) or clock == (23, 59, 59))
+    return int(year) in NO_END_YEARS and (int(month), int(day)) == (12, 31) and on_time
 
 
 def date_parts(value: str) -> tuple[str, str, str, list[str | None]] | None:
