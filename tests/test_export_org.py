@@ -124,6 +124,24 @@ def test_awkward_text_survives_export_then_import_exactly(tmp_path, form, text):
     assert Project.objects.get(code="ERP").description == text
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_text_stored_with_spaces_around_it_is_unchanged_by_its_own_export_imported_back(tmp_path, suffix):
+    """A file's cells are read without the spaces around them; the admin strips them too, but code or the shell may
+    store them, and the export then writes them as they are."""
+    load_examples()
+    Department.objects.filter(code="ENG").update(name="Engineering ")
+    Employee.objects.filter(employee_number="E002").update(last_name="\u00a0Smith", job_title="Platform Lead\n")
+    Assignment.objects.filter(project__code="ERP").update(note=" took over ")
+    import_ok("history", EXAMPLES / "history.csv")
+    before = snapshot()
+
+    for kind in ("departments", "employees", "assignments", "history"):
+        path = tmp_path / f"{kind}{suffix}"
+        call_command("export_org", kind, "--output", str(path), stderr=io.StringIO())
+        assert "Nothing to change" in import_ok(kind, path), kind
+    assert snapshot() == before
+
+
 def test_an_export_file_is_written_whole_or_not_at_all(tmp_path):
     EmployeeFactory()
     umask = os.umask(0o022)

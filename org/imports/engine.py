@@ -620,6 +620,13 @@ def collation_weights(model: type[models.Model], field_name: str, values: Iterab
     return weights
 
 
+def unchanged(value: Any, stored: Any) -> bool:
+    """Whether a file's value leaves the stored one as it is. A file's cells are read without the spaces around
+    them, so text stored with some (by code, or the shell: the admin strips them too) is unchanged by its own
+    export imported back."""
+    return value == stored or (type(value) is str and type(stored) is str and stored.strip() == value)
+
+
 def concrete_attnames(model: type[models.Model]) -> list[str]:
     return [fld.attname for fld in model._meta.concrete_fields]
 
@@ -794,7 +801,7 @@ class Planner:
             differs = [
                 name
                 for name in fields
-                if r.values[name] != before[attname_of[name]] and not isinstance(r.values[name], f.Blank)
+                if not unchanged(r.values[name], before[attname_of[name]]) and not isinstance(r.values[name], f.Blank)
             ]
             if not differs:
                 counts.unchanged += 1
@@ -1229,7 +1236,9 @@ class Planner:
                 batch.append((r, a))
                 continue
             differs = [
-                n for n in fields if getattr(a, n) != getattr(before, n) and not isinstance(r.values.get(n), f.Blank)
+                n
+                for n in fields
+                if not unchanged(getattr(a, n), getattr(before, n)) and not isinstance(r.values.get(n), f.Blank)
             ]
             if not differs:
                 counts.unchanged += 1
@@ -1476,7 +1485,7 @@ class Planner:
                 if r.values["effective_date"] <= today:
                     continue
                 later = self.record_of(r, employees, departments)
-                if any(then[name] != value for name, value in later.items()):
+                if any(not unchanged(value, then[name]) for name, value in later.items()):
                     to_come.append(r.values["effective_date"])
                 then.update(later)
         if to_come:
@@ -1677,7 +1686,7 @@ class Planner:
         if move != MOVE:
             wanted.pop("department_id", None)
         stored = self.stored_employee_fields[employee.pk]
-        differs = [name for name, value in wanted.items() if stored[name] != value]
+        differs = [name for name, value in wanted.items() if not unchanged(value, stored[name])]
         if not differs:
             self.count(Employee).unchanged += 1
             return
