@@ -44,6 +44,12 @@ CATALOGUE: dict[str, tuple[str, str | bytes, tuple[str, ...], list[str]]] = {
         ("--encoding", "utf-8"),
         ["row 2, column B: Byte 0xf1 is not valid utf-8"],
     ),
+    "an encoding chosen wrongly": (
+        "roles",
+        b"name,description\nLead,Leads the teams\n",  # UTF-8, read as UTF-16
+        ("--encoding", "utf-16"),
+        ["row 1, column A (", "row 1, column 'name'", "row 1: No name in the header is a column ProjMan knows"],
+    ),
     "mixed encodings": (
         "employees",
         (EMPLOYEES + "E9,Iñigo,Muñoz,i@x.example,ENG,,,\n").encode() + b"E10,Jos\xe9,Ruiz,j@x.example,ENG,,,\n",

@@ -371,6 +371,14 @@ class Sheet:
                 names = gettext(" or ").join(repr(n) for n in list(dict.fromkeys([column.label, *column.names]))[:3])
                 message = gettext("Missing column %(names)s: it is required.") % {"names": names}
                 self.problem(table.header_row, repr(column.field), message)
+        if table.encoding and not index_of and not all(h.isascii() for h in header):
+            # No column found, and letters beyond ASCII in the header: most likely text read in the wrong encoding.
+            message = gettext(
+                "No name in the header is a column ProjMan knows, and it holds letters beyond ASCII: if the file is"
+                " in another encoding than %(encoding)s, choose it (--encoding, or Encoding in the admin), or leave"
+                " it to be detected."
+            )
+            self.problem(table.header_row, None, message % {"encoding": table.encoding})
         if ignored and (skipped := [h for h in header if normalise_header(h) in ignored]):
             note = gettext("Ignored columns ProjMan has no field for: %(columns)s.") % {"columns": ", ".join(skipped)}
             report.notes.append(note)
