@@ -46,15 +46,18 @@ def visible(value: str) -> None:
     no-break space, a control character): "ENG" with one would look like ENG and be another row."""
     if value.isprintable():
         return
-    position, char = next((i, c) for i, c in enumerate(value, start=1) if not c.isprintable() and c != " ")
-    raise ValidationError(
-        _(
-            "“%(value)s” holds an invisible or unusual character, %(char)s, at position %(position)d; type it "
-            "again without it."
-        ),
-        code="invisible",
-        params={"value": value, "char": character_name(char), "position": position},
+    char = next(c for c in value if not c.isprintable() and c != " ")
+    message = _(
+        "“%(value)s” holds an invisible or unusual character, %(char)s, at position %(position)d; type it again "
+        "without it."
     )
+    raise _refused(value, char, message, "invisible")
+
+
+def _refused(value: str, char: str, message: str, code: str) -> ValidationError:
+    """The error of a validator refusing ``value`` for its first ``char``, named with its position."""
+    params = {"value": value, "char": character_name(char), "position": value.index(char) + 1}
+    return ValidationError(message, code=code, params=params)
 
 
 def control_character(value: str) -> str | None:
@@ -68,11 +71,8 @@ def no_control(value: str) -> None:
     saved with one could be exported but not imported back."""
     if value.isprintable() or (char := control_character(value)) is None:
         return
-    raise ValidationError(
-        _("“%(value)s” holds a control character, %(char)s, at position %(position)d; type it again without it."),
-        code="control",
-        params={"value": value, "char": character_name(char), "position": value.index(char) + 1},
-    )
+    message = _("“%(value)s” holds a control character, %(char)s, at position %(position)d; type it again without it.")
+    raise _refused(value, char, message, "control")
 
 
 #: The years a date may fall in: any date of a company's records, and none a typo makes (0224 for 2024).

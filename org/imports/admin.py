@@ -191,7 +191,14 @@ class ImportAdminMixin:
         return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
 
     def run(
-        self, request: HttpRequest, options: dict, data: bytes, filename: str, *, dry_run: bool, expect: Any = None
+        self,
+        request: HttpRequest,
+        options: dict,
+        data: bytes,
+        filename: str,
+        *,
+        dry_run: bool,
+        expect: str | None = None,
     ) -> Report:
         return run_import(
             options["kind"],
@@ -203,7 +210,7 @@ class ImportAdminMixin:
             user=request.user,
             member_role=options.get("member_role") or MEMBER_ROLE,
             fingerprint_plan=dry_run,
-            expect=expect if isinstance(expect, str) else None,
+            expect=expect,
         )
 
     def render(self, request: HttpRequest, form: ImportForm, report: Report | None, token: str) -> TemplateResponse:

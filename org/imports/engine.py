@@ -679,7 +679,6 @@ class Planner:
         self.steps: list[Step] = []
         self.locked_employees: set[int] = set()
         self.locked_departments: set[int] = set()
-        self.rows_left_out: set[str] = set()  # job history: employees some of whose rows are not planned
 
     def count(self, model: type[models.Model]) -> Counts:
         return self.report.counts.setdefault(str(model._meta.verbose_name_plural), Counts())
@@ -916,11 +915,7 @@ class Planner:
         if not odd or connections[router.db_for_write(model)].vendor != "mysql":
             return
         keys = {r.values[key] for r in odd}
-        twins = {
-            k
-            for part in chunks(sorted(keys))
-            for k in model.objects.filter(**{f"{key}__in": part}).values_list(key, flat=True)
-        }
+        twins = set(fetch(model.objects.values_list(key, flat=True), key, keys))  # as the collation matches
         weight = collation_weights(model, key, keys | twins)
         stored_of = {weight[k]: k for k in twins}
         first: dict[bytes, Row] = {}
@@ -1352,7 +1347,7 @@ class Planner:
         # Employees with a row left out (refused, or with a bad cell): their file rows are not all known, so a stored
         # stay between two of those kept is not said to contradict the file (the left-out row may restate it).
         kept = {id(r) for changes in by_employee.values() for r in changes}
-        self.rows_left_out = {
+        left_out = {
             fold(number)
             for r in [*sheet.rows, *sheet.partial]
             if id(r) not in kept and (number := r.values.get("employee_number"))
@@ -1415,7 +1410,9 @@ class Planner:
         for number, changes in by_employee.items():
             employee = employees[number]
             changes.sort(key=lambda r: r.values["effective_date"])
-            timeline = self.home_timeline(employee, changes, stays[employee.pk], departments)
+            timeline = self.home_timeline(
+                employee, changes, stays[employee.pk], departments, complete=number not in left_out
+            )
             for r, stay, start, end in timeline:
                 if stay is None:
                     department = departments[fold(r.values["department"])]
@@ -1551,12 +1548,20 @@ class Planner:
         }
 
     def home_timeline(
-        self, employee: Employee, changes: list[Row], stays: list[Assignment], departments: dict[str, Department]
+        self,
+        employee: Employee,
+        changes: list[Row],
+        stays: list[Assignment],
+        departments: dict[str, Department],
+        *,
+        complete: bool,
     ) -> list[tuple[Row | None, Assignment | None, datetime.date, datetime.date | None]]:
         """An employee's home-department stays as the file's rows (in date order) and the stored stays they do not
         restate make them: each lasts until the next move, the last until the leave date. A row in the department
         the employee is already in is a new title or manager, not a move. Items are (row, stored stay or None, start,
-        end); a stored stay carries the row whose move ends it, or None when the file leaves it as it is."""
+        end); a stored stay carries the row whose move ends it, or None when the file leaves it as it is.
+        ``complete``: every row of the employee's in the file is among ``changes`` (none refused), so that a stored
+        stay between two of them can be said to contradict the file (``check_not_contradicted``)."""
         sheet = self.sheet
         department_of = {id(r): departments[fold(r.values["department"])].pk for r in changes}
         restated = {(department_of[id(r)], r.values["effective_date"]) for r in changes}
@@ -1593,8 +1598,8 @@ class Planner:
                     },
                 )
                 continue
-            if fold(employee.employee_number) not in self.rows_left_out:
-                self.check_not_contradicted(employee, stay, changes, department_of)
+            if complete:
+                self.check_not_contradicted(employee, stay, changes, list(file_dates), department_of)
             items.append((stay.start_date, stay.department_id, stay))
         items.sort(key=lambda item: item[0])
         timeline: list[list[Any]] = []  # [row, stay, start, end, department]
@@ -1619,14 +1624,18 @@ class Planner:
         return [(row, stay, start, end) for row, stay, start, end, _ in timeline]
 
     def check_not_contradicted(
-        self, employee: Employee, stay: Assignment, changes: list[Row], department_of: dict[int, int]
+        self,
+        employee: Employee,
+        stay: Assignment,
+        changes: list[Row],
+        dates: list[datetime.date],
+        department_of: dict[int, int],
     ) -> None:
         """A stored stay the file does not restate must not start inside a period the file bounds (between two of
         its rows) in another department, where the file says the employee was elsewhere. It may be a move whose
         date HR corrected since (the row that follows names the stay's department on another day), or one recorded
         only in ProjMan; either way the file cannot be taken as it is, nor the stored stay left to contradict it.
-        Said on the row concerned."""
-        dates = [r.values["effective_date"] for r in changes]
+        Said on the row concerned. ``dates`` are those of ``changes``, in order."""
         at = bisect.bisect_left(dates, stay.start_date)
         if at == 0 or at == len(changes):
             return  # before the file's first row, or after its last: the file says nothing of that time
